@@ -1,0 +1,193 @@
+//! Authenticating requests: find the token ([`token`]), validate it against the JWKS
+//! ([`Auth::validate_jwt`]), and remember tokens already verified.
+
+pub(crate) mod cache;
+pub(crate) mod claims;
+pub(crate) mod jwks;
+pub mod token;
+pub(crate) mod validate;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::{AuthError, PassageClaims, TokenSource, find_token};
+
+/// Token validation for one Passage app; reached through [`Passage::auth`](crate::Passage::auth).
+#[derive(Debug)]
+pub struct Auth {
+    pub(crate) validator: validate::Validator,
+    pub(crate) source: TokenSource,
+}
+
+impl Auth {
+    /// Validates a Passage JWT and returns its claims.
+    ///
+    /// ```no_run
+    /// # async fn run(passage: passage_core::Passage, token: &str) -> Result<(), passage_core::AuthError> {
+    /// let claims = passage.auth().validate_jwt(token).await?;
+    /// println!("signed in as {}", claims.user_id());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`AuthError::Malformed`], [`AuthError::Invalid`], or [`AuthError::KeysUnavailable`]
+    /// when the JWKS cannot be fetched and no keys are cached.
+    pub async fn validate_jwt(&self, token: &str) -> Result<PassageClaims, AuthError> {
+        self.validator.validate(token).await
+    }
+
+    /// Validates a Passage JWT and returns just the user id (`sub`), like the other Passage SDKs.
+    ///
+    /// # Errors
+    /// As [`validate_jwt`](Self::validate_jwt).
+    pub async fn user_id(&self, token: &str) -> Result<String, AuthError> {
+        Ok(self.validate_jwt(token).await?.user_id().to_owned())
+    }
+
+    /// Finds and validates the token of a request given its `Authorization` and `Cookie` header
+    /// values, looking where the client's [`TokenSource`] says.
+    ///
+    /// ```no_run
+    /// # async fn run(passage: passage_core::Passage) {
+    /// let authorization: Option<&[u8]> = Some(b"Bearer eyJ...");
+    /// let cookies: [&[u8]; 0] = [];
+    /// match passage.auth().authenticate(authorization, cookies).await {
+    ///     Ok(claims) => println!("user {}", claims.user_id()),
+    ///     Err(err) => println!("{} {}", err.status(), err.code()),
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`AuthError::MissingToken`] when there is none, else as [`validate_jwt`](Self::validate_jwt).
+    pub async fn authenticate<'a, A, C>(
+        &self,
+        authorization: A,
+        cookies: C,
+    ) -> Result<PassageClaims, AuthError>
+    where
+        A: IntoIterator<Item = &'a [u8]>,
+        C: IntoIterator<Item = &'a [u8]>,
+    {
+        self.authenticate_from(self.source, authorization, cookies)
+            .await
+    }
+
+    /// As [`authenticate`](Self::authenticate), but looking where `source` says.
+    ///
+    /// # Errors
+    /// As [`authenticate`](Self::authenticate).
+    pub async fn authenticate_from<'a, A, C>(
+        &self,
+        source: TokenSource,
+        authorization: A,
+        cookies: C,
+    ) -> Result<PassageClaims, AuthError>
+    where
+        A: IntoIterator<Item = &'a [u8]>,
+        C: IntoIterator<Item = &'a [u8]>,
+    {
+        let result = match find_token(source, self.validator.max_len, authorization, cookies) {
+            Ok(token) => self.validate_jwt(token).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = &result {
+            log_rejection(err);
+        }
+        result
+    }
+
+    /// Optional authentication: no token is `Ok(None)`; a present but bad token is still an error.
+    ///
+    /// # Errors
+    /// As [`authenticate`](Self::authenticate), except [`AuthError::MissingToken`].
+    pub async fn authenticate_optional<'a, A, C>(
+        &self,
+        authorization: A,
+        cookies: C,
+    ) -> Result<Option<PassageClaims>, AuthError>
+    where
+        A: IntoIterator<Item = &'a [u8]>,
+        C: IntoIterator<Item = &'a [u8]>,
+    {
+        optional(
+            self.authenticate_from(self.source, authorization, cookies)
+                .await,
+        )
+    }
+
+    /// [`authenticate_from`](Self::authenticate_from) over an `http` 1 header map.
+    ///
+    /// # Errors
+    /// As [`authenticate`](Self::authenticate).
+    pub async fn authenticate_headers(
+        &self,
+        source: TokenSource,
+        headers: &http::HeaderMap,
+    ) -> Result<PassageClaims, AuthError> {
+        let authorization = headers
+            .get_all(http::header::AUTHORIZATION)
+            .iter()
+            .map(http::HeaderValue::as_bytes);
+        let cookies = headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .map(http::HeaderValue::as_bytes);
+        self.authenticate_from(source, authorization, cookies).await
+    }
+
+    /// Where this client looks for tokens by default.
+    #[must_use]
+    pub fn token_source(&self) -> TokenSource {
+        self.source
+    }
+
+    /// The JWKS URL keys are fetched from.
+    #[must_use]
+    pub fn jwks_url(&self) -> &str {
+        self.validator.keys.url()
+    }
+
+    /// Fetches the signing keys now if none are held yet (e.g. at start-up, to fail fast).
+    ///
+    /// # Errors
+    /// [`AuthError::KeysUnavailable`] when the JWKS cannot be fetched.
+    pub async fn warm_up(&self) -> Result<(), AuthError> {
+        self.validator.keys.warm_up().await
+    }
+
+    /// The number of tokens in the verified-token cache (0 when it is off).
+    #[must_use]
+    pub fn cached_tokens(&self) -> u64 {
+        self.validator.cache.as_ref().map_or(0, cache::TokenCache::len)
+    }
+}
+
+/// Maps "no token" to `None`, for optional authentication.
+///
+/// # Errors
+/// Every error but [`AuthError::MissingToken`].
+pub fn optional(result: Result<PassageClaims, AuthError>) -> Result<Option<PassageClaims>, AuthError> {
+    match result {
+        Ok(claims) => Ok(Some(claims)),
+        Err(AuthError::MissingToken) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// One place decides how rejections are logged: a debug event per request (a warning for 503),
+/// with the cause and never the token.
+fn log_rejection(err: &AuthError) {
+    match err {
+        AuthError::MissingToken => tracing::trace!("passage: no token in the request"),
+        AuthError::KeysUnavailable { .. } => {
+            tracing::warn!(code = err.code(), error = %crate::error::Report(err), "passage: cannot authenticate");
+        }
+        _ => tracing::debug!(code = err.code(), error = %crate::error::Report(err), "passage: request not authenticated"),
+    }
+}
+
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,295 @@
+//! Finding the token in a request: the `Authorization: Bearer` header, then the
+//! `psg_auth_token` cookie. Plain inputs (header value bytes), so every adapter — http 1 or
+//! actix's http 0.2 — makes the same decision.
+
+use cookie::Cookie;
+
+use crate::error::{AuthError, Malformed};
+
+/// The cookie Passage's front-end elements set.
+pub const AUTH_COOKIE: &str = "psg_auth_token";
+
+/// The default limit on a token's length, in bytes.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Where to look for the token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// `Authorization: Bearer` first; the `psg_auth_token` cookie only when there is no
+    /// `Authorization` header at all. A present header that fails never falls back.
+    #[default]
+    HeaderThenCookie,
+    /// Only the `Authorization: Bearer` header.
+    Header,
+    /// Only the `psg_auth_token` cookie.
+    Cookie,
+}
+
+impl TokenSource {
+    fn header(self) -> bool {
+        matches!(self, Self::HeaderThenCookie | Self::Header)
+    }
+
+    fn cookie(self) -> bool {
+        matches!(self, Self::HeaderThenCookie | Self::Cookie)
+    }
+}
+
+/// Finds the token among a request's `Authorization` and `Cookie` header values.
+///
+/// Checks size and characters before anything else; the returned token has only base64url
+/// characters and dots and is at most `max_len` bytes.
+///
+/// ```
+/// use passage_core::{find_token, TokenSource, DEFAULT_MAX_TOKEN_LEN};
+///
+/// let token = find_token(
+///     TokenSource::default(),
+///     DEFAULT_MAX_TOKEN_LEN,
+///     [b"bearer abc.def.ghi".as_slice()],
+///     [],
+/// );
+/// assert_eq!(token.unwrap(), "abc.def.ghi");
+///
+/// let from_cookie = find_token(
+///     TokenSource::default(),
+///     DEFAULT_MAX_TOKEN_LEN,
+///     [],
+///     [b"theme=dark; psg_auth_token=abc.def.ghi".as_slice()],
+/// );
+/// assert_eq!(from_cookie.unwrap(), "abc.def.ghi");
+/// ```
+///
+/// # Errors
+/// [`AuthError::MissingToken`] when no credential is present where `source` looks;
+/// [`AuthError::Malformed`] when one is present but unusable.
+pub fn find_token<'a, A, C>(
+    source: TokenSource,
+    max_len: usize,
+    authorization: A,
+    cookies: C,
+) -> Result<&'a str, AuthError>
+where
+    A: IntoIterator<Item = &'a [u8]>,
+    C: IntoIterator<Item = &'a [u8]>,
+{
+    if source.header() {
+        let mut headers = authorization.into_iter();
+        if let Some(value) = headers.next() {
+            if headers.next().is_some() {
+                return Err(malformed(Malformed::MultipleAuthorizationHeaders));
+            }
+            let token = parse_bearer(value, max_len)?;
+            check_token_shape(token, max_len)?;
+            return Ok(token);
+        }
+    }
+    if source.cookie() {
+        if let Some(token) = find_cookie(cookies)? {
+            check_token_shape(token, max_len)?;
+            return Ok(token);
+        }
+    }
+    Err(AuthError::MissingToken)
+}
+
+/// Parses `Bearer <token>` (scheme case-insensitive, RFC 6750 §2.1).
+fn parse_bearer(value: &[u8], max_len: usize) -> Result<&str, AuthError> {
+    // "Bearer " plus the token plus a little white space; anything longer is refused unread.
+    if value.len() > max_len + 16 {
+        return Err(malformed(Malformed::TooLong));
+    }
+    if !value.iter().all(|b| (0x20..0x7f).contains(b) || *b == b'\t') {
+        return Err(malformed(Malformed::HeaderEncoding));
+    }
+    // Visible ASCII checked above, so this cannot fail; map rather than unwrap.
+    let value = std::str::from_utf8(value).map_err(|_| malformed(Malformed::HeaderEncoding))?;
+    let value = value.trim_matches([' ', '\t']);
+    let (scheme, rest) = value
+        .split_once([' ', '\t'])
+        .ok_or(malformed(Malformed::NotBearer))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(malformed(Malformed::NotBearer));
+    }
+    let token = rest.trim_start_matches([' ', '\t']);
+    if token.is_empty() {
+        return Err(malformed(Malformed::Empty));
+    }
+    Ok(token)
+}
+
+/// Finds `psg_auth_token` among any number of `Cookie` headers.
+///
+/// Cookies of other names that do not parse are skipped (they are not ours to judge). Several
+/// `psg_auth_token` cookies with one value are fine; with different values the request is
+/// ambiguous and refused.
+fn find_cookie<'a, C>(cookies: C) -> Result<Option<&'a str>, AuthError>
+where
+    C: IntoIterator<Item = &'a [u8]>,
+{
+    let mut found: Option<&'a str> = None;
+    for header in cookies {
+        let Ok(header) = std::str::from_utf8(header) else {
+            tracing::trace!("skipping a Cookie header that is not UTF-8");
+            continue;
+        };
+        if !header.contains(AUTH_COOKIE) {
+            continue;
+        }
+        for cookie in Cookie::split_parse(header).flatten() {
+            if cookie.name() != AUTH_COOKIE {
+                continue;
+            }
+            // Parsed from a borrowed string, so the raw value is always there.
+            let Some(value) = cookie.value_raw().map(strip_quotes) else {
+                continue;
+            };
+            match found {
+                Some(previous) if previous != value => {
+                    return Err(malformed(Malformed::ConflictingCookies));
+                }
+                _ => found = Some(value),
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Strips the optional surrounding double quotes of an RFC 6265 cookie value.
+fn strip_quotes(value: &str) -> &str {
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value)
+}
+
+/// Size and character checks done before any parsing: non-empty, at most `max_len` bytes, only
+/// base64url characters and `.`.
+///
+/// # Errors
+/// [`AuthError::Malformed`] with [`Malformed::Empty`], [`Malformed::TooLong`] or
+/// [`Malformed::Characters`].
+pub fn check_token_shape(token: &str, max_len: usize) -> Result<(), AuthError> {
+    if token.is_empty() {
+        return Err(malformed(Malformed::Empty));
+    }
+    if token.len() > max_len {
+        return Err(malformed(Malformed::TooLong));
+    }
+    if !token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return Err(malformed(Malformed::Characters));
+    }
+    Ok(())
+}
+
+fn malformed(reason: Malformed) -> AuthError {
+    AuthError::Malformed(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: usize = DEFAULT_MAX_TOKEN_LEN;
+
+    fn find(
+        source: TokenSource,
+        auth: &[&'static str],
+        cookies: &[&'static str],
+    ) -> Result<&'static str, AuthError> {
+        find_token(
+            source,
+            MAX,
+            auth.iter().map(|s| s.as_bytes()),
+            cookies.iter().map(|s| s.as_bytes()),
+        )
+    }
+
+    fn reason(result: Result<&str, AuthError>) -> Malformed {
+        match result {
+            Err(AuthError::Malformed(m)) => m,
+            other => panic!("expected malformed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for header in ["Bearer a.b.c", "bearer a.b.c", "BEARER   a.b.c  ", "BeArEr\ta.b.c"] {
+            assert_eq!(find(TokenSource::default(), &[header], &[]).ok(), Some("a.b.c"));
+        }
+    }
+
+    #[test]
+    fn other_schemes_and_empty_tokens_are_malformed() {
+        let d = TokenSource::default();
+        assert_eq!(reason(find(d, &["Basic dXNlcjpwdw=="], &[])), Malformed::NotBearer);
+        assert_eq!(reason(find(d, &["Bearer"], &[])), Malformed::NotBearer);
+        assert_eq!(reason(find(d, &["Bearer    "], &[])), Malformed::NotBearer);
+        assert_eq!(reason(find(d, &["Bearerx a.b.c"], &[])), Malformed::NotBearer);
+        assert_eq!(reason(find(d, &["Bearer a.b c"], &[])), Malformed::Characters);
+        assert_eq!(reason(find(d, &["Bearer a.b.c\u{7f}"], &[])), Malformed::HeaderEncoding);
+        assert_eq!(reason(find(d, &["Bearer a+b/c="], &[])), Malformed::Characters);
+    }
+
+    #[test]
+    fn present_bad_header_never_falls_back_to_cookie() {
+        let result = find(TokenSource::default(), &["Bearer"], &["psg_auth_token=a.b.c"]);
+        assert_eq!(reason(result), Malformed::NotBearer);
+    }
+
+    #[test]
+    fn two_authorization_headers_are_refused() {
+        let result = find(TokenSource::default(), &["Bearer a.b.c", "Bearer a.b.c"], &[]);
+        assert_eq!(reason(result), Malformed::MultipleAuthorizationHeaders);
+    }
+
+    #[test]
+    fn cookie_found_among_several_headers_and_cookies() {
+        let cookies = ["theme=dark; lang=en", "x=1; psg_auth_token=a.b.c; y=2"];
+        assert_eq!(find(TokenSource::default(), &[], &cookies).ok(), Some("a.b.c"));
+        let quoted = ["psg_auth_token=\"a.b.c\""];
+        assert_eq!(find(TokenSource::default(), &[], &quoted).ok(), Some("a.b.c"));
+        let prefix = ["xpsg_auth_token=z.z.z; psg_auth_token_2=q.q.q"];
+        assert!(find(TokenSource::default(), &[], &prefix).unwrap_err().is_missing_token());
+    }
+
+    #[test]
+    fn duplicate_cookies_agree_or_are_refused() {
+        let same = ["psg_auth_token=a.b.c", "psg_auth_token=a.b.c"];
+        assert_eq!(find(TokenSource::default(), &[], &same).ok(), Some("a.b.c"));
+        let different = ["psg_auth_token=a.b.c; psg_auth_token=d.e.f"];
+        assert_eq!(reason(find(TokenSource::default(), &[], &different)), Malformed::ConflictingCookies);
+    }
+
+    #[test]
+    fn strategies_look_only_where_told() {
+        let auth = ["Bearer h.h.h"];
+        let cookie = ["psg_auth_token=c.c.c"];
+        assert_eq!(find(TokenSource::Header, &auth, &cookie).ok(), Some("h.h.h"));
+        assert!(find(TokenSource::Header, &[], &cookie).unwrap_err().is_missing_token());
+        assert_eq!(find(TokenSource::Cookie, &auth, &cookie).ok(), Some("c.c.c"));
+        assert!(find(TokenSource::Cookie, &auth, &[]).unwrap_err().is_missing_token());
+    }
+
+    #[test]
+    fn oversized_credentials_are_refused_before_parsing() {
+        let big = format!("Bearer {}", "a".repeat(MAX + 1));
+        let result = find_token(TokenSource::default(), MAX, [big.as_bytes()], []);
+        assert!(matches!(result, Err(AuthError::Malformed(Malformed::TooLong))));
+        let cookie = format!("psg_auth_token={}", "a".repeat(MAX + 1));
+        let result = find_token(TokenSource::default(), MAX, [], [cookie.as_bytes()]);
+        assert!(matches!(result, Err(AuthError::Malformed(Malformed::TooLong))));
+    }
+
+    #[test]
+    fn non_utf8_cookie_headers_are_skipped() {
+        let bad: &[u8] = b"\xff\xfe=1";
+        let good: &[u8] = b"psg_auth_token=a.b.c";
+        let result = find_token(TokenSource::default(), MAX, [], [bad, good]);
+        assert_eq!(result.ok(), Some("a.b.c"));
+    }
+}

@@ -1,0 +1,232 @@
+//! The rules a Passage token must pass, in order: shape, header (RS256, `kid`, no `crit`),
+//! signature under the JWKS key, then claims (`exp`, `nbf`, `iat` numeric; `aud` contains the
+//! app id; non-empty `sub`). The algorithm never comes from the token, and header URLs (`jku`,
+//! `x5u`, `jwk`, `x5c`) are never read.
+
+use std::{borrow::Cow, sync::Arc};
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::{Deserialize, Deserializer, de::IgnoredAny};
+use serde_json::{Map, Value};
+
+use super::{cache::TokenCache, jwks::KeyStore, now_secs, token::check_token_shape};
+use crate::{
+    PassageClaims,
+    error::{AuthError, Invalid, Malformed},
+};
+
+/// Latest date accepted in a numeric date claim: 9999-12-31T23:59:59Z.
+const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
+
+/// An RSA-8192 signature is 1024 bytes; nothing longer can verify.
+const MAX_SIGNATURE_B64: usize = 1366;
+
+#[derive(Debug)]
+pub(crate) struct Validator {
+    pub(crate) app_id: Arc<str>,
+    pub(crate) keys: Arc<KeyStore>,
+    pub(crate) cache: Option<TokenCache>,
+    pub(crate) leeway: u64,
+    pub(crate) max_len: usize,
+}
+
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(default, borrow)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+/// True for any value, `null` included: the parameter's presence is what matters.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+impl Validator {
+    pub(crate) async fn validate(&self, token: &str) -> Result<PassageClaims, AuthError> {
+        if token.len() > self.max_len {
+            return Err(AuthError::Malformed(Malformed::TooLong));
+        }
+        // Read before any key lookup: if a key is removed meanwhile, this entry is already old.
+        let epoch = self.keys.epoch();
+        if let Some(cache) = &self.cache {
+            if let Some(claims) = cache.get(token, epoch, now_secs()) {
+                return Ok(claims);
+            }
+        }
+        check_token_shape(token, self.max_len)?;
+        let (signing_input, signature) = token
+            .rsplit_once('.')
+            .ok_or(AuthError::Malformed(Malformed::Segments))?;
+        let (header, payload) = signing_input
+            .split_once('.')
+            .ok_or(AuthError::Malformed(Malformed::Segments))?;
+        if payload.contains('.') {
+            return Err(AuthError::Malformed(Malformed::Segments));
+        }
+
+        let header_json = decode_segment(header)?;
+        let header: Header<'_> = serde_json::from_slice(&header_json)
+            .map_err(|_| AuthError::Malformed(Malformed::HeaderJson))?;
+        if header.alg != "RS256" {
+            return Err(AuthError::Invalid(Invalid::Algorithm));
+        }
+        if header.crit {
+            return Err(AuthError::Invalid(Invalid::CriticalHeader));
+        }
+        let kid = header
+            .kid
+            .filter(|kid| !kid.is_empty())
+            .ok_or(AuthError::Invalid(Invalid::MissingKeyId))?;
+
+        if signature.len() > MAX_SIGNATURE_B64 {
+            return Err(AuthError::Invalid(Invalid::Signature));
+        }
+        let signature = decode_segment(signature)?;
+        let key = self.keys.key(&kid).await?;
+        key.verify_sig(signing_input.as_bytes(), &signature)
+            .map_err(|_| AuthError::Invalid(Invalid::Signature))?;
+
+        let claims_json = decode_segment(payload)?;
+        let claims: Map<String, Value> = serde_json::from_slice(&claims_json)
+            .map_err(|_| AuthError::Malformed(Malformed::ClaimsJson))?;
+        let claims = check_claims(claims, &self.app_id, now_secs(), self.leeway)?;
+        if let Some(cache) = &self.cache {
+            cache.insert(token, claims.clone(), epoch);
+        }
+        Ok(claims)
+    }
+}
+
+fn decode_segment(segment: &str) -> Result<Vec<u8>, AuthError> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| AuthError::Malformed(Malformed::Base64))
+}
+
+/// Applies the claim rules to a verified claim set.
+pub(crate) fn check_claims(
+    all: Map<String, Value>,
+    app_id: &str,
+    now: u64,
+    leeway: u64,
+) -> Result<PassageClaims, AuthError> {
+    let invalid = AuthError::Invalid;
+    let exp = numeric_date(&all, "exp")?.ok_or(invalid(Invalid::MissingExpiry))?;
+    let nbf = numeric_date(&all, "nbf")?;
+    let iat = numeric_date(&all, "iat")?;
+    if now >= exp.saturating_add(leeway) {
+        return Err(invalid(Invalid::Expired));
+    }
+    if nbf.is_some_and(|nbf| now.saturating_add(leeway) < nbf) {
+        return Err(invalid(Invalid::NotYetValid));
+    }
+    let aud = match all.get("aud") {
+        None => return Err(invalid(Invalid::Audience)),
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(many)) => many
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(invalid(Invalid::ClaimType("aud")))?,
+        Some(_) => return Err(invalid(Invalid::ClaimType("aud"))),
+    };
+    if !aud.iter().any(|a| a == app_id) {
+        return Err(invalid(Invalid::Audience));
+    }
+    let sub = match all.get("sub") {
+        Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
+        Some(Value::String(_)) | None => return Err(invalid(Invalid::MissingSubject)),
+        Some(_) => return Err(invalid(Invalid::ClaimType("sub"))),
+    };
+    let iss = match all.get("iss") {
+        None => None,
+        Some(Value::String(iss)) => Some(iss.clone()),
+        Some(_) => return Err(invalid(Invalid::ClaimType("iss"))),
+    };
+    Ok(PassageClaims::new(sub, exp, iat, nbf, iss, aud, all))
+}
+
+/// A NumericDate claim: a JSON number (integer or fraction) from 0 to year 9999.
+fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<u64>, AuthError> {
+    let Some(value) = claims.get(name) else {
+        return Ok(None);
+    };
+    let wrong = AuthError::Invalid(Invalid::ClaimType(name));
+    let Value::Number(number) = value else {
+        return Err(wrong);
+    };
+    if let Some(secs) = number.as_u64() {
+        return if secs as f64 <= MAX_NUMERIC_DATE { Ok(Some(secs)) } else { Err(wrong) };
+    }
+    match number.as_f64() {
+        Some(secs) if secs.is_finite() && (0.0..=MAX_NUMERIC_DATE).contains(&secs) => {
+            Ok(Some(secs.floor() as u64))
+        }
+        _ => Err(wrong),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn check(claims: Value) -> Result<PassageClaims, AuthError> {
+        let Value::Object(map) = claims else { unreachable!() };
+        check_claims(map, "app", NOW, 0)
+    }
+
+    fn reason(result: Result<PassageClaims, AuthError>) -> Invalid {
+        match result {
+            Err(AuthError::Invalid(reason)) => reason,
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_complete_claim_set_passes() {
+        let claims = check(json!({"sub": "u1", "exp": NOW + 60, "iat": NOW, "aud": ["https://x", "app"], "iss": "i", "role": "admin"}));
+        let claims = claims.unwrap();
+        assert_eq!(claims.user_id(), "u1");
+        assert_eq!(claims.audience(), ["https://x", "app"]);
+        assert_eq!(claims.get("role"), Some(&json!("admin")));
+        assert!(check(json!({"sub": "u1", "exp": (NOW + 60) as f64 + 0.5, "aud": "app"})).is_ok());
+    }
+
+    #[test]
+    fn each_claim_rule_rejects() {
+        assert_eq!(reason(check(json!({"sub": "u", "aud": "app"}))), Invalid::MissingExpiry);
+        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW, "aud": "app"}))), Invalid::Expired);
+        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "nbf": NOW + 5, "aud": "app"}))), Invalid::NotYetValid);
+        assert_eq!(reason(check(json!({"sub": "u", "exp": (NOW + 9).to_string(), "aud": "app"}))), Invalid::ClaimType("exp"));
+        assert_eq!(reason(check(json!({"sub": "u", "exp": 1e300, "aud": "app"}))), Invalid::ClaimType("exp"));
+        assert_eq!(reason(check(json!({"sub": "u", "exp": -1, "aud": "app"}))), Invalid::ClaimType("exp"));
+        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "nbf": "0", "aud": "app"}))), Invalid::ClaimType("nbf"));
+        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "iat": null, "aud": "app"}))), Invalid::ClaimType("iat"));
+        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9}))), Invalid::Audience);
+        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "aud": "other"}))), Invalid::Audience);
+        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "aud": "ap"}))), Invalid::Audience);
+        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "aud": ["app2", "x"]}))), Invalid::Audience);
+        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "aud": ["app", 1]}))), Invalid::ClaimType("aud"));
+        assert_eq!(reason(check(json!({"sub": "", "exp": NOW + 9, "aud": "app"}))), Invalid::MissingSubject);
+        assert_eq!(reason(check(json!({"exp": NOW + 9, "aud": "app"}))), Invalid::MissingSubject);
+        assert_eq!(reason(check(json!({"sub": 7, "exp": NOW + 9, "aud": "app"}))), Invalid::ClaimType("sub"));
+        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "aud": "app", "iss": 1}))), Invalid::ClaimType("iss"));
+    }
+
+    #[test]
+    fn leeway_applies_to_exp_and_nbf() {
+        let Value::Object(expired) = json!({"sub": "u", "exp": NOW - 5, "aud": "app"}) else { unreachable!() };
+        assert!(check_claims(expired.clone(), "app", NOW, 10).is_ok());
+        assert!(check_claims(expired, "app", NOW, 5).is_err());
+        let Value::Object(early) = json!({"sub": "u", "exp": NOW + 60, "nbf": NOW + 5, "aud": "app"}) else { unreachable!() };
+        assert!(check_claims(early, "app", NOW, 5).is_ok());
+    }
+}

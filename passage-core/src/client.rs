@@ -1,0 +1,418 @@
+//! [`Passage`], the client, and [`PassageBuilder`], its configuration.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use crate::{
+    auth::{Auth, cache::TokenCache, jwks::{JwksConfig, KeyStore}, validate::Validator},
+    error::{ConfigError, Secret},
+    token::{DEFAULT_MAX_TOKEN_LEN, TokenSource},
+};
+
+/// The default auth host (JWKS).
+pub const DEFAULT_AUTH_URL: &str = "https://auth.passage.id";
+/// The default API host (Management API).
+pub const DEFAULT_API_URL: &str = "https://api.passage.id";
+/// Sent as `User-Agent` and `Passage-Version`.
+pub(crate) const USER_AGENT: &str = concat!("passage-rust/", env!("CARGO_PKG_VERSION"));
+
+/// The Passage client for one app: token validation ([`auth`](Self::auth)) and the Management API.
+///
+/// Cheap to clone (one `Arc`); build it once and share it. Building does no network I/O.
+///
+/// ```
+/// use passage_core::Passage;
+///
+/// let passage = Passage::builder("my-app-id")
+///     .api_key("my-api-key")
+///     .build()?;
+/// assert_eq!(passage.app_id(), "my-app-id");
+/// // The API key never prints.
+/// assert!(!format!("{passage:?}").contains("my-api-key"));
+/// # Ok::<(), passage_core::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct Passage {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) app_id: Arc<str>,
+    pub(crate) api_key: Option<Secret>,
+    pub(crate) api_url: String,
+    pub(crate) auth_url: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) request_timeout: Duration,
+    pub(crate) auth: Auth,
+}
+
+impl fmt::Debug for Passage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Passage")
+            .field("app_id", &self.inner.app_id)
+            .field("api_key", &self.inner.api_key.as_ref().map(|_| "[redacted]"))
+            .field("auth_url", &self.inner.auth_url)
+            .field("api_url", &self.inner.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Passage {
+    /// A client with default settings.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the app id or API key is empty or malformed.
+    pub fn new(app_id: impl Into<String>, api_key: impl Into<String>) -> Result<Self, ConfigError> {
+        Self::builder(app_id).api_key(api_key).build()
+    }
+
+    /// A builder for every setting.
+    #[must_use]
+    pub fn builder(app_id: impl Into<String>) -> PassageBuilder {
+        PassageBuilder::new(app_id)
+    }
+
+    /// A client configured by `PASSAGE_APP_ID` (required), `PASSAGE_API_KEY`,
+    /// `PASSAGE_AUTH_URL` and `PASSAGE_API_URL`.
+    ///
+    /// # Errors
+    /// [`ConfigError::MissingEnv`] when `PASSAGE_APP_ID` is unset, or any build error.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        PassageBuilder::from_env()?.build()
+    }
+
+    /// The app id.
+    #[must_use]
+    pub fn app_id(&self) -> &str {
+        &self.inner.app_id
+    }
+
+    /// The auth host (without a trailing slash).
+    #[must_use]
+    pub fn auth_url(&self) -> &str {
+        &self.inner.auth_url
+    }
+
+    /// The API host (without a trailing slash).
+    #[must_use]
+    pub fn api_url(&self) -> &str {
+        &self.inner.api_url
+    }
+
+    /// Token validation.
+    #[must_use]
+    pub fn auth(&self) -> &Auth {
+        &self.inner.auth
+    }
+}
+
+/// Configuration for a [`Passage`] client. Every setter consumes and returns the builder.
+///
+/// ```
+/// use std::time::Duration;
+/// use passage_core::{Passage, TokenSource};
+///
+/// let passage = Passage::builder("my-app-id")
+///     .auth_url("http://127.0.0.1:8080")
+///     .jwks_fetch_timeout(Duration::from_secs(2))
+///     .token_cache_capacity(50_000)
+///     .token_source(TokenSource::Header)
+///     .build()?;
+/// # Ok::<(), passage_core::ConfigError>(())
+/// ```
+#[must_use]
+pub struct PassageBuilder {
+    app_id: String,
+    api_key: Option<String>,
+    auth_url: String,
+    api_url: String,
+    jwks: JwksConfig,
+    token_cache_capacity: u64,
+    leeway: Duration,
+    max_token_len: usize,
+    token_source: TokenSource,
+    http: Option<reqwest::Client>,
+    request_timeout: Duration,
+}
+
+impl fmt::Debug for PassageBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PassageBuilder")
+            .field("app_id", &self.app_id)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("auth_url", &self.auth_url)
+            .field("api_url", &self.api_url)
+            .field("jwks", &self.jwks)
+            .field("token_cache_capacity", &self.token_cache_capacity)
+            .field("leeway", &self.leeway)
+            .field("max_token_len", &self.max_token_len)
+            .field("token_source", &self.token_source)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PassageBuilder {
+    /// Defaults: Passage's hosts, JWKS TTL 5 min (or `Cache-Control` within 30 s–24 h),
+    /// unknown-kid refetch at most every 5 s, fetch timeout 5 s, backoff 1 s–60 s, token cache
+    /// of 10 000 entries, no leeway, 8 KiB token limit, header then cookie.
+    pub fn new(app_id: impl Into<String>) -> Self {
+        Self {
+            app_id: app_id.into(),
+            api_key: None,
+            auth_url: DEFAULT_AUTH_URL.to_owned(),
+            api_url: DEFAULT_API_URL.to_owned(),
+            jwks: JwksConfig::default(),
+            token_cache_capacity: 10_000,
+            leeway: Duration::ZERO,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            token_source: TokenSource::default(),
+            http: None,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// A builder configured by the `PASSAGE_*` environment variables (see [`Passage::from_env`]).
+    ///
+    /// # Errors
+    /// [`ConfigError::MissingEnv`] when `PASSAGE_APP_ID` is unset or empty;
+    /// [`ConfigError::InvalidEnv`] when a variable is not Unicode.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let app_id = env("PASSAGE_APP_ID")?.ok_or(ConfigError::MissingEnv("PASSAGE_APP_ID"))?;
+        let mut builder = Self::new(app_id);
+        if let Some(key) = env("PASSAGE_API_KEY")? {
+            builder = builder.api_key(key);
+        }
+        if let Some(url) = env("PASSAGE_AUTH_URL")? {
+            builder = builder.auth_url(url);
+        }
+        if let Some(url) = env("PASSAGE_API_URL")? {
+            builder = builder.api_url(url);
+        }
+        Ok(builder)
+    }
+
+    /// The Management API key (never printed).
+    pub fn api_key(mut self, api_key: impl Into<String>) -> Self {
+        self.api_key = Some(api_key.into());
+        self
+    }
+
+    /// The auth host serving `/v1/apps/{app_id}/.well-known/jwks.json`.
+    pub fn auth_url(mut self, url: impl Into<String>) -> Self {
+        self.auth_url = url.into();
+        self
+    }
+
+    /// The API host serving `/v1/apps/{app_id}/…`.
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = url.into();
+        self
+    }
+
+    /// How long fetched keys are fresh when the JWKS response has no `Cache-Control: max-age`.
+    pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
+        self.jwks.ttl = ttl;
+        self
+    }
+
+    /// Bounds applied to a `Cache-Control: max-age` from the JWKS host.
+    pub fn jwks_ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.jwks.min_ttl = min;
+        self.jwks.max_ttl = max;
+        self
+    }
+
+    /// At most one JWKS refetch for an unknown `kid` per this interval (default 5 s).
+    pub fn jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
+        self.jwks.refetch_cooldown = cooldown;
+        self
+    }
+
+    /// Timeout of one JWKS fetch, connect to last byte (default 5 s).
+    pub fn jwks_fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.jwks.fetch_timeout = timeout;
+        self
+    }
+
+    /// Wait after a failed JWKS fetch: `min`, doubling per failure up to `max`.
+    pub fn jwks_retry_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.jwks.backoff_min = min;
+        self.jwks.backoff_max = max;
+        self
+    }
+
+    /// Entries in the verified-token cache (default 10 000); 0 turns it off.
+    pub fn token_cache_capacity(mut self, entries: u64) -> Self {
+        self.token_cache_capacity = entries;
+        self
+    }
+
+    /// Clock skew tolerated on `exp` and `nbf` (default none).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Longest token accepted, in bytes (default 8 KiB).
+    pub fn max_token_len(mut self, bytes: usize) -> Self {
+        self.max_token_len = bytes;
+        self
+    }
+
+    /// Where requests' tokens are looked for (default header, then cookie).
+    pub fn token_source(mut self, source: TokenSource) -> Self {
+        self.token_source = source;
+        self
+    }
+
+    /// Your own `reqwest::Client` (proxies, TLS roots, …); timeouts set here still apply.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Timeout of one Management API request (default 10 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Checks the settings and builds the client. No network I/O.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an invalid app id, an empty API key, a host that is not an absolute
+    /// http(s) URL, a zero timeout, or an HTTP client that cannot be built.
+    pub fn build(self) -> Result<Passage, ConfigError> {
+        if self.app_id.is_empty()
+            || !self
+                .app_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ConfigError::InvalidAppId);
+        }
+        if self.api_key.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError::EmptyApiKey);
+        }
+        let auth_url = base_url("auth_url", &self.auth_url)?;
+        let api_url = base_url("api_url", &self.api_url)?;
+        if self.jwks.fetch_timeout.is_zero() {
+            return Err(ConfigError::OutOfRange("jwks_fetch_timeout"));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ConfigError::OutOfRange("request_timeout"));
+        }
+        if self.jwks.min_ttl > self.jwks.max_ttl || self.jwks.backoff_min > self.jwks.backoff_max {
+            return Err(ConfigError::OutOfRange("a (min, max) pair"));
+        }
+        if self.max_token_len == 0 {
+            return Err(ConfigError::OutOfRange("max_token_len"));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .user_agent(USER_AGENT)
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .map_err(|e| ConfigError::HttpClient(Arc::new(e)))?,
+        };
+        let app_id: Arc<str> = self.app_id.into();
+        let jwks_url = format!("{auth_url}/v1/apps/{app_id}/.well-known/jwks.json");
+        let keys = Arc::new(KeyStore::new(jwks_url, http.clone(), self.jwks));
+        let cache = (self.token_cache_capacity > 0).then(|| TokenCache::new(self.token_cache_capacity));
+        let auth = Auth {
+            validator: Validator {
+                app_id: Arc::clone(&app_id),
+                keys,
+                cache,
+                leeway: self.leeway.as_secs(),
+                max_len: self.max_token_len,
+            },
+            source: self.token_source,
+        };
+        Ok(Passage {
+            inner: Arc::new(Inner {
+                app_id,
+                api_key: self.api_key.map(Secret::new),
+                api_url,
+                auth_url,
+                http,
+                request_timeout: self.request_timeout,
+                auth,
+            }),
+        })
+    }
+}
+
+/// Reads an environment variable; unset or empty is `None`.
+fn env(name: &'static str) -> Result<Option<String>, ConfigError> {
+    match std::env::var(name) {
+        Ok(value) if value.is_empty() => Ok(None),
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::InvalidEnv(name)),
+    }
+}
+
+/// An absolute http(s) URL with a host and no query or fragment, without its trailing slash.
+fn base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let invalid = |reason| ConfigError::InvalidUrl { name, reason };
+    let url = reqwest::Url::parse(raw).map_err(|_| invalid("it does not parse"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("the scheme is not http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it has a query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("it carries credentials"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_checks_its_input() {
+        assert!(matches!(Passage::builder("").build(), Err(ConfigError::InvalidAppId)));
+        assert!(matches!(Passage::builder("a/b").build(), Err(ConfigError::InvalidAppId)));
+        assert!(matches!(Passage::new("app", ""), Err(ConfigError::EmptyApiKey)));
+        for bad in ["auth.passage.id", "ftp://x", "http://", "http://x/?q=1", "http://u:p@x"] {
+            let result = Passage::builder("app").auth_url(bad).build();
+            assert!(
+                matches!(result, Err(ConfigError::InvalidUrl { name: "auth_url", .. })),
+                "{bad}"
+            );
+        }
+        let result = Passage::builder("app").jwks_fetch_timeout(Duration::ZERO).build();
+        assert!(matches!(result, Err(ConfigError::OutOfRange(_))));
+    }
+
+    #[test]
+    fn urls_are_normalised_and_jwks_url_derived() {
+        let passage = Passage::builder("app_1")
+            .auth_url("http://127.0.0.1:9/")
+            .api_url("https://api.example.com/base/")
+            .build()
+            .unwrap();
+        assert_eq!(passage.auth_url(), "http://127.0.0.1:9");
+        assert_eq!(passage.api_url(), "https://api.example.com/base");
+        assert_eq!(
+            passage.auth().jwks_url(),
+            "http://127.0.0.1:9/v1/apps/app_1/.well-known/jwks.json"
+        );
+    }
+
+    #[test]
+    fn debug_never_prints_the_api_key() {
+        let builder = Passage::builder("app").api_key("sk_live_secret");
+        assert!(!format!("{builder:?}").contains("sk_live_secret"));
+        let passage = builder.build().unwrap();
+        assert!(!format!("{passage:?}").contains("sk_live_secret"));
+    }
+}
