@@ -3,7 +3,12 @@
 use std::{fmt, sync::Arc, time::Duration};
 
 use crate::{
-    auth::{Auth, cache::TokenCache, jwks::{JwksConfig, KeyStore}, validate::Validator},
+    auth::{
+        Auth,
+        cache::TokenCache,
+        jwks::{JwksConfig, KeyStore},
+        validate::Validator,
+    },
     error::{ConfigError, Secret},
     token::{DEFAULT_MAX_TOKEN_LEN, TokenSource},
 };
@@ -49,7 +54,10 @@ impl fmt::Debug for Passage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Passage")
             .field("app_id", &self.inner.app_id)
-            .field("api_key", &self.inner.api_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "api_key",
+                &self.inner.api_key.as_ref().map(|_| "[redacted]"),
+            )
             .field("auth_url", &self.inner.auth_url)
             .field("api_url", &self.inner.api_url)
             .finish_non_exhaustive()
@@ -319,7 +327,8 @@ impl PassageBuilder {
         let app_id: Arc<str> = self.app_id.into();
         let jwks_url = format!("{auth_url}/v1/apps/{app_id}/.well-known/jwks.json");
         let keys = Arc::new(KeyStore::new(jwks_url, http.clone(), self.jwks));
-        let cache = (self.token_cache_capacity > 0).then(|| TokenCache::new(self.token_cache_capacity));
+        let cache =
+            (self.token_cache_capacity > 0).then(|| TokenCache::new(self.token_cache_capacity));
         let auth = Auth {
             validator: Validator {
                 app_id: Arc::clone(&app_id),
@@ -379,17 +388,40 @@ mod tests {
 
     #[test]
     fn build_checks_its_input() {
-        assert!(matches!(Passage::builder("").build(), Err(ConfigError::InvalidAppId)));
-        assert!(matches!(Passage::builder("a/b").build(), Err(ConfigError::InvalidAppId)));
-        assert!(matches!(Passage::new("app", ""), Err(ConfigError::EmptyApiKey)));
-        for bad in ["auth.passage.id", "ftp://x", "http://", "http://x/?q=1", "http://u:p@x"] {
+        assert!(matches!(
+            Passage::builder("").build(),
+            Err(ConfigError::InvalidAppId)
+        ));
+        assert!(matches!(
+            Passage::builder("a/b").build(),
+            Err(ConfigError::InvalidAppId)
+        ));
+        assert!(matches!(
+            Passage::new("app", ""),
+            Err(ConfigError::EmptyApiKey)
+        ));
+        for bad in [
+            "auth.passage.id",
+            "ftp://x",
+            "http://",
+            "http://x/?q=1",
+            "http://u:p@x",
+        ] {
             let result = Passage::builder("app").auth_url(bad).build();
             assert!(
-                matches!(result, Err(ConfigError::InvalidUrl { name: "auth_url", .. })),
+                matches!(
+                    result,
+                    Err(ConfigError::InvalidUrl {
+                        name: "auth_url",
+                        ..
+                    })
+                ),
                 "{bad}"
             );
         }
-        let result = Passage::builder("app").jwks_fetch_timeout(Duration::ZERO).build();
+        let result = Passage::builder("app")
+            .jwks_fetch_timeout(Duration::ZERO)
+            .build();
         assert!(matches!(result, Err(ConfigError::OutOfRange(_))));
     }
 

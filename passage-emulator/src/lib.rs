@@ -1,1 +1,436 @@
-//! x
+//! # passage-emulator
+//!
+//! A local Passage: serves your app's JWKS, mints tokens Passage-style, keeps users in memory
+//! behind the Management API of shared/PASSAGE_API.md (same paths, status codes, shapes and
+//! error bodies), and fails on demand. Use it in your own tests, run it as a binary for offline
+//! development, or let the examples embed it.
+//!
+//! ```no_run
+//! use passage_emulator::{Emulator, SeedUser};
+//!
+//! # async fn run() -> Result<(), passage_emulator::EmulatorError> {
+//! let emulator = Emulator::builder()
+//!     .app_id("my-app")
+//!     .api_key("test-key")
+//!     .user(SeedUser::email("ada@example.com").with_id("user-ada"))
+//!     .start()
+//!     .await?;
+//! // Point a client at it: PASSAGE_APP_ID, PASSAGE_API_KEY, PASSAGE_AUTH_URL, PASSAGE_API_URL.
+//! for (name, value) in emulator.env_vars() {
+//!     println!("{name}={value}");
+//! }
+//! let token = emulator.mint_token("user-ada")?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## In your own tests
+//! Start one emulator per test (it binds `127.0.0.1:0`, so tests run in parallel), build your
+//! `passage_core::Passage` from [`Emulator::auth_url`], [`Emulator::api_url`],
+//! [`Emulator::app_id`] and [`Emulator::api_key`], and mint tokens with [`Emulator::token`]. It
+//! shuts down when dropped.
+//!
+//! ## Dev endpoints (under `/__emulator`)
+//! | route | what |
+//! |---|---|
+//! | `POST /__emulator/token` `{"user_id", "expires_in"?}` | `{"token"}` |
+//! | `GET /__emulator/sign-in?user_id=&redirect=/` | sets the `psg_auth_token` cookie, 303 |
+//! | `GET /__emulator/sign-out?redirect=/` | clears the cookie, 303 |
+//! | `POST /__emulator/users` (a [`SeedUser`]), `GET /__emulator/users` | seed / list users |
+//! | `POST /__emulator/reset` | forget users and faults |
+//! | `POST /__emulator/rotate-key` `{"retire_old"?}` | new signing key |
+//! | `POST /__emulator/faults` `{"target": "jwks"\|"api", "fault", "times"?}` | inject a fault |
+//! | `GET /__emulator/stats` | `{"jwks_hits", "users"}` |
+
+mod api;
+mod dev;
+mod faults;
+mod ids;
+mod keys;
+mod server;
+mod state;
+mod token;
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex, OnceLock, atomic::Ordering},
+    time::Duration,
+};
+
+use serde_json::Value;
+use tokio::{sync::watch, task::JoinHandle};
+
+pub use api::store::SeedUser;
+pub use faults::{Fault, Target};
+pub use keys::SigningKey;
+pub use token::{Signer, TokenBuilder};
+
+use crate::{
+    api::store::Store,
+    faults::Faults,
+    keys::KeyRing,
+    state::{Shared, lock},
+};
+
+/// Why the emulator could not start or sign.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmulatorError {
+    /// The listen address could not be bound.
+    #[error("could not bind {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Key generation, loading or signing failed.
+    #[error("a cryptographic operation failed")]
+    Crypto,
+    /// A seed user was refused.
+    #[error("seed user refused: {0}")]
+    Seed(&'static str),
+    /// A users file could not be read or parsed.
+    #[error("could not load users: {0}")]
+    Users(String),
+}
+
+/// A running emulator. Shuts down when dropped.
+#[derive(Debug)]
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    url: String,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// Settings for an [`Emulator`].
+#[derive(Debug)]
+#[must_use]
+pub struct EmulatorBuilder {
+    app_id: String,
+    api_key: String,
+    app_name: String,
+    auth_origin: String,
+    bind: SocketAddr,
+    signing_key: Option<SigningKey>,
+    token_ttl: Duration,
+    cache_control: String,
+    users: Vec<SeedUser>,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self {
+            app_id: "emulator_app".to_owned(),
+            api_key: "emulator_api_key".to_owned(),
+            app_name: "Passage emulator".to_owned(),
+            auth_origin: "http://localhost:3000".to_owned(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            signing_key: None,
+            token_ttl: Duration::from_secs(3600),
+            cache_control: "public, max-age=300".to_owned(),
+            users: Vec::new(),
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The app id (default `emulator_app`).
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = app_id.into();
+        self
+    }
+
+    /// The API key the Management API accepts (default `emulator_api_key`).
+    pub fn api_key(mut self, api_key: impl Into<String>) -> Self {
+        self.api_key = api_key.into();
+        self
+    }
+
+    /// The app's name in app info.
+    pub fn app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = name.into();
+        self
+    }
+
+    /// The app's front-end origin: first `aud` of minted tokens (default `http://localhost:3000`).
+    pub fn auth_origin(mut self, origin: impl Into<String>) -> Self {
+        self.auth_origin = origin.into();
+        self
+    }
+
+    /// The listen address (default `127.0.0.1:0`, a free port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Signs with this key instead of a freshly generated one.
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_key = Some(key);
+        self
+    }
+
+    /// Lifetime of minted tokens (default 1 h).
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.token_ttl = ttl;
+        self
+    }
+
+    /// The JWKS `Cache-Control` header (default `public, max-age=300`).
+    pub fn jwks_cache_control(mut self, value: impl Into<String>) -> Self {
+        self.cache_control = value.into();
+        self
+    }
+
+    /// Adds a user at start.
+    pub fn user(mut self, user: SeedUser) -> Self {
+        self.users.push(user);
+        self
+    }
+
+    /// Adds users from a JSON file holding an array of [`SeedUser`].
+    ///
+    /// # Errors
+    /// [`EmulatorError::Users`] when the file cannot be read or parsed.
+    pub fn users_file(mut self, path: &std::path::Path) -> Result<Self, EmulatorError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| EmulatorError::Users(format!("{}: {e}", path.display())))?;
+        let users: Vec<SeedUser> = serde_json::from_str(&text)
+            .map_err(|e| EmulatorError::Users(format!("{}: {e}", path.display())))?;
+        self.users.extend(users);
+        Ok(self)
+    }
+
+    /// Binds and starts serving.
+    ///
+    /// # Errors
+    /// When the address cannot be bound, a key cannot be generated, or a seed user is refused.
+    pub async fn start(self) -> Result<Emulator, EmulatorError> {
+        let key = match self.signing_key {
+            Some(key) => key,
+            None => SigningKey::generate()?,
+        };
+        let mut store = Store::default();
+        for user in self.users {
+            store.insert(user).map_err(EmulatorError::Seed)?;
+        }
+        let listener = tokio::net::TcpListener::bind(self.bind)
+            .await
+            .map_err(|source| EmulatorError::Bind {
+                addr: self.bind,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: self.bind,
+                source,
+            })?;
+        let url = format!("http://{addr}");
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            app_id: self.app_id,
+            api_key: self.api_key,
+            app_name: self.app_name,
+            auth_origin: self.auth_origin,
+            token_ttl_secs: i64::try_from(self.token_ttl.as_secs()).unwrap_or(i64::MAX),
+            base_url: OnceLock::from(url.clone()),
+            keys: Mutex::new(KeyRing::new(key)),
+            faults: Mutex::new(Faults::default()),
+            jwks_hits: 0.into(),
+            jwks_cache_control: Mutex::new(self.cache_control),
+            store: Mutex::new(store),
+            shutdown: shutdown_rx.clone(),
+        });
+        let app = server::router(Arc::clone(&shared));
+        let mut stop = shutdown_rx;
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            });
+            if let Err(err) = serve.await {
+                tracing::error!(error = %err, "emulator: server stopped");
+            }
+        });
+        tracing::debug!(%url, "emulator: listening");
+        Ok(Emulator {
+            shared,
+            addr,
+            url,
+            shutdown,
+            task,
+        })
+    }
+}
+
+impl Emulator {
+    /// An emulator with default settings.
+    ///
+    /// # Errors
+    /// As [`EmulatorBuilder::start`].
+    pub async fn start() -> Result<Self, EmulatorError> {
+        Self::builder().start().await
+    }
+
+    /// Settings for an emulator.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The listen address.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The value for `PASSAGE_AUTH_URL`.
+    #[must_use]
+    pub fn auth_url(&self) -> &str {
+        &self.url
+    }
+
+    /// The value for `PASSAGE_API_URL`.
+    #[must_use]
+    pub fn api_url(&self) -> &str {
+        &self.url
+    }
+
+    /// The JWKS URL.
+    #[must_use]
+    pub fn jwks_url(&self) -> String {
+        format!(
+            "{}/v1/apps/{}/.well-known/jwks.json",
+            self.url, self.shared.app_id
+        )
+    }
+
+    /// The app id.
+    #[must_use]
+    pub fn app_id(&self) -> &str {
+        &self.shared.app_id
+    }
+
+    /// The API key the emulator accepts.
+    #[must_use]
+    pub fn api_key(&self) -> &str {
+        &self.shared.api_key
+    }
+
+    /// The `PASSAGE_*` environment variables a client needs to use this emulator.
+    #[must_use]
+    pub fn env_vars(&self) -> [(&'static str, String); 4] {
+        [
+            ("PASSAGE_APP_ID", self.app_id().to_owned()),
+            ("PASSAGE_API_KEY", self.api_key().to_owned()),
+            ("PASSAGE_AUTH_URL", self.auth_url().to_owned()),
+            ("PASSAGE_API_URL", self.api_url().to_owned()),
+        ]
+    }
+
+    /// A valid token for `user_id`, signed like Passage's.
+    ///
+    /// # Errors
+    /// [`EmulatorError::Crypto`] when signing fails.
+    pub fn mint_token(&self, user_id: &str) -> Result<String, EmulatorError> {
+        self.token(user_id).sign()
+    }
+
+    /// A token builder for `user_id`, to customise claims, header, expiry and signer.
+    pub fn token(&self, user_id: &str) -> TokenBuilder {
+        TokenBuilder::new(Arc::clone(&self.shared), user_id)
+    }
+
+    /// The key signing new tokens.
+    #[must_use]
+    pub fn current_key(&self) -> SigningKey {
+        self.shared.current_key()
+    }
+
+    /// Generates a new signing key, serves it beside the old ones, and signs with it from now on.
+    ///
+    /// # Errors
+    /// [`EmulatorError::Crypto`] when key generation fails.
+    pub fn rotate_key(&self) -> Result<SigningKey, EmulatorError> {
+        let key = SigningKey::generate()?;
+        let mut keys = lock(&self.shared.keys);
+        keys.served.push(key.clone());
+        keys.current = key.clone();
+        Ok(key)
+    }
+
+    /// Stops serving the key `kid` in the JWKS (tokens it signed no longer verify).
+    pub fn retire_key(&self, kid: &str) {
+        lock(&self.shared.keys).served.retain(|k| k.kid() != kid);
+    }
+
+    /// Serves `jwk` in the JWKS as it is (e.g. an EC key a client must skip).
+    pub fn add_raw_jwk(&self, jwk: Value) {
+        lock(&self.shared.keys).extra.push(jwk);
+    }
+
+    /// Sets the JWKS `Cache-Control` header.
+    pub fn set_jwks_cache_control(&self, value: impl Into<String>) {
+        *lock(&self.shared.jwks_cache_control) = value.into();
+    }
+
+    /// Makes every request to `target` fail with `fault` until cleared.
+    pub fn set_fault(&self, target: Target, fault: Fault) {
+        lock(&self.shared.faults).set(target, Some(fault), None);
+    }
+
+    /// Makes the next `times` requests to `target` fail with `fault`.
+    pub fn set_fault_times(&self, target: Target, fault: Fault, times: u32) {
+        lock(&self.shared.faults).set(target, Some(fault), Some(times));
+    }
+
+    /// Lets `target` answer normally again.
+    pub fn clear_fault(&self, target: Target) {
+        lock(&self.shared.faults).set(target, None, None);
+    }
+
+    /// How many requests reached the JWKS route (faulted ones included).
+    #[must_use]
+    pub fn jwks_hits(&self) -> u64 {
+        self.shared.jwks_hits.load(Ordering::Relaxed)
+    }
+
+    /// Adds a user; returns its id.
+    ///
+    /// # Errors
+    /// [`EmulatorError::Seed`] when the user is refused (no identifier, duplicate, bad status).
+    pub fn seed_user(&self, user: SeedUser) -> Result<String, EmulatorError> {
+        lock(&self.shared.store)
+            .insert(user)
+            .map(|u| u.id)
+            .map_err(EmulatorError::Seed)
+    }
+
+    /// How many times `user_id`'s refresh tokens were revoked (`None` for an unknown user).
+    #[must_use]
+    pub fn refresh_token_revocations(&self, user_id: &str) -> Option<u32> {
+        lock(&self.shared.store)
+            .get(user_id)
+            .map(|u| u.refresh_token_revocations)
+    }
+
+    /// Stops serving (also done on drop).
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        self.task.abort();
+    }
+}

@@ -6,7 +6,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -79,7 +79,6 @@ impl KeySet {
 
 #[derive(Default)]
 struct FetchState {
-    attempts: u64,
     last_attempt: Option<Instant>,
     failures: u32,
     retry_at: Option<Instant>,
@@ -94,6 +93,9 @@ pub(crate) struct KeyStore {
     /// Held while fetching: concurrent callers share the one in-flight fetch.
     fetch_lock: tokio::sync::Mutex<()>,
     state: Mutex<FetchState>,
+    /// Fetches finished (success or failure); read before looking at the snapshot, so a caller
+    /// that then waits for the fetch lock knows whether a fetch completed meanwhile.
+    completed: AtomicU64,
     refreshing: AtomicBool,
 }
 
@@ -121,6 +123,7 @@ impl KeyStore {
             }),
             fetch_lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(FetchState::default()),
+            completed: AtomicU64::new(0),
             refreshing: AtomicBool::new(false),
         }
     }
@@ -136,7 +139,11 @@ impl KeyStore {
 
     /// The key for `kid`. A known key is returned at once (a stale set is refreshed in the
     /// background); an unknown one may trigger a fetch, subject to cooldown and backoff.
-    pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<ParsedPublicKey>, AuthError> {
+    pub(crate) async fn key(
+        self: &Arc<Self>,
+        kid: &str,
+    ) -> Result<Arc<ParsedPublicKey>, AuthError> {
+        let seen = self.completed.load(Ordering::Acquire);
         {
             let set = self.current.load();
             if let Some(key) = set.keys.get(kid) {
@@ -146,7 +153,7 @@ impl KeyStore {
                 return Ok(Arc::clone(key));
             }
         }
-        self.fetch_for_unknown(kid).await
+        self.fetch_for_unknown(kid, seen).await
     }
 
     /// Fetches now (single flight) unless the store is warm, or backing off.
@@ -154,14 +161,19 @@ impl KeyStore {
         if self.current.load().fresh_until.is_some() {
             return Ok(());
         }
-        match self.fetch_for_unknown("").await {
+        let seen = self.completed.load(Ordering::Acquire);
+        match self.fetch_for_unknown("", seen).await {
             Err(err) if err.is_keys_unavailable() => Err(err),
             _ => Ok(()),
         }
     }
 
-    async fn fetch_for_unknown(&self, kid: &str) -> Result<Arc<ParsedPublicKey>, AuthError> {
-        let seen = {
+    async fn fetch_for_unknown(
+        &self,
+        kid: &str,
+        seen: u64,
+    ) -> Result<Arc<ParsedPublicKey>, AuthError> {
+        {
             let state = lock(&self.state);
             let now = Instant::now();
             if state.retry_at.is_some_and(|at| now < at) {
@@ -175,11 +187,10 @@ impl KeyStore {
                 tracing::debug!(kid, "passage: unknown kid within the refetch cooldown");
                 return Err(AuthError::Invalid(Invalid::UnknownKeyId));
             }
-            state.attempts
-        };
+        }
         let _flight = self.fetch_lock.lock().await;
-        // Whoever held the lock before us may already have fetched: share their result.
-        if lock(&self.state).attempts == seen {
+        // A fetch that finished since we looked at the snapshot is the one we share.
+        if self.completed.load(Ordering::Acquire) == seen {
             self.fetch_and_store().await;
         }
         if let Some(key) = self.current.load().keys.get(kid) {
@@ -230,11 +241,7 @@ impl KeyStore {
 
     /// One fetch; records its outcome. Call with `fetch_lock` held.
     async fn fetch_and_store(&self) {
-        {
-            let mut state = lock(&self.state);
-            state.attempts += 1;
-            state.last_attempt = Some(Instant::now());
-        }
+        lock(&self.state).last_attempt = Some(Instant::now());
         let outcome = self.fetch().await;
         let mut state = lock(&self.state);
         match outcome {
@@ -273,9 +280,12 @@ impl KeyStore {
                 state.last_error = Some(err);
             }
         }
+        self.completed.fetch_add(1, Ordering::Release);
     }
 
-    async fn fetch(&self) -> Result<(HashMap<Box<str>, Arc<ParsedPublicKey>>, Duration), JwksError> {
+    async fn fetch(
+        &self,
+    ) -> Result<(HashMap<Box<str>, Arc<ParsedPublicKey>>, Duration), JwksError> {
         let mut response = self
             .http
             .get(&self.url)
@@ -293,7 +303,9 @@ impl KeyStore {
             .get_all(http::header::CACHE_CONTROL)
             .iter()
             .find_map(|v| v.to_str().ok().and_then(cache_ttl))
-            .map_or(self.cfg.ttl, |ttl| ttl.clamp(self.cfg.min_ttl, self.cfg.max_ttl));
+            .map_or(self.cfg.ttl, |ttl| {
+                ttl.clamp(self.cfg.min_ttl, self.cfg.max_ttl)
+            });
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(JwksError::from_reqwest)? {
             if body.len() + chunk.len() > self.cfg.max_document_bytes {
@@ -382,10 +394,12 @@ fn parse_key(value: serde_json::Value) -> Result<(String, ParsedPublicKey), &'st
     let e = jwk.e.ok_or("no exponent")?;
     let n = JWK_B64.decode(n).map_err(|_| "modulus is not base64url")?;
     let e = JWK_B64.decode(e).map_err(|_| "exponent is not base64url")?;
-    let components = RsaPublicKeyComponents {
-        n: strip_leading_zeros(&n),
-        e: strip_leading_zeros(&e),
-    };
+    let (n, e) = (strip_leading_zeros(&n), strip_leading_zeros(&e));
+    // RS256 keys must be 2048 to 8192 bits; refuse others here rather than at every verify.
+    if !(256..=1024).contains(&n.len()) {
+        return Err("modulus is not 2048 to 8192 bits");
+    }
+    let components = RsaPublicKeyComponents { n, e };
     let key = components
         .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
         .map_err(|_| "not a usable RSA key (at least 2048 bits)")?;
@@ -399,7 +413,9 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
 
 /// Locks a mutex, recovering from poisoning (the state stays consistent field by field).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -408,7 +424,10 @@ mod tests {
 
     #[test]
     fn cache_control_max_age_is_read() {
-        assert_eq!(cache_ttl("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(
+            cache_ttl("public, max-age=600"),
+            Some(Duration::from_secs(600))
+        );
         assert_eq!(cache_ttl("Max-Age=\"60\""), Some(Duration::from_secs(60)));
         assert_eq!(cache_ttl("no-store"), Some(Duration::ZERO));
         assert_eq!(cache_ttl("public"), None);

@@ -158,7 +158,10 @@ impl Auth {
     /// The number of tokens in the verified-token cache (0 when it is off).
     #[must_use]
     pub fn cached_tokens(&self) -> u64 {
-        self.validator.cache.as_ref().map_or(0, cache::TokenCache::len)
+        self.validator
+            .cache
+            .as_ref()
+            .map_or(0, cache::TokenCache::len)
     }
 }
 
@@ -166,7 +169,9 @@ impl Auth {
 ///
 /// # Errors
 /// Every error but [`AuthError::MissingToken`].
-pub fn optional(result: Result<PassageClaims, AuthError>) -> Result<Option<PassageClaims>, AuthError> {
+pub fn optional(
+    result: Result<PassageClaims, AuthError>,
+) -> Result<Option<PassageClaims>, AuthError> {
     match result {
         Ok(claims) => Ok(Some(claims)),
         Err(AuthError::MissingToken) => Ok(None),
@@ -182,7 +187,9 @@ fn log_rejection(err: &AuthError) {
         AuthError::KeysUnavailable { .. } => {
             tracing::warn!(code = err.code(), error = %crate::error::Report(err), "passage: cannot authenticate");
         }
-        _ => tracing::debug!(code = err.code(), error = %crate::error::Report(err), "passage: request not authenticated"),
+        _ => {
+            tracing::debug!(code = err.code(), error = %crate::error::Report(err), "passage: request not authenticated")
+        }
     }
 }
 

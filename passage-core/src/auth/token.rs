@@ -100,7 +100,10 @@ fn parse_bearer(value: &[u8], max_len: usize) -> Result<&str, AuthError> {
     if value.len() > max_len + 16 {
         return Err(malformed(Malformed::TooLong));
     }
-    if !value.iter().all(|b| (0x20..0x7f).contains(b) || *b == b'\t') {
+    if !value
+        .iter()
+        .all(|b| (0x20..0x7f).contains(b) || *b == b'\t')
+    {
         return Err(malformed(Malformed::HeaderEncoding));
     }
     // Visible ASCII checked above, so this cannot fail; map rather than unwrap.
@@ -218,43 +221,84 @@ mod tests {
 
     #[test]
     fn bearer_scheme_is_case_insensitive() {
-        for header in ["Bearer a.b.c", "bearer a.b.c", "BEARER   a.b.c  ", "BeArEr\ta.b.c"] {
-            assert_eq!(find(TokenSource::default(), &[header], &[]).ok(), Some("a.b.c"));
+        for header in [
+            "Bearer a.b.c",
+            "bearer a.b.c",
+            "BEARER   a.b.c  ",
+            "BeArEr\ta.b.c",
+        ] {
+            assert_eq!(
+                find(TokenSource::default(), &[header], &[]).ok(),
+                Some("a.b.c")
+            );
         }
     }
 
     #[test]
     fn other_schemes_and_empty_tokens_are_malformed() {
         let d = TokenSource::default();
-        assert_eq!(reason(find(d, &["Basic dXNlcjpwdw=="], &[])), Malformed::NotBearer);
+        assert_eq!(
+            reason(find(d, &["Basic dXNlcjpwdw=="], &[])),
+            Malformed::NotBearer
+        );
         assert_eq!(reason(find(d, &["Bearer"], &[])), Malformed::NotBearer);
         assert_eq!(reason(find(d, &["Bearer    "], &[])), Malformed::NotBearer);
-        assert_eq!(reason(find(d, &["Bearerx a.b.c"], &[])), Malformed::NotBearer);
-        assert_eq!(reason(find(d, &["Bearer a.b c"], &[])), Malformed::Characters);
-        assert_eq!(reason(find(d, &["Bearer a.b.c\u{7f}"], &[])), Malformed::HeaderEncoding);
-        assert_eq!(reason(find(d, &["Bearer a+b/c="], &[])), Malformed::Characters);
+        assert_eq!(
+            reason(find(d, &["Bearerx a.b.c"], &[])),
+            Malformed::NotBearer
+        );
+        assert_eq!(
+            reason(find(d, &["Bearer a.b c"], &[])),
+            Malformed::Characters
+        );
+        assert_eq!(
+            reason(find(d, &["Bearer a.b.c\u{7f}"], &[])),
+            Malformed::HeaderEncoding
+        );
+        assert_eq!(
+            reason(find(d, &["Bearer a+b/c="], &[])),
+            Malformed::Characters
+        );
     }
 
     #[test]
     fn present_bad_header_never_falls_back_to_cookie() {
-        let result = find(TokenSource::default(), &["Bearer"], &["psg_auth_token=a.b.c"]);
+        let result = find(
+            TokenSource::default(),
+            &["Bearer"],
+            &["psg_auth_token=a.b.c"],
+        );
         assert_eq!(reason(result), Malformed::NotBearer);
     }
 
     #[test]
     fn two_authorization_headers_are_refused() {
-        let result = find(TokenSource::default(), &["Bearer a.b.c", "Bearer a.b.c"], &[]);
+        let result = find(
+            TokenSource::default(),
+            &["Bearer a.b.c", "Bearer a.b.c"],
+            &[],
+        );
         assert_eq!(reason(result), Malformed::MultipleAuthorizationHeaders);
     }
 
     #[test]
     fn cookie_found_among_several_headers_and_cookies() {
         let cookies = ["theme=dark; lang=en", "x=1; psg_auth_token=a.b.c; y=2"];
-        assert_eq!(find(TokenSource::default(), &[], &cookies).ok(), Some("a.b.c"));
+        assert_eq!(
+            find(TokenSource::default(), &[], &cookies).ok(),
+            Some("a.b.c")
+        );
         let quoted = ["psg_auth_token=\"a.b.c\""];
-        assert_eq!(find(TokenSource::default(), &[], &quoted).ok(), Some("a.b.c"));
+        assert_eq!(
+            find(TokenSource::default(), &[], &quoted).ok(),
+            Some("a.b.c")
+        );
         let prefix = ["xpsg_auth_token=z.z.z; psg_auth_token_2=q.q.q"];
-        assert!(find(TokenSource::default(), &[], &prefix).unwrap_err().is_missing_token());
+        assert!(
+            find(TokenSource::default(), &[], &prefix)
+                .unwrap_err()
+                .is_missing_token()
+        );
     }
 
     #[test]
@@ -262,27 +306,50 @@ mod tests {
         let same = ["psg_auth_token=a.b.c", "psg_auth_token=a.b.c"];
         assert_eq!(find(TokenSource::default(), &[], &same).ok(), Some("a.b.c"));
         let different = ["psg_auth_token=a.b.c; psg_auth_token=d.e.f"];
-        assert_eq!(reason(find(TokenSource::default(), &[], &different)), Malformed::ConflictingCookies);
+        assert_eq!(
+            reason(find(TokenSource::default(), &[], &different)),
+            Malformed::ConflictingCookies
+        );
     }
 
     #[test]
     fn strategies_look_only_where_told() {
         let auth = ["Bearer h.h.h"];
         let cookie = ["psg_auth_token=c.c.c"];
-        assert_eq!(find(TokenSource::Header, &auth, &cookie).ok(), Some("h.h.h"));
-        assert!(find(TokenSource::Header, &[], &cookie).unwrap_err().is_missing_token());
-        assert_eq!(find(TokenSource::Cookie, &auth, &cookie).ok(), Some("c.c.c"));
-        assert!(find(TokenSource::Cookie, &auth, &[]).unwrap_err().is_missing_token());
+        assert_eq!(
+            find(TokenSource::Header, &auth, &cookie).ok(),
+            Some("h.h.h")
+        );
+        assert!(
+            find(TokenSource::Header, &[], &cookie)
+                .unwrap_err()
+                .is_missing_token()
+        );
+        assert_eq!(
+            find(TokenSource::Cookie, &auth, &cookie).ok(),
+            Some("c.c.c")
+        );
+        assert!(
+            find(TokenSource::Cookie, &auth, &[])
+                .unwrap_err()
+                .is_missing_token()
+        );
     }
 
     #[test]
     fn oversized_credentials_are_refused_before_parsing() {
         let big = format!("Bearer {}", "a".repeat(MAX + 1));
         let result = find_token(TokenSource::default(), MAX, [big.as_bytes()], []);
-        assert!(matches!(result, Err(AuthError::Malformed(Malformed::TooLong))));
+        assert!(matches!(
+            result,
+            Err(AuthError::Malformed(Malformed::TooLong))
+        ));
         let cookie = format!("psg_auth_token={}", "a".repeat(MAX + 1));
         let result = find_token(TokenSource::default(), MAX, [], [cookie.as_bytes()]);
-        assert!(matches!(result, Err(AuthError::Malformed(Malformed::TooLong))));
+        assert!(matches!(
+            result,
+            Err(AuthError::Malformed(Malformed::TooLong))
+        ));
     }
 
     #[test]

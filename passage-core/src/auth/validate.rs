@@ -160,7 +160,11 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Optio
         return Err(wrong);
     };
     if let Some(secs) = number.as_u64() {
-        return if secs as f64 <= MAX_NUMERIC_DATE { Ok(Some(secs)) } else { Err(wrong) };
+        return if secs as f64 <= MAX_NUMERIC_DATE {
+            Ok(Some(secs))
+        } else {
+            Err(wrong)
+        };
     }
     match number.as_f64() {
         Some(secs) if secs.is_finite() && (0.0..=MAX_NUMERIC_DATE).contains(&secs) => {
@@ -179,7 +183,9 @@ mod tests {
     const NOW: u64 = 1_800_000_000;
 
     fn check(claims: Value) -> Result<PassageClaims, AuthError> {
-        let Value::Object(map) = claims else { unreachable!() };
+        let Value::Object(map) = claims else {
+            unreachable!()
+        };
         check_claims(map, "app", NOW, 0)
     }
 
@@ -192,7 +198,9 @@ mod tests {
 
     #[test]
     fn a_complete_claim_set_passes() {
-        let claims = check(json!({"sub": "u1", "exp": NOW + 60, "iat": NOW, "aud": ["https://x", "app"], "iss": "i", "role": "admin"}));
+        let claims = check(
+            json!({"sub": "u1", "exp": NOW + 60, "iat": NOW, "aud": ["https://x", "app"], "iss": "i", "role": "admin"}),
+        );
         let claims = claims.unwrap();
         assert_eq!(claims.user_id(), "u1");
         assert_eq!(claims.audience(), ["https://x", "app"]);
@@ -202,31 +210,102 @@ mod tests {
 
     #[test]
     fn each_claim_rule_rejects() {
-        assert_eq!(reason(check(json!({"sub": "u", "aud": "app"}))), Invalid::MissingExpiry);
-        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW, "aud": "app"}))), Invalid::Expired);
-        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "nbf": NOW + 5, "aud": "app"}))), Invalid::NotYetValid);
-        assert_eq!(reason(check(json!({"sub": "u", "exp": (NOW + 9).to_string(), "aud": "app"}))), Invalid::ClaimType("exp"));
-        assert_eq!(reason(check(json!({"sub": "u", "exp": 1e300, "aud": "app"}))), Invalid::ClaimType("exp"));
-        assert_eq!(reason(check(json!({"sub": "u", "exp": -1, "aud": "app"}))), Invalid::ClaimType("exp"));
-        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "nbf": "0", "aud": "app"}))), Invalid::ClaimType("nbf"));
-        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "iat": null, "aud": "app"}))), Invalid::ClaimType("iat"));
-        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9}))), Invalid::Audience);
-        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "aud": "other"}))), Invalid::Audience);
-        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "aud": "ap"}))), Invalid::Audience);
-        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "aud": ["app2", "x"]}))), Invalid::Audience);
-        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "aud": ["app", 1]}))), Invalid::ClaimType("aud"));
-        assert_eq!(reason(check(json!({"sub": "", "exp": NOW + 9, "aud": "app"}))), Invalid::MissingSubject);
-        assert_eq!(reason(check(json!({"exp": NOW + 9, "aud": "app"}))), Invalid::MissingSubject);
-        assert_eq!(reason(check(json!({"sub": 7, "exp": NOW + 9, "aud": "app"}))), Invalid::ClaimType("sub"));
-        assert_eq!(reason(check(json!({"sub": "u", "exp": NOW + 9, "aud": "app", "iss": 1}))), Invalid::ClaimType("iss"));
+        assert_eq!(
+            reason(check(json!({"sub": "u", "aud": "app"}))),
+            Invalid::MissingExpiry
+        );
+        assert_eq!(
+            reason(check(json!({"sub": "u", "exp": NOW, "aud": "app"}))),
+            Invalid::Expired
+        );
+        assert_eq!(
+            reason(check(
+                json!({"sub": "u", "exp": NOW + 9, "nbf": NOW + 5, "aud": "app"})
+            )),
+            Invalid::NotYetValid
+        );
+        assert_eq!(
+            reason(check(
+                json!({"sub": "u", "exp": (NOW + 9).to_string(), "aud": "app"})
+            )),
+            Invalid::ClaimType("exp")
+        );
+        assert_eq!(
+            reason(check(json!({"sub": "u", "exp": 1e300, "aud": "app"}))),
+            Invalid::ClaimType("exp")
+        );
+        assert_eq!(
+            reason(check(json!({"sub": "u", "exp": -1, "aud": "app"}))),
+            Invalid::ClaimType("exp")
+        );
+        assert_eq!(
+            reason(check(
+                json!({"sub": "u", "exp": NOW + 9, "nbf": "0", "aud": "app"})
+            )),
+            Invalid::ClaimType("nbf")
+        );
+        assert_eq!(
+            reason(check(
+                json!({"sub": "u", "exp": NOW + 9, "iat": null, "aud": "app"})
+            )),
+            Invalid::ClaimType("iat")
+        );
+        assert_eq!(
+            reason(check(json!({"sub": "u", "exp": NOW + 9}))),
+            Invalid::Audience
+        );
+        assert_eq!(
+            reason(check(json!({"sub": "u", "exp": NOW + 9, "aud": "other"}))),
+            Invalid::Audience
+        );
+        assert_eq!(
+            reason(check(json!({"sub": "u", "exp": NOW + 9, "aud": "ap"}))),
+            Invalid::Audience
+        );
+        assert_eq!(
+            reason(check(
+                json!({"sub": "u", "exp": NOW + 9, "aud": ["app2", "x"]})
+            )),
+            Invalid::Audience
+        );
+        assert_eq!(
+            reason(check(
+                json!({"sub": "u", "exp": NOW + 9, "aud": ["app", 1]})
+            )),
+            Invalid::ClaimType("aud")
+        );
+        assert_eq!(
+            reason(check(json!({"sub": "", "exp": NOW + 9, "aud": "app"}))),
+            Invalid::MissingSubject
+        );
+        assert_eq!(
+            reason(check(json!({"exp": NOW + 9, "aud": "app"}))),
+            Invalid::MissingSubject
+        );
+        assert_eq!(
+            reason(check(json!({"sub": 7, "exp": NOW + 9, "aud": "app"}))),
+            Invalid::ClaimType("sub")
+        );
+        assert_eq!(
+            reason(check(
+                json!({"sub": "u", "exp": NOW + 9, "aud": "app", "iss": 1})
+            )),
+            Invalid::ClaimType("iss")
+        );
     }
 
     #[test]
     fn leeway_applies_to_exp_and_nbf() {
-        let Value::Object(expired) = json!({"sub": "u", "exp": NOW - 5, "aud": "app"}) else { unreachable!() };
+        let Value::Object(expired) = json!({"sub": "u", "exp": NOW - 5, "aud": "app"}) else {
+            unreachable!()
+        };
         assert!(check_claims(expired.clone(), "app", NOW, 10).is_ok());
         assert!(check_claims(expired, "app", NOW, 5).is_err());
-        let Value::Object(early) = json!({"sub": "u", "exp": NOW + 60, "nbf": NOW + 5, "aud": "app"}) else { unreachable!() };
+        let Value::Object(early) =
+            json!({"sub": "u", "exp": NOW + 60, "nbf": NOW + 5, "aud": "app"})
+        else {
+            unreachable!()
+        };
         assert!(check_claims(early, "app", NOW, 5).is_ok());
     }
 }

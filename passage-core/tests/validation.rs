@@ -1,0 +1,765 @@
+//! passage-core validation over real loopback HTTP: a started passage-emulator serves the JWKS
+//! and mints tokens with real RSA keys. One test per rule and per JWKS-policy behaviour.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use passage_core::{
+    AuthError, Invalid, JwksError, Malformed, Passage, PassageBuilder, TokenSource,
+};
+use passage_emulator::{Emulator, Fault, Signer, Target};
+use serde_json::json;
+
+const USER: &str = "user-123";
+
+async fn emulator() -> Emulator {
+    Emulator::builder()
+        .app_id("app_test")
+        .start()
+        .await
+        .expect("emulator starts")
+}
+
+/// A client for `emulator` with test-friendly intervals, adjusted by `tune`.
+fn client(emulator: &Emulator, tune: impl FnOnce(PassageBuilder) -> PassageBuilder) -> Passage {
+    let builder = Passage::builder(emulator.app_id())
+        .auth_url(emulator.auth_url())
+        .api_url(emulator.api_url())
+        .jwks_refetch_cooldown(Duration::from_millis(200))
+        .jwks_retry_backoff(Duration::from_millis(100), Duration::from_millis(400))
+        .jwks_fetch_timeout(Duration::from_secs(2));
+    tune(builder).build().expect("client builds")
+}
+
+fn invalid(result: Result<passage_core::PassageClaims, AuthError>) -> Invalid {
+    match result {
+        Err(AuthError::Invalid(reason)) => reason,
+        other => panic!("expected an invalid-token error, got {other:?}"),
+    }
+}
+
+fn malformed(result: Result<passage_core::PassageClaims, AuthError>) -> Malformed {
+    match result {
+        Err(AuthError::Malformed(reason)) => reason,
+        other => panic!("expected a malformed-token error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn valid_token_via_header_and_via_cookie() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    let token = emu.mint_token(USER).unwrap();
+
+    let claims = passage.auth().validate_jwt(&token).await.unwrap();
+    assert_eq!(claims.user_id(), USER);
+    assert!(claims.audience().iter().any(|a| a == "app_test"));
+    assert_eq!(passage.auth().user_id(&token).await.unwrap(), USER);
+
+    let header = format!("bearer {token}");
+    let via_header = passage
+        .auth()
+        .authenticate([header.as_bytes()], [])
+        .await
+        .unwrap();
+    assert_eq!(via_header.user_id(), USER);
+
+    let cookie = format!("theme=dark; psg_auth_token={token}");
+    let via_cookie = passage
+        .auth()
+        .authenticate([], [cookie.as_bytes()])
+        .await
+        .unwrap();
+    assert_eq!(via_cookie.user_id(), USER);
+
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::COOKIE, cookie.parse().unwrap());
+    let via_map = passage
+        .auth()
+        .authenticate_headers(TokenSource::Cookie, &headers)
+        .await
+        .unwrap();
+    assert_eq!(via_map.user_id(), USER);
+}
+
+#[tokio::test]
+async fn custom_claims_are_available() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    let token = emu.token(USER).claim("role", "admin").sign().unwrap();
+    let claims = passage.auth().validate_jwt(&token).await.unwrap();
+    assert_eq!(claims.get("role"), Some(&json!("admin")));
+    #[derive(serde::Deserialize)]
+    struct Mine {
+        role: String,
+        sub: String,
+    }
+    let mine: Mine = claims.deserialize().unwrap();
+    assert_eq!((mine.role.as_str(), mine.sub.as_str()), ("admin", USER));
+}
+
+#[tokio::test]
+async fn a_present_bad_header_never_falls_back_to_a_good_cookie() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    let good = format!("psg_auth_token={}", emu.mint_token(USER).unwrap());
+    let bad = emu.token(USER).expires_in_secs(-10).sign().unwrap();
+    let header = format!("Bearer {bad}");
+    let result = passage
+        .auth()
+        .authenticate([header.as_bytes()], [good.as_bytes()])
+        .await;
+    assert_eq!(invalid(result), Invalid::Expired);
+    let result = passage
+        .auth()
+        .authenticate([b"Basic Zm9vOmJhcg==".as_slice()], [good.as_bytes()])
+        .await;
+    assert_eq!(malformed(result), Malformed::NotBearer);
+}
+
+#[tokio::test]
+async fn algorithm_attacks_are_refused() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    let auth = passage.auth();
+    let pem = emu.current_key().public_key_pem();
+    let jwk = emu.current_key().jwk().to_string();
+
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let token = emu
+            .token(USER)
+            .signer(Signer::None)
+            .header("alg", alg)
+            .sign()
+            .unwrap();
+        assert_eq!(
+            invalid(auth.validate_jwt(&token).await),
+            Invalid::Algorithm,
+            "alg {alg}"
+        );
+    }
+    // alg none that claims RS256 in the header: an empty signature never verifies.
+    let token = emu
+        .token(USER)
+        .signer(Signer::None)
+        .header("alg", "RS256")
+        .sign()
+        .unwrap();
+    assert_eq!(invalid(auth.validate_jwt(&token).await), Invalid::Signature);
+    // HS256 keyed with the public key (PEM or JWK): the algorithm never comes from the token.
+    for secret in [pem.as_bytes(), jwk.as_bytes()] {
+        let token = emu
+            .token(USER)
+            .signer(Signer::Hs256(secret.to_vec()))
+            .sign()
+            .unwrap();
+        assert_eq!(invalid(auth.validate_jwt(&token).await), Invalid::Algorithm);
+        let lying = emu
+            .token(USER)
+            .signer(Signer::Hs256(secret.to_vec()))
+            .header("alg", "RS256")
+            .sign()
+            .unwrap();
+        assert_eq!(invalid(auth.validate_jwt(&lying).await), Invalid::Signature);
+    }
+    for signer in [
+        Signer::Rs384,
+        Signer::Rs512,
+        Signer::Ps256,
+        Signer::Es256,
+        Signer::Hs384(pem.clone().into_bytes()),
+    ] {
+        let token = emu.token(USER).signer(signer.clone()).sign().unwrap();
+        assert_eq!(
+            invalid(auth.validate_jwt(&token).await),
+            Invalid::Algorithm,
+            "{signer:?}"
+        );
+    }
+    // RS512 signature presented as RS256 fails the RS256 check.
+    let token = emu
+        .token(USER)
+        .signer(Signer::Rs512)
+        .header("alg", "RS256")
+        .sign()
+        .unwrap();
+    assert_eq!(invalid(auth.validate_jwt(&token).await), Invalid::Signature);
+}
+
+#[tokio::test]
+async fn claim_rules_are_enforced() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    let auth = passage.auth();
+    let check = |token: String| async move { auth.validate_jwt(&token).await };
+
+    assert_eq!(
+        invalid(check(emu.token(USER).expires_in_secs(-1).sign().unwrap()).await),
+        Invalid::Expired
+    );
+    let nbf_ahead = emu
+        .token(USER)
+        .claim("nbf", passage_now() + 120)
+        .sign()
+        .unwrap();
+    assert_eq!(invalid(check(nbf_ahead).await), Invalid::NotYetValid);
+    assert_eq!(
+        invalid(check(emu.token(USER).claim("aud", "other_app").sign().unwrap()).await),
+        Invalid::Audience
+    );
+    assert_eq!(
+        invalid(
+            check(
+                emu.token(USER)
+                    .claim("aud", ["https://x", "app_tes"])
+                    .sign()
+                    .unwrap()
+            )
+            .await
+        ),
+        Invalid::Audience
+    );
+    assert_eq!(
+        invalid(check(emu.token(USER).without_claim("aud").sign().unwrap()).await),
+        Invalid::Audience
+    );
+    assert_eq!(
+        invalid(check(emu.token(USER).without_claim("sub").sign().unwrap()).await),
+        Invalid::MissingSubject
+    );
+    assert_eq!(
+        invalid(check(emu.token("").sign().unwrap()).await),
+        Invalid::MissingSubject
+    );
+    assert_eq!(
+        invalid(check(emu.token(USER).without_claim("exp").sign().unwrap()).await),
+        Invalid::MissingExpiry
+    );
+    let string_exp = emu
+        .token(USER)
+        .claim("exp", (passage_now() + 600).to_string())
+        .sign()
+        .unwrap();
+    assert_eq!(invalid(check(string_exp).await), Invalid::ClaimType("exp"));
+    let string_nbf = emu.token(USER).claim("nbf", "0").sign().unwrap();
+    assert_eq!(invalid(check(string_nbf).await), Invalid::ClaimType("nbf"));
+    // aud as a plain string equal to the app id is fine.
+    assert!(
+        check(emu.token(USER).claim("aud", "app_test").sign().unwrap())
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn leeway_is_configurable() {
+    let emu = emulator().await;
+    let strict = client(&emu, |b| b);
+    let lenient = client(&emu, |b| b.leeway(Duration::from_secs(60)));
+    let token = emu.token(USER).expires_in_secs(-5).sign().unwrap();
+    assert_eq!(
+        invalid(strict.auth().validate_jwt(&token).await),
+        Invalid::Expired
+    );
+    assert!(lenient.auth().validate_jwt(&token).await.is_ok());
+}
+
+#[tokio::test]
+async fn header_rules_are_enforced() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    let auth = passage.auth();
+    let no_kid = emu.token(USER).without_header("kid").sign().unwrap();
+    assert_eq!(
+        invalid(auth.validate_jwt(&no_kid).await),
+        Invalid::MissingKeyId
+    );
+    let empty_kid = emu.token(USER).kid("").sign().unwrap();
+    assert_eq!(
+        invalid(auth.validate_jwt(&empty_kid).await),
+        Invalid::MissingKeyId
+    );
+    let crit = emu.token(USER).header("crit", ["exp"]).sign().unwrap();
+    assert_eq!(
+        invalid(auth.validate_jwt(&crit).await),
+        Invalid::CriticalHeader
+    );
+    let unknown = emu.token(USER).kid("no-such-kid").sign().unwrap();
+    assert_eq!(
+        invalid(auth.validate_jwt(&unknown).await),
+        Invalid::UnknownKeyId
+    );
+}
+
+#[tokio::test]
+async fn tampering_and_foreign_keys_fail_the_signature() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    let auth = passage.auth();
+    let token = emu.mint_token(USER).unwrap();
+
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let forged_claims = emu.token("admin").sign().unwrap();
+    parts[1] = forged_claims.split('.').nth(1).unwrap().to_owned();
+    assert_eq!(
+        invalid(auth.validate_jwt(&parts.join(".")).await),
+        Invalid::Signature
+    );
+
+    let foreign = passage_emulator::SigningKey::generate().unwrap();
+    let wrong_key = emu
+        .token(USER)
+        .signer(Signer::Rs256With(foreign))
+        .kid(emu.current_key().kid())
+        .sign()
+        .unwrap();
+    assert_eq!(
+        invalid(auth.validate_jwt(&wrong_key).await),
+        Invalid::Signature
+    );
+}
+
+#[tokio::test]
+async fn structural_garbage_is_refused_before_crypto() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    let auth = passage.auth();
+    let token = emu.mint_token(USER).unwrap();
+    let (head, rest) = token.split_once('.').unwrap();
+    let cases = [
+        ("".to_owned(), Malformed::Empty),
+        ("a.b".to_owned(), Malformed::Segments),
+        (format!("{token}.x"), Malformed::Segments),
+        (format!("{token}="), Malformed::Characters),
+        (format!("{head} .{rest}"), Malformed::Characters),
+        ("a".repeat(9000), Malformed::TooLong),
+        (format!("{head}x.{rest}"), Malformed::Base64),
+        (format!("e30.{rest}"), Malformed::HeaderJson),
+    ];
+    for (token, expected) in cases {
+        assert_eq!(
+            malformed(auth.validate_jwt(&token).await),
+            expected,
+            "{token:.40}"
+        );
+    }
+    assert_eq!(emu.jwks_hits(), 0, "nothing here needs a key");
+}
+
+#[tokio::test]
+async fn header_urls_are_never_followed() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    // A server that counts every connection made to it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let watched = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let contacts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&contacts);
+    let watcher = tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let attacker = passage_emulator::SigningKey::generate().unwrap();
+    for (name, value) in [
+        ("jku", json!(watched)),
+        ("x5u", json!(watched)),
+        ("jwk", attacker.jwk()),
+    ] {
+        let token = emu
+            .token(USER)
+            .signer(Signer::Rs256With(attacker.clone()))
+            .header(name, value)
+            .kid(attacker.kid())
+            .sign()
+            .unwrap();
+        let result = passage.auth().validate_jwt(&token).await;
+        assert!(
+            matches!(result, Err(AuthError::Invalid(Invalid::UnknownKeyId))),
+            "{name}: {result:?}"
+        );
+        // The same header on an honest token changes nothing: it is ignored, not trusted.
+        let honest = emu.token(USER).header(name, json!(watched)).sign().unwrap();
+        assert!(passage.auth().validate_jwt(&honest).await.is_ok(), "{name}");
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        contacts.load(Ordering::SeqCst),
+        0,
+        "the watched server was contacted"
+    );
+    watcher.abort();
+}
+
+#[tokio::test]
+async fn rotated_key_is_accepted_on_first_use() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    assert!(
+        passage
+            .auth()
+            .validate_jwt(&emu.mint_token(USER).unwrap())
+            .await
+            .is_ok()
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await; // past the refetch cooldown
+    emu.rotate_key().unwrap();
+    let token = emu.mint_token(USER).unwrap();
+    assert!(passage.auth().validate_jwt(&token).await.is_ok());
+    assert_eq!(emu.jwks_hits(), 2);
+}
+
+#[tokio::test]
+async fn jwks_down_at_cold_start_is_unavailable_then_recovers() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    let token = emu.mint_token(USER).unwrap();
+    emu.set_fault(Target::Jwks, Fault::Unavailable);
+    let err = passage.auth().validate_jwt(&token).await.unwrap_err();
+    assert!(err.is_keys_unavailable(), "{err:?}");
+    assert_eq!(err.status(), 503);
+    assert_eq!(err.code(), "keys_unavailable");
+    assert!(err.retry_after_secs().is_some_and(|s| s >= 1));
+    assert!(matches!(
+        err,
+        AuthError::KeysUnavailable {
+            source: JwksError::Status(503),
+            ..
+        }
+    ));
+    // Within the backoff, no new fetch is made.
+    let hits = emu.jwks_hits();
+    assert!(
+        passage
+            .auth()
+            .validate_jwt(&token)
+            .await
+            .unwrap_err()
+            .is_keys_unavailable()
+    );
+    assert_eq!(emu.jwks_hits(), hits);
+
+    emu.clear_fault(Target::Jwks);
+    tokio::time::sleep(Duration::from_millis(150)).await; // past the first backoff
+    assert_eq!(
+        passage.auth().validate_jwt(&token).await.unwrap().user_id(),
+        USER
+    );
+}
+
+#[tokio::test]
+async fn garbage_and_closed_connections_at_cold_start_are_unavailable() {
+    let emu = emulator().await;
+    let token = emu.mint_token(USER).unwrap();
+    for fault in [Fault::Garbage, Fault::Close, Fault::Status(404)] {
+        let passage = client(&emu, |b| b);
+        emu.set_fault(Target::Jwks, fault);
+        let err = passage.auth().validate_jwt(&token).await.unwrap_err();
+        assert!(err.is_keys_unavailable(), "{fault:?}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn cached_keys_keep_serving_when_the_jwks_fails_after_warm_up() {
+    let emu = emulator().await;
+    for fault in [
+        Fault::Unavailable,
+        Fault::Garbage,
+        Fault::Close,
+        Fault::Hang,
+    ] {
+        // No token cache, and keys stale at once: every validation wants a refresh.
+        let passage = client(&emu, |b| {
+            b.token_cache_capacity(0)
+                .jwks_ttl(Duration::ZERO)
+                .jwks_fetch_timeout(Duration::from_millis(300))
+        });
+        let token = emu.mint_token(USER).unwrap();
+        passage.auth().validate_jwt(&token).await.unwrap();
+        emu.set_fault(Target::Jwks, fault);
+        for _ in 0..3 {
+            assert_eq!(
+                passage.auth().validate_jwt(&token).await.unwrap().user_id(),
+                USER,
+                "{fault:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        emu.clear_fault(Target::Jwks);
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_jwks_fails_within_the_fetch_timeout() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b.jwks_fetch_timeout(Duration::from_millis(300)));
+    let token = emu.mint_token(USER).unwrap();
+    emu.set_fault(Target::Jwks, Fault::Hang);
+    // The outer timeout only keeps a broken build from hanging the suite.
+    let result = tokio::time::timeout(Duration::from_secs(30), passage.auth().validate_jwt(&token))
+        .await
+        .expect("validation returned");
+    assert!(
+        matches!(
+            result,
+            Err(AuthError::KeysUnavailable {
+                source: JwksError::Timeout,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_cold_validations_share_one_fetch() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b.token_cache_capacity(0));
+    let token = emu.mint_token(USER).unwrap();
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let passage = passage.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                passage
+                    .auth()
+                    .validate_jwt(&token)
+                    .await
+                    .map(|c| c.user_id().to_owned())
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), USER);
+    }
+    assert_eq!(emu.jwks_hits(), 1);
+}
+
+#[tokio::test]
+async fn unknown_kid_floods_fetch_at_most_once_per_cooldown() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b.jwks_refetch_cooldown(Duration::from_secs(60)));
+    passage
+        .auth()
+        .validate_jwt(&emu.mint_token(USER).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(emu.jwks_hits(), 1);
+    let flood: Vec<_> = (0..300)
+        .map(|i| {
+            let token = emu.token(USER).kid(&format!("kid-{i}")).sign().unwrap();
+            let passage = passage.clone();
+            tokio::spawn(async move { passage.auth().validate_jwt(&token).await })
+        })
+        .collect();
+    for task in flood {
+        assert_eq!(invalid(task.await.unwrap()), Invalid::UnknownKeyId);
+    }
+    assert_eq!(
+        emu.jwks_hits(),
+        1,
+        "the cooldown started at warm-up, so the flood fetches nothing"
+    );
+}
+
+#[tokio::test]
+async fn unknown_kid_refetches_once_after_the_cooldown() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    passage
+        .auth()
+        .validate_jwt(&emu.mint_token(USER).unwrap())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let token = emu.token(USER).kid(&format!("kid-{i}")).sign().unwrap();
+            let passage = passage.clone();
+            tokio::spawn(async move { passage.auth().validate_jwt(&token).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(invalid(task.await.unwrap()), Invalid::UnknownKeyId);
+    }
+    assert_eq!(emu.jwks_hits(), 2);
+}
+
+#[tokio::test]
+async fn cache_control_max_age_sets_the_refresh() {
+    let emu = emulator().await;
+    emu.set_jwks_cache_control("public, max-age=1");
+    let passage = client(&emu, |b| {
+        b.token_cache_capacity(0)
+            .jwks_ttl_bounds(Duration::ZERO, Duration::from_secs(3600))
+    });
+    let token = emu.mint_token(USER).unwrap();
+    passage.auth().validate_jwt(&token).await.unwrap();
+    passage.auth().validate_jwt(&token).await.unwrap();
+    assert_eq!(emu.jwks_hits(), 1, "fresh keys are not refetched");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    passage.auth().validate_jwt(&token).await.unwrap(); // served from stale keys, refresh spawned
+    for _ in 0..50 {
+        if emu.jwks_hits() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        emu.jwks_hits(),
+        2,
+        "a stale set is refreshed in the background"
+    );
+}
+
+#[tokio::test]
+async fn non_rsa_keys_in_the_jwks_are_skipped() {
+    let emu = emulator().await;
+    emu.add_raw_jwk(json!({"kty": "EC", "kid": "ec-1", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}));
+    emu.add_raw_jwk(json!({"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"}));
+    emu.add_raw_jwk(json!({"kty": "RSA", "kid": "broken", "n": "!!", "e": "AQAB"}));
+    let passage = client(&emu, |b| b);
+    assert!(
+        passage
+            .auth()
+            .validate_jwt(&emu.mint_token(USER).unwrap())
+            .await
+            .is_ok()
+    );
+    let hmac_kid = emu
+        .token(USER)
+        .signer(Signer::Hs256(b"secret".to_vec()))
+        .header("alg", "RS256")
+        .kid("hmac")
+        .sign()
+        .unwrap();
+    assert_eq!(
+        invalid(passage.auth().validate_jwt(&hmac_kid).await),
+        Invalid::UnknownKeyId
+    );
+}
+
+#[tokio::test]
+async fn token_cache_serves_repeats_and_forgets_removed_keys() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b.jwks_ttl(Duration::ZERO));
+    let old_kid = emu.current_key().kid().to_owned();
+    let token = emu.mint_token(USER).unwrap();
+    passage.auth().validate_jwt(&token).await.unwrap();
+    assert_eq!(passage.auth().cached_tokens(), 1);
+    passage.auth().validate_jwt(&token).await.unwrap();
+    assert_eq!(passage.auth().cached_tokens(), 1);
+
+    // Rotate and retire the old key; a refresh sees it gone.
+    emu.rotate_key().unwrap();
+    emu.retire_key(&old_kid);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let fresh = emu.mint_token(USER).unwrap();
+    passage.auth().validate_jwt(&fresh).await.unwrap(); // unknown kid → refetch
+    assert_eq!(
+        invalid(passage.auth().validate_jwt(&token).await),
+        Invalid::UnknownKeyId
+    );
+}
+
+#[tokio::test]
+async fn cache_entries_never_outlive_exp() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    let token = emu.token(USER).expires_in_secs(1).sign().unwrap();
+    passage.auth().validate_jwt(&token).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        invalid(passage.auth().validate_jwt(&token).await),
+        Invalid::Expired
+    );
+}
+
+#[tokio::test]
+async fn token_cache_can_be_turned_off() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b.token_cache_capacity(0));
+    let token = emu.mint_token(USER).unwrap();
+    passage.auth().validate_jwt(&token).await.unwrap();
+    passage.auth().validate_jwt(&token).await.unwrap();
+    assert_eq!(passage.auth().cached_tokens(), 0);
+}
+
+#[tokio::test]
+async fn optional_authentication_distinguishes_missing_from_bad() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    assert!(
+        passage
+            .auth()
+            .authenticate_optional([], [])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let bad = b"Bearer not-a-token".as_slice();
+    assert!(
+        passage
+            .auth()
+            .authenticate_optional([bad], [])
+            .await
+            .is_err()
+    );
+    let good = format!("Bearer {}", emu.mint_token(USER).unwrap());
+    let claims = passage
+        .auth()
+        .authenticate_optional([good.as_bytes()], [])
+        .await
+        .unwrap();
+    assert_eq!(claims.unwrap().user_id(), USER);
+}
+
+#[tokio::test]
+async fn warm_up_fetches_once_and_reports_unavailability() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    passage.auth().warm_up().await.unwrap();
+    passage.auth().warm_up().await.unwrap();
+    assert_eq!(emu.jwks_hits(), 1);
+    let down = client(&emu, |b| b);
+    emu.set_fault(Target::Jwks, Fault::Unavailable);
+    assert!(
+        down.auth()
+            .warm_up()
+            .await
+            .unwrap_err()
+            .is_keys_unavailable()
+    );
+}
+
+#[tokio::test]
+async fn errors_say_little_to_clients() {
+    let err = AuthError::Invalid(Invalid::Signature);
+    assert_eq!((err.status(), err.code()), (401, "invalid_token"));
+    assert_eq!(
+        err.www_authenticate(),
+        Some(r#"Bearer realm="passage", error="invalid_token""#)
+    );
+    assert!(!err.body().contains("signature"));
+    let missing = AuthError::MissingToken;
+    assert_eq!(
+        missing.www_authenticate(),
+        Some(r#"Bearer realm="passage""#)
+    );
+    assert_eq!(
+        passage_core::Report(&err).to_string(),
+        "invalid token: the signature does not verify"
+    );
+}
+
+fn passage_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}

@@ -1,0 +1,71 @@
+//! `GET /v1/apps/{app_id}`: every `AppInfo` field.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::Response,
+};
+use serde_json::json;
+
+use super::{error::ApiError, reply};
+use crate::state::Shared;
+
+pub(super) async fn get_app(
+    State(shared): State<Arc<Shared>>,
+    Path(app_id): Path<String>,
+) -> Result<Response, ApiError> {
+    if app_id != shared.app_id {
+        return Err(ApiError::app_not_found());
+    }
+    let origin = &shared.auth_origin;
+    let public_key = shared.current_key().public_key_pem();
+    Ok(reply(
+        StatusCode::OK,
+        json!({ "app": {
+            "id": shared.app_id,
+            "name": shared.app_name,
+            "auth_origin": origin,
+            "redirect_url": "/",
+            "login_url": "/",
+            "hosted": false,
+            "hosted_subdomain": "",
+            "hosted_theme": "auto",
+            "role": "admin",
+            "rsa_public_key": public_key,
+            "allowed_identifier": "both",
+            "required_identifier": "either",
+            "application_login_uri": "",
+            "auth_fallback_method": "magic_link",
+            "default_language": "en",
+            "additional_auth_origins": [],
+            "allowed_callback_urls": [],
+            "allowed_logout_urls": [],
+            "auth_fallback_method_ttl": 300,
+            "refresh_absolute_lifetime": 2_592_000,
+            "refresh_inactivity_lifetime": 432_000,
+            "session_timeout_length": 3600,
+            "auto_theme_enabled": true,
+            "passage_branding": true,
+            "profile_management": true,
+            "public_signup": true,
+            "refresh_enabled": true,
+            "require_email_verification": false,
+            "require_identifier_verification": false,
+            "auth_methods": {
+                "passkeys": { "enabled": true },
+                "otp": { "enabled": true, "ttl": 300, "ttl_display_unit": "m" },
+                "magic_link": { "enabled": true, "ttl": 300, "ttl_display_unit": "m" },
+            },
+            "created_at": "2024-01-01T00:00:00Z",
+            "layouts": { "profile": [], "registration": [] },
+            "type": "complete",
+            "user_metadata_schema": [],
+            "technologies": ["rust"],
+            "element_customization": {},
+            "element_customization_dark": {},
+            "id_token_lifetime": 3600,
+        }}),
+    ))
+}

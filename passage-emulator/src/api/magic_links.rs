@@ -1,0 +1,158 @@
+//! `POST /v1/apps/{app_id}/magic-links`.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{authorize, body, error::ApiError, reply, store::MagicLink, valid_email, valid_phone};
+use crate::{
+    ids::random_id,
+    state::{Shared, lock},
+};
+
+const LANGUAGES: [&str; 7] = ["de", "en", "es", "it", "pl", "pt", "zh"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateMagicLink {
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    redirect_url: Option<String>,
+    #[serde(default)]
+    magic_link_path: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    send: Option<bool>,
+    #[serde(default)]
+    ttl: Option<i64>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+}
+
+pub(super) async fn create(
+    State(shared): State<Arc<Shared>>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&shared, &app_id, &headers)?;
+    let request: CreateMagicLink = body(&bytes)?;
+    let kind = request.kind.unwrap_or_else(|| "login".to_owned());
+    if !matches!(kind.as_str(), "login" | "verify_identifier") {
+        return Err(ApiError::bad_request(
+            "type: must be login or verify_identifier",
+        ));
+    }
+    if let Some(language) = &request.language {
+        if !LANGUAGES.contains(&language.as_str()) {
+            return Err(ApiError::bad_request(
+                "language: must be one of de en es it pl pt zh",
+            ));
+        }
+    }
+    let ttl = request.ttl.unwrap_or(15);
+    if ttl < 1 {
+        return Err(ApiError::bad_request("ttl: must be at least 1"));
+    }
+    if let Some(path) = &request.magic_link_path {
+        if !path.starts_with('/') || path.starts_with("//") {
+            return Err(ApiError::bad_request(
+                "magic_link_path: must be a relative URL",
+            ));
+        }
+    }
+    let sources = [
+        request.email.is_some(),
+        request.phone.is_some(),
+        request.user_id.is_some(),
+    ];
+    if sources.iter().filter(|s| **s).count() != 1 {
+        return Err(ApiError::bad_request(
+            "exactly one of email, phone or user_id is required",
+        ));
+    }
+    if let Some(channel) = &request.channel {
+        if !matches!(channel.as_str(), "email" | "phone") {
+            return Err(ApiError::bad_request("channel: must be email or phone"));
+        }
+    }
+    let store = lock(&shared.store);
+    let (user, identifier) = if let Some(email) = &request.email {
+        if !valid_email(email) {
+            return Err(ApiError::bad_request(
+                "email: must be a valid email address.",
+            ));
+        }
+        if request.channel.as_deref().is_some_and(|c| c != "email") {
+            return Err(ApiError::bad_request(
+                "channel: must be email for an email identifier",
+            ));
+        }
+        (store.find_identifier(email).cloned(), email.to_lowercase())
+    } else if let Some(phone) = &request.phone {
+        if !valid_phone(phone) {
+            return Err(ApiError::bad_request("phone: must be a valid E164 number."));
+        }
+        if request.channel.as_deref().is_some_and(|c| c != "phone") {
+            return Err(ApiError::bad_request(
+                "channel: must be phone for a phone identifier",
+            ));
+        }
+        (store.find_identifier(phone).cloned(), phone.clone())
+    } else {
+        let channel = request
+            .channel
+            .as_deref()
+            .ok_or_else(|| ApiError::bad_request("channel: is required with user_id"))?;
+        let id = request.user_id.as_deref().unwrap_or_default();
+        let user = store
+            .get(id)
+            .cloned()
+            .ok_or_else(ApiError::user_not_found)?;
+        let identifier = if channel == "email" {
+            user.email.clone()
+        } else {
+            user.phone.clone()
+        };
+        if identifier.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "the user has no {channel} identifier"
+            )));
+        }
+        (Some(user), identifier)
+    };
+    drop(store);
+    let user = user.ok_or_else(ApiError::user_not_found)?;
+    let secret = random_id("secret");
+    let path = request.magic_link_path.unwrap_or_else(|| "/".to_owned());
+    let link = MagicLink {
+        id: random_id("magic_link"),
+        app_id: shared.app_id.clone(),
+        identifier,
+        redirect_url: request.redirect_url.unwrap_or_else(|| "/".to_owned()),
+        url: format!("{}{}?psg_magic_link=ml{}", shared.auth_origin, path, secret),
+        secret,
+        user_id: user.id,
+        activated: false,
+        ttl,
+        kind,
+    };
+    let _sent = request.send.unwrap_or(false);
+    lock(&shared.store).magic_links.push(link.clone());
+    Ok(reply(StatusCode::CREATED, json!({ "magic_link": link })))
+}

@@ -1,0 +1,202 @@
+//! Dev conveniences under `/__emulator`: mint tokens, sign in a browser (cookie), seed and
+//! reset users, rotate keys, set faults, read counters. No real Passage route lives here.
+
+use std::sync::{Arc, atomic::Ordering};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Query, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    api::{body, error::ApiError, reply, store::SeedUser},
+    faults::{Fault, Target},
+    keys::SigningKey,
+    state::{Shared, lock},
+    token::TokenBuilder,
+};
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/token", post(token))
+        .route("/sign-in", get(sign_in))
+        .route("/sign-out", get(sign_out))
+        .route("/users", post(seed).get(users))
+        .route("/reset", post(reset))
+        .route("/rotate-key", post(rotate_key))
+        .route("/faults", post(set_fault))
+        .route("/stats", get(stats))
+}
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    user_id: String,
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+fn mint(shared: &Arc<Shared>, user_id: &str, expires_in: Option<i64>) -> Result<String, ApiError> {
+    let mut builder = TokenBuilder::new(Arc::clone(shared), user_id);
+    if let Some(secs) = expires_in {
+        builder = builder.expires_in_secs(secs);
+    }
+    builder.sign().map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            e.to_string(),
+        )
+    })
+}
+
+async fn token(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Response, ApiError> {
+    let request: TokenRequest = body(&bytes)?;
+    let token = mint(&shared, &request.user_id, request.expires_in)?;
+    Ok(reply(StatusCode::OK, json!({ "token": token })))
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    redirect: Option<String>,
+}
+
+/// Signs a browser in: sets `psg_auth_token` for the first user (or `user_id`) and redirects.
+async fn sign_in(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<SignIn>,
+) -> Result<Response, ApiError> {
+    let user_id = match query.user_id {
+        Some(id) => lock(&shared.store)
+            .get(&id)
+            .map(|u| u.id.clone())
+            .ok_or_else(ApiError::user_not_found)?,
+        None => lock(&shared.store)
+            .users
+            .first()
+            .map(|u| u.id.clone())
+            .ok_or_else(ApiError::user_not_found)?,
+    };
+    let token = mint(&shared, &user_id, None)?;
+    lock(&shared.store).record_login(&user_id);
+    let cookie = format!(
+        "psg_auth_token={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+        shared.token_ttl_secs
+    );
+    Ok(redirect(query.redirect, cookie))
+}
+
+async fn sign_out(Query(query): Query<SignIn>) -> Response {
+    redirect(
+        query.redirect,
+        "psg_auth_token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0".to_owned(),
+    )
+}
+
+fn redirect(to: Option<String>, cookie: String) -> Response {
+    // Only same-site relative redirects: never an open redirect.
+    let to = to
+        .filter(|t| t.starts_with('/') && !t.starts_with("//"))
+        .unwrap_or_else(|| "/".to_owned());
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, to), (header::SET_COOKIE, cookie)],
+    )
+        .into_response()
+}
+
+async fn seed(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Response, ApiError> {
+    let seed: SeedUser = body(&bytes)?;
+    let user = lock(&shared.store)
+        .insert(seed)
+        .map_err(ApiError::bad_request)?;
+    Ok(reply(StatusCode::CREATED, json!({ "user": user })))
+}
+
+async fn users(State(shared): State<Arc<Shared>>) -> Response {
+    let store = lock(&shared.store);
+    reply(StatusCode::OK, json!({ "users": store.users }))
+}
+
+async fn reset(State(shared): State<Arc<Shared>>) -> Response {
+    *lock(&shared.store) = crate::api::store::Store::default();
+    *lock(&shared.faults) = crate::faults::Faults::default();
+    reply(StatusCode::OK, json!({}))
+}
+
+#[derive(Deserialize, Default)]
+struct Rotate {
+    #[serde(default)]
+    retire_old: bool,
+}
+
+async fn rotate_key(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Response, ApiError> {
+    let request: Rotate = if bytes.is_empty() {
+        Rotate::default()
+    } else {
+        body(&bytes)?
+    };
+    let key = SigningKey::generate().map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            e.to_string(),
+        )
+    })?;
+    let mut keys = lock(&shared.keys);
+    if request.retire_old {
+        keys.served.clear();
+    }
+    keys.served.push(key.clone());
+    keys.current = key.clone();
+    Ok(reply(StatusCode::OK, json!({ "kid": key.kid() })))
+}
+
+#[derive(Deserialize)]
+struct FaultRequest {
+    target: String,
+    /// `unavailable`, `hang`, `garbage`, `close`, a status code, or `none`.
+    fault: String,
+    #[serde(default)]
+    times: Option<u32>,
+}
+
+async fn set_fault(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Response, ApiError> {
+    let request: FaultRequest = body(&bytes)?;
+    let target = match request.target.as_str() {
+        "jwks" => Target::Jwks,
+        "api" => Target::Api,
+        _ => return Err(ApiError::bad_request("target: must be jwks or api")),
+    };
+    let fault = match request.fault.as_str() {
+        "none" => None,
+        "unavailable" => Some(Fault::Unavailable),
+        "hang" => Some(Fault::Hang),
+        "garbage" => Some(Fault::Garbage),
+        "close" => Some(Fault::Close),
+        code => Some(Fault::Status(
+            code.parse()
+                .ok()
+                .filter(|c| (400..600).contains(c))
+                .ok_or_else(|| ApiError::bad_request("fault: unknown"))?,
+        )),
+    };
+    lock(&shared.faults).set(target, fault, request.times);
+    Ok(reply(StatusCode::OK, json!({})))
+}
+
+async fn stats(State(shared): State<Arc<Shared>>) -> Response {
+    let users = lock(&shared.store).users.len();
+    reply(
+        StatusCode::OK,
+        json!({ "jwks_hits": shared.jwks_hits.load(Ordering::Relaxed), "users": users }),
+    )
+}

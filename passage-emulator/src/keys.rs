@@ -1,0 +1,138 @@
+//! RSA signing keys, their JWKs, and the key ring the emulator serves.
+
+use std::sync::Arc;
+
+use aws_lc_rs::{
+    encoding::AsDer,
+    rand::SystemRandom,
+    rsa::{KeyPair, KeySize},
+    signature::{KeyPair as _, RsaEncoding},
+};
+use base64::{
+    Engine as _, engine::general_purpose::STANDARD, engine::general_purpose::URL_SAFE_NO_PAD,
+};
+use serde_json::{Value, json};
+
+use crate::EmulatorError;
+
+/// An RSA-2048 signing key with its `kid`. Cheap to clone.
+#[derive(Clone)]
+pub struct SigningKey {
+    kid: Arc<str>,
+    pair: Arc<KeyPair>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// Generates a fresh RSA-2048 key with a random `kid`.
+    ///
+    /// # Errors
+    /// When the crypto library cannot generate a key.
+    pub fn generate() -> Result<Self, EmulatorError> {
+        let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| EmulatorError::Crypto)?;
+        Ok(Self {
+            kid: crate::ids::random_id("key").into(),
+            pair: Arc::new(pair),
+        })
+    }
+
+    /// Loads a key from PKCS#8 DER, under the given `kid`.
+    ///
+    /// # Errors
+    /// When the bytes are not an RSA PKCS#8 key.
+    pub fn from_pkcs8(kid: impl Into<String>, pkcs8_der: &[u8]) -> Result<Self, EmulatorError> {
+        let pair = KeyPair::from_pkcs8(pkcs8_der).map_err(|_| EmulatorError::Crypto)?;
+        Ok(Self {
+            kid: kid.into().into(),
+            pair: Arc::new(pair),
+        })
+    }
+
+    /// The key id.
+    #[must_use]
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key as a JWK (`kty`, `kid`, `use`, `alg`, `n`, `e`).
+    #[must_use]
+    pub fn jwk(&self) -> Value {
+        let public = self.pair.public_key();
+        json!({
+            "kty": "RSA",
+            "kid": &*self.kid,
+            "use": "sig",
+            "alg": "RS256",
+            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+        })
+    }
+
+    /// The public key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo), e.g. for the classic
+    /// "HS256 keyed with the public key" attack in tests.
+    #[must_use]
+    pub fn public_key_pem(&self) -> String {
+        let der = self
+            .pair
+            .public_key()
+            .as_der()
+            .map(|der| STANDARD.encode(der.as_ref()))
+            .unwrap_or_default();
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for line in der.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        pem
+    }
+
+    /// Signs `message` with RSASSA-PKCS1-v1_5 or PSS under `encoding`.
+    pub(crate) fn sign(
+        &self,
+        encoding: &'static dyn RsaEncoding,
+        message: &[u8],
+    ) -> Result<Vec<u8>, EmulatorError> {
+        let mut signature = vec![0; self.pair.public_modulus_len()];
+        self.pair
+            .sign(encoding, &SystemRandom::new(), message, &mut signature)
+            .map_err(|_| EmulatorError::Crypto)?;
+        Ok(signature)
+    }
+}
+
+/// The keys served in the JWKS, and which one signs new tokens.
+#[derive(Debug)]
+pub(crate) struct KeyRing {
+    pub(crate) served: Vec<SigningKey>,
+    pub(crate) current: SigningKey,
+    /// Raw JWKs served as they are (e.g. EC or malformed keys, to test clients skip them).
+    pub(crate) extra: Vec<Value>,
+}
+
+impl KeyRing {
+    pub(crate) fn new(current: SigningKey) -> Self {
+        Self {
+            served: vec![current.clone()],
+            current,
+            extra: Vec::new(),
+        }
+    }
+
+    pub(crate) fn jwks(&self) -> Value {
+        let keys: Vec<Value> = self
+            .served
+            .iter()
+            .map(SigningKey::jwk)
+            .chain(self.extra.iter().cloned())
+            .collect();
+        json!({ "keys": keys })
+    }
+}

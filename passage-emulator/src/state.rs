@@ -1,0 +1,69 @@
+//! State shared by the handlers and the [`Emulator`](crate::Emulator) handle.
+
+use std::sync::{
+    Mutex, MutexGuard, OnceLock,
+    atomic::{AtomicU64, Ordering},
+};
+
+use tokio::sync::watch;
+
+use crate::{
+    api::store::Store,
+    faults::Faults,
+    keys::{KeyRing, SigningKey},
+};
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) app_id: String,
+    pub(crate) api_key: String,
+    pub(crate) app_name: String,
+    pub(crate) auth_origin: String,
+    pub(crate) token_ttl_secs: i64,
+    pub(crate) base_url: OnceLock<String>,
+    pub(crate) keys: Mutex<KeyRing>,
+    pub(crate) faults: Mutex<Faults>,
+    pub(crate) jwks_hits: AtomicU64,
+    pub(crate) jwks_cache_control: Mutex<String>,
+    pub(crate) store: Mutex<Store>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+impl Shared {
+    pub(crate) fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    pub(crate) fn auth_origin(&self) -> &str {
+        &self.auth_origin
+    }
+
+    pub(crate) fn base_url(&self) -> &str {
+        self.base_url
+            .get()
+            .map_or("http://127.0.0.1", String::as_str)
+    }
+
+    pub(crate) fn issuer(&self) -> String {
+        format!("{}/v1/apps/{}", self.base_url(), self.app_id)
+    }
+
+    pub(crate) fn token_ttl_secs(&self) -> i64 {
+        self.token_ttl_secs
+    }
+
+    pub(crate) fn current_key(&self) -> SigningKey {
+        lock(&self.keys).current.clone()
+    }
+
+    pub(crate) fn count_jwks_hit(&self) {
+        self.jwks_hits.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Locks a mutex, recovering from poisoning (handlers never leave state half-written).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
