@@ -12,6 +12,8 @@
 //!
 //! Targets (DESIGN.md): full ≤ 1.0× baseline; cached ≥ 50× faster than full.
 
+#![allow(clippy::expect_used, reason = "a benchmark has nothing to do but stop when its setup fails")]
+
 use std::{
     future::Future,
     hint::black_box,
@@ -42,7 +44,9 @@ fn run_ready<F: Future>(future: F) -> F::Output {
 
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let emulator = runtime.block_on(Emulator::builder().app_id("bench_app").start()).expect("emulator");
+    let emulator = runtime
+        .block_on(Emulator::builder().app_id("bench_app").start())
+        .expect("emulator");
     let token = emulator.mint_token("user-bench").expect("token");
     let client = |cache: u64| {
         Passage::builder(emulator.app_id())
@@ -83,12 +87,20 @@ fn main() {
         let mut group = criterion.benchmark_group(GROUP);
         group.bench_function("jsonwebtoken_decode", |b| {
             b.iter(|| {
-                jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &decoding_key, &validation)
-                    .expect("valid")
+                jsonwebtoken::decode::<serde_json::Value>(
+                    black_box(&token),
+                    &decoding_key,
+                    &validation,
+                )
+                .expect("valid")
             });
         });
         group.bench_function("rsa_verify_floor", |b| {
-            b.iter(|| parsed.verify_sig(black_box(signing_input.as_bytes()), black_box(&signature)).expect("valid"));
+            b.iter(|| {
+                parsed
+                    .verify_sig(black_box(signing_input.as_bytes()), black_box(&signature))
+                    .expect("valid")
+            });
         });
         group.bench_function("passage_full", |b| {
             b.iter(|| run_ready(full.auth().validate_jwt(black_box(&token))).expect("valid"));
@@ -111,15 +123,31 @@ fn mean_ns(out: &std::path::Path, name: &str) -> Option<f64> {
 }
 
 fn print_ratios(out: &std::path::Path) {
-    let names = ["jsonwebtoken_decode", "rsa_verify_floor", "passage_full", "passage_cached"];
+    let names = [
+        "jsonwebtoken_decode",
+        "rsa_verify_floor",
+        "passage_full",
+        "passage_cached",
+    ];
     let means: Vec<Option<f64>> = names.iter().map(|n| mean_ns(out, n)).collect();
     let [Some(baseline), Some(floor), Some(full), Some(cached)] = means[..] else {
         println!("ratios: run all four benchmarks (no filter) to print them");
         return;
     };
     println!("\n== passage-core validation, ratios from this run ==");
-    println!("mean ns: baseline {baseline:.0}, floor {floor:.0}, full {full:.0}, cached {cached:.0}");
-    println!("full / jsonwebtoken::decode = {:.3}  (target <= 1.00)", full / baseline);
-    println!("full / bare RSA verify      = {:.3}  (stretch <= 1.15)", full / floor);
-    println!("full / cached               = {:.1}x (target >= 50x)", full / cached);
+    println!(
+        "mean ns: baseline {baseline:.0}, floor {floor:.0}, full {full:.0}, cached {cached:.0}"
+    );
+    println!(
+        "full / jsonwebtoken::decode = {:.3}  (target <= 1.00)",
+        full / baseline
+    );
+    println!(
+        "full / bare RSA verify      = {:.3}  (stretch <= 1.15)",
+        full / floor
+    );
+    println!(
+        "full / cached               = {:.1}x (target >= 50x)",
+        full / cached
+    );
 }

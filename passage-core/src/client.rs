@@ -3,6 +3,7 @@
 use std::{fmt, sync::Arc, time::Duration};
 
 use crate::{
+    api::{App, MagicLinks, RetryConfig, Users},
     auth::{
         Auth,
         cache::TokenCache,
@@ -19,6 +20,8 @@ pub const DEFAULT_AUTH_URL: &str = "https://auth.passage.id";
 pub const DEFAULT_API_URL: &str = "https://api.passage.id";
 /// Sent as `User-Agent` and `Passage-Version`.
 pub(crate) const USER_AGENT: &str = concat!("passage-rust/", env!("CARGO_PKG_VERSION"));
+/// Sent as `Passage-Version`, like the sibling SDKs (`passage-go v2.1.2`).
+pub(crate) const USER_AGENT_VERSION: &str = concat!("passage-rust ", env!("CARGO_PKG_VERSION"));
 
 /// The Passage client for one app: token validation ([`auth`](Self::auth)) and the Management API.
 ///
@@ -47,6 +50,7 @@ pub(crate) struct Inner {
     pub(crate) auth_url: String,
     pub(crate) http: reqwest::Client,
     pub(crate) request_timeout: Duration,
+    pub(crate) retry: RetryConfig,
     pub(crate) auth: Auth,
 }
 
@@ -74,7 +78,6 @@ impl Passage {
     }
 
     /// A builder for every setting.
-    #[must_use]
     pub fn builder(app_id: impl Into<String>) -> PassageBuilder {
         PassageBuilder::new(app_id)
     }
@@ -111,6 +114,33 @@ impl Passage {
     pub fn auth(&self) -> &Auth {
         &self.inner.auth
     }
+
+    /// User management.
+    #[must_use]
+    pub fn users(&self) -> Users<'_> {
+        Users::new(self)
+    }
+
+    /// Magic links.
+    #[must_use]
+    pub fn magic_links(&self) -> MagicLinks<'_> {
+        MagicLinks::new(self)
+    }
+
+    /// App information.
+    #[must_use]
+    pub fn app(&self) -> App<'_> {
+        App::new(self)
+    }
+
+    /// Former name of [`Auth::user_id`]: validates a token and returns its user id.
+    ///
+    /// # Errors
+    /// As [`Auth::validate_jwt`].
+    #[deprecated(note = "use `passage.auth().user_id(token)` or `validate_jwt`")]
+    pub async fn authenticate_request(&self, token: &str) -> Result<String, crate::AuthError> {
+        self.auth().user_id(token).await
+    }
 }
 
 /// Configuration for a [`Passage`] client. Every setter consumes and returns the builder.
@@ -140,6 +170,7 @@ pub struct PassageBuilder {
     token_source: TokenSource,
     http: Option<reqwest::Client>,
     request_timeout: Duration,
+    retry: RetryConfig,
 }
 
 impl fmt::Debug for PassageBuilder {
@@ -155,6 +186,7 @@ impl fmt::Debug for PassageBuilder {
             .field("max_token_len", &self.max_token_len)
             .field("token_source", &self.token_source)
             .field("request_timeout", &self.request_timeout)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -176,6 +208,7 @@ impl PassageBuilder {
             token_source: TokenSource::default(),
             http: None,
             request_timeout: Duration::from_secs(10),
+            retry: RetryConfig::default(),
         }
     }
 
@@ -285,6 +318,20 @@ impl PassageBuilder {
         self
     }
 
+    /// Retries of idempotent API calls after connect errors, timeouts, 429 and 5xx (default 2).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.retry.max_retries = retries;
+        self
+    }
+
+    /// First retry wait (default 200 ms), doubled per retry with full jitter, capped at `max`
+    /// (default 5 s). A `Retry-After` longer than `max` ends the retries.
+    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.retry.backoff = first;
+        self.retry.max_backoff = max;
+        self
+    }
+
     /// Checks the settings and builds the client. No network I/O.
     ///
     /// # Errors
@@ -347,6 +394,7 @@ impl PassageBuilder {
                 auth_url,
                 http,
                 request_timeout: self.request_timeout,
+                retry: self.retry,
                 auth,
             }),
         })

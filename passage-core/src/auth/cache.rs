@@ -112,7 +112,15 @@ mod tests {
     use super::*;
 
     fn claims(exp: u64) -> PassageClaims {
-        PassageClaims::new("u".into(), exp, None, None, None, vec!["app".into()], Map::new())
+        PassageClaims::new(
+            "u".into(),
+            exp,
+            None,
+            None,
+            None,
+            vec!["app".into()],
+            Map::new(),
+        )
     }
 
     #[test]
@@ -130,10 +138,19 @@ mod tests {
         let cache = TokenCache::new(10);
         let now = crate::auth::now_secs();
         cache.insert("a.b.c", claims(now + 60), 3);
-        assert!(cache.get("a.b.c", 4, now).is_none(), "a key left the JWKS since");
-        assert!(cache.get("a.b.c", 3, now).is_none(), "and the entry is gone");
+        assert!(
+            cache.get("a.b.c", 4, now).is_none(),
+            "a key left the JWKS since"
+        );
+        assert!(
+            cache.get("a.b.c", 3, now).is_none(),
+            "and the entry is gone"
+        );
         cache.insert("d.e.f", claims(now + 60), 3);
-        assert!(cache.get("d.e.f", 3, now + 60).is_none(), "at exp the entry is dead");
+        assert!(
+            cache.get("d.e.f", 3, now + 60).is_none(),
+            "at exp the entry is dead"
+        );
     }
 
     #[test]
@@ -141,7 +158,11 @@ mod tests {
         let cache = TokenCache::new(100);
         let now = crate::auth::now_secs();
         for i in 0..5_000 {
-            cache.insert(&format!("token.{i}.{}", "x".repeat(40)), claims(now + 600), 0);
+            cache.insert(
+                &format!("token.{i}.{}", "x".repeat(40)),
+                claims(now + 600),
+                0,
+            );
         }
         assert!(cache.len() <= 100, "{} entries", cache.len());
     }

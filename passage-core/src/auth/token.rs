@@ -85,11 +85,11 @@ where
             return Ok(token);
         }
     }
-    if source.cookie() {
-        if let Some(token) = find_cookie(cookies)? {
-            check_token_shape(token, max_len)?;
-            return Ok(token);
-        }
+    if source.cookie()
+        && let Some(token) = find_cookie(cookies)?
+    {
+        check_token_shape(token, max_len)?;
+        return Ok(token);
     }
     Err(AuthError::MissingToken)
 }

@@ -52,10 +52,10 @@ impl Validator {
         }
         // Read before any key lookup: if a key is removed meanwhile, this entry is already old.
         let epoch = self.keys.epoch();
-        if let Some(cache) = &self.cache {
-            if let Some(claims) = cache.get(token, epoch, now_secs()) {
-                return Ok(claims);
-            }
+        if let Some(cache) = &self.cache
+            && let Some(claims) = cache.get(token, epoch, now_secs())
+        {
+            return Ok(claims);
         }
         check_token_shape(token, self.max_len)?;
         let (signing_input, signature) = token

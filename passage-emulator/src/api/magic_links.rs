@@ -58,23 +58,23 @@ pub(super) async fn create(
             "type: must be login or verify_identifier",
         ));
     }
-    if let Some(language) = &request.language {
-        if !LANGUAGES.contains(&language.as_str()) {
-            return Err(ApiError::bad_request(
-                "language: must be one of de en es it pl pt zh",
-            ));
-        }
+    if let Some(language) = &request.language
+        && !LANGUAGES.contains(&language.as_str())
+    {
+        return Err(ApiError::bad_request(
+            "language: must be one of de en es it pl pt zh",
+        ));
     }
     let ttl = request.ttl.unwrap_or(15);
     if ttl < 1 {
         return Err(ApiError::bad_request("ttl: must be at least 1"));
     }
-    if let Some(path) = &request.magic_link_path {
-        if !path.starts_with('/') || path.starts_with("//") {
-            return Err(ApiError::bad_request(
-                "magic_link_path: must be a relative URL",
-            ));
-        }
+    if let Some(path) = &request.magic_link_path
+        && (!path.starts_with('/') || path.starts_with("//"))
+    {
+        return Err(ApiError::bad_request(
+            "magic_link_path: must be a relative URL",
+        ));
     }
     let sources = [
         request.email.is_some(),
@@ -86,10 +86,10 @@ pub(super) async fn create(
             "exactly one of email, phone or user_id is required",
         ));
     }
-    if let Some(channel) = &request.channel {
-        if !matches!(channel.as_str(), "email" | "phone") {
-            return Err(ApiError::bad_request("channel: must be email or phone"));
-        }
+    if let Some(channel) = &request.channel
+        && !matches!(channel.as_str(), "email" | "phone")
+    {
+        return Err(ApiError::bad_request("channel: must be email or phone"));
     }
     let store = lock(&shared.store);
     let (user, identifier) = if let Some(email) = &request.email {

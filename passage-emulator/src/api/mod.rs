@@ -126,17 +126,17 @@ struct UserBody {
 }
 
 fn check_identifiers(body: &UserBody) -> Result<(), ApiError> {
-    if let Some(email) = body.email.as_deref().filter(|e| !e.is_empty()) {
-        if !valid_email(email) {
-            return Err(ApiError::bad_request(
-                "email: must be a valid email address.",
-            ));
-        }
+    if let Some(email) = body.email.as_deref().filter(|e| !e.is_empty())
+        && !valid_email(email)
+    {
+        return Err(ApiError::bad_request(
+            "email: must be a valid email address.",
+        ));
     }
-    if let Some(phone) = body.phone.as_deref().filter(|p| !p.is_empty()) {
-        if !valid_phone(phone) {
-            return Err(ApiError::bad_request("phone: must be a valid E164 number."));
-        }
+    if let Some(phone) = body.phone.as_deref().filter(|p| !p.is_empty())
+        && !valid_phone(phone)
+    {
+        return Err(ApiError::bad_request("phone: must be a valid E164 number."));
     }
     Ok(())
 }

@@ -1,0 +1,262 @@
+//! The Management API: [`Users`], [`MagicLinks`], [`App`], and the transport they share
+//! (authentication, versioning, timeouts, retries with backoff, tracing).
+
+mod app;
+mod list;
+mod magic_links;
+mod users;
+
+use std::time::Duration;
+
+use http::{HeaderValue, Method, StatusCode, header};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::{Deserialize, de::DeserializeOwned};
+use tracing::Instrument as _;
+
+pub use app::App;
+pub use list::{Filter, ListUsers, Order, Page};
+pub use magic_links::{CreateMagicLink, MagicLinks};
+pub use users::{CreateUser, UpdateUser, Users};
+
+use crate::{
+    Passage,
+    error::{ApiError, Error, ErrorCode},
+};
+
+/// Path segments keep only unreserved characters; `.` and `/` are encoded too, so no id can
+/// climb out of its segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
+
+/// Retry policy for idempotent calls.
+#[derive(Debug, Clone)]
+pub(crate) struct RetryConfig {
+    pub(crate) max_retries: u32,
+    pub(crate) backoff: Duration,
+    pub(crate) max_backoff: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_retries: 2,
+            backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One API call, described.
+pub(crate) struct Call<'a> {
+    pub(crate) operation: &'static str,
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) query: &'a [(&'static str, String)],
+    pub(crate) body: Option<Vec<u8>>,
+    /// Safe to send again (GET, DELETE, and updates that set values); never a POST create.
+    pub(crate) idempotent: bool,
+    /// Needs the API key.
+    pub(crate) authenticated: bool,
+}
+
+/// Checks an id before it goes into a path.
+pub(crate) fn segment(name: &'static str, id: &str) -> Result<String, Error> {
+    if id.is_empty() {
+        return Err(Error::InvalidArgument {
+            name,
+            reason: "must not be empty",
+        });
+    }
+    // `%2E%2E` is still `..` to a URL parser, so dot segments are refused outright.
+    if id == "." || id == ".." {
+        return Err(Error::InvalidArgument {
+            name,
+            reason: "must not be a dot segment",
+        });
+    }
+    if id.len() > 1024 {
+        return Err(Error::InvalidArgument {
+            name,
+            reason: "is longer than 1024 bytes",
+        });
+    }
+    Ok(utf8_percent_encode(id, SEGMENT).to_string())
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+enum Attempt {
+    Done(Result<bytes::Bytes, Error>),
+    Retry {
+        error: Error,
+        after: Option<Duration>,
+    },
+}
+
+impl Passage {
+    /// Sends `call`, retrying idempotent calls on connect errors, timeouts, 429 and 5xx.
+    pub(crate) async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, Error> {
+        let bytes = self.call_raw(call).await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode(std::sync::Arc::new(e)))
+    }
+
+    /// As [`call`](Self::call), ignoring the body of a success.
+    pub(crate) async fn call_empty(&self, call: Call<'_>) -> Result<(), Error> {
+        self.call_raw(call).await.map(drop)
+    }
+
+    async fn call_raw(&self, call: Call<'_>) -> Result<bytes::Bytes, Error> {
+        let span = tracing::debug_span!(
+            "passage.api",
+            operation = call.operation,
+            method = %call.method,
+            status = tracing::field::Empty,
+            attempt = tracing::field::Empty,
+        );
+        async {
+            let inner = &self.inner;
+            let key = match (&inner.api_key, call.authenticated) {
+                (Some(key), _) => Some(key),
+                (None, true) => return Err(Error::MissingApiKey),
+                (None, false) => None,
+            };
+            let url = format!("{}/v1/apps/{}{}", inner.api_url, inner.app_id, call.path);
+            let retry = &inner.retry;
+            let mut attempt = 0u32;
+            loop {
+                attempt += 1;
+                tracing::Span::current().record("attempt", attempt);
+                let mut request = inner
+                    .http
+                    .request(call.method.clone(), &url)
+                    .timeout(inner.request_timeout)
+                    .header(header::ACCEPT, "application/json")
+                    .header("Passage-Version", crate::client::USER_AGENT_VERSION);
+                if !call.query.is_empty() {
+                    request = request.query(call.query);
+                }
+                if let Some(key) = key {
+                    let mut value = HeaderValue::try_from(format!("Bearer {}", key.expose()))
+                        .map_err(|_| Error::InvalidArgument { name: "api_key", reason: "is not a valid header value" })?;
+                    value.set_sensitive(true);
+                    request = request.header(header::AUTHORIZATION, value);
+                }
+                if let Some(body) = &call.body {
+                    request = request.header(header::CONTENT_TYPE, "application/json").body(body.clone());
+                }
+                let outcome = match request.send().await {
+                    // Connect failures, timeouts and dropped connections are worth another try.
+                    Err(err) if !err.is_builder() && !err.is_redirect() => {
+                        Attempt::Retry { error: Error::from_reqwest(err), after: None }
+                    }
+                    Err(err) => Attempt::Done(Err(Error::from_reqwest(err))),
+                    Ok(response) => read(response).await,
+                };
+                match outcome {
+                    Attempt::Done(result) => return result,
+                    Attempt::Retry { error, after } => {
+                        if !call.idempotent || attempt > retry.max_retries {
+                            tracing::debug!(error = %crate::Report(&error), "passage: API call failed");
+                            return Err(error);
+                        }
+                        let wait = match after {
+                            Some(after) if after > retry.max_backoff => {
+                                tracing::debug!(retry_after_ms = after.as_millis() as u64, "passage: Retry-After too long, giving up");
+                                return Err(error);
+                            }
+                            Some(after) => after,
+                            None => jittered(retry, attempt),
+                        };
+                        tracing::debug!(error = %crate::Report(&error), wait_ms = wait.as_millis() as u64, "passage: retrying");
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Full jitter: a random wait up to `backoff · 2^(attempt-1)`, capped.
+fn jittered(retry: &RetryConfig, attempt: u32) -> Duration {
+    let ceiling = retry
+        .backoff
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(retry.max_backoff);
+    ceiling.mul_f64(fastrand::f64().max(0.1))
+}
+
+async fn read(response: reqwest::Response) -> Attempt {
+    let status = response.status();
+    tracing::Span::current().record("status", status.as_u16());
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let bytes = match response.bytes().await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            let error = Error::from_reqwest(err);
+            return if status.is_success() || status.is_server_error() {
+                Attempt::Retry { error, after: None }
+            } else {
+                Attempt::Done(Err(error))
+            };
+        }
+    };
+    if status.is_success() {
+        return Attempt::Done(Ok(bytes));
+    }
+    let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+    let code = body
+        .as_ref()
+        .and_then(|b| b.code.as_deref())
+        .map_or_else(|| ErrorCode::Other(String::new()), ErrorCode::parse);
+    let message = body
+        .and_then(|b| b.error)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    let error = Error::Api(ApiError::new(status.as_u16(), code, message));
+    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        Attempt::Retry {
+            error,
+            after: retry_after,
+        }
+    } else {
+        Attempt::Done(Err(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_cannot_escape_their_segment() {
+        assert_eq!(segment("user_id", "../x").unwrap(), "%2E%2E%2Fx");
+        assert_eq!(segment("user_id", "a/b").unwrap(), "a%2Fb");
+        assert!(segment("user_id", "..").is_err());
+        assert!(segment("user_id", ".").is_err());
+        assert_eq!(segment("user_id", "abc-DEF_1").unwrap(), "abc-DEF_1");
+        assert!(segment("user_id", "").is_err());
+    }
+
+    #[test]
+    fn jitter_stays_under_the_cap() {
+        let retry = RetryConfig {
+            max_retries: 5,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(300),
+        };
+        for attempt in 1..10 {
+            assert!(jittered(&retry, attempt) <= Duration::from_millis(300));
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! `passage.users()`: get, find by identifier, create, update, delete, (de)activate, devices,
+//! refresh tokens, and listing.
+
+use http::Method;
+use serde::{Deserialize, Serialize};
+
+use super::{Call, ListUsers, segment};
+use crate::{
+    Passage,
+    error::{ApiError, Error, ErrorCode},
+    models::{Metadata, User, WebAuthnDevice},
+};
+
+/// User management; reached through [`Passage::users`].
+#[derive(Debug, Clone, Copy)]
+pub struct Users<'a> {
+    passage: &'a Passage,
+}
+
+/// The fields of a new user: at least one of email and phone.
+///
+/// ```
+/// use passage_core::CreateUser;
+/// let user = CreateUser::email("ada@example.com").phone("+15555550100");
+/// ```
+#[derive(Debug, Clone, Default, Serialize)]
+#[must_use]
+pub struct CreateUser {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_metadata: Option<Metadata>,
+}
+
+impl CreateUser {
+    /// A user identified by email.
+    pub fn email(email: impl Into<String>) -> Self {
+        Self {
+            email: Some(email.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A user identified by phone (E.164, e.g. `+15555550100`).
+    pub fn with_phone(phone: impl Into<String>) -> Self {
+        Self {
+            phone: Some(phone.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a phone number.
+    pub fn phone(mut self, phone: impl Into<String>) -> Self {
+        self.phone = Some(phone.into());
+        self
+    }
+
+    /// Sets custom metadata.
+    pub fn metadata(mut self, metadata: Metadata) -> Self {
+        self.user_metadata = Some(metadata);
+        self
+    }
+}
+
+/// Changes to a user; fields left unset are not sent.
+///
+/// ```
+/// use passage_core::UpdateUser;
+/// let change = UpdateUser::new().email("new@example.com");
+/// ```
+#[derive(Debug, Clone, Default, Serialize)]
+#[must_use]
+pub struct UpdateUser {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_metadata: Option<Metadata>,
+}
+
+impl UpdateUser {
+    /// No changes yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the email.
+    pub fn email(mut self, email: impl Into<String>) -> Self {
+        self.email = Some(email.into());
+        self
+    }
+
+    /// Sets the phone.
+    pub fn phone(mut self, phone: impl Into<String>) -> Self {
+        self.phone = Some(phone.into());
+        self
+    }
+
+    /// Replaces the metadata.
+    pub fn metadata(mut self, metadata: Metadata) -> Self {
+        self.user_metadata = Some(metadata);
+        self
+    }
+}
+
+#[derive(Deserialize)]
+struct UserEnvelope {
+    user: User,
+}
+
+#[derive(Deserialize)]
+struct DevicesEnvelope {
+    #[serde(default)]
+    devices: Option<Vec<WebAuthnDevice>>,
+}
+
+fn json_body<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(value).map_err(|e| Error::Decode(std::sync::Arc::new(e)))
+}
+
+impl<'a> Users<'a> {
+    pub(crate) fn new(passage: &'a Passage) -> Self {
+        Self { passage }
+    }
+
+    fn call(
+        operation: &'static str,
+        method: Method,
+        path: String,
+        body: Option<Vec<u8>>,
+        idempotent: bool,
+    ) -> Call<'static> {
+        Call {
+            operation,
+            method,
+            path,
+            query: &[],
+            body,
+            idempotent,
+            authenticated: true,
+        }
+    }
+
+    /// Gets a user by id.
+    ///
+    /// ```no_run
+    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::Error> {
+    /// let user = passage.users().get("user-id").await?;
+    /// println!("{} {:?}", user.email, user.status);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Api`] with 404 `user_not_found`, and the transport errors of every call.
+    pub async fn get(self, user_id: &str) -> Result<User, Error> {
+        let path = format!("/users/{}", segment("user_id", user_id)?);
+        let envelope: UserEnvelope = self
+            .passage
+            .call(Self::call("get_user", Method::GET, path, None, true))
+            .await?;
+        Ok(envelope.user)
+    }
+
+    /// Gets a user by email or phone (case-insensitive), like the other Passage SDKs: a list
+    /// lookup, then a get.
+    ///
+    /// ```no_run
+    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::Error> {
+    /// let user = passage.users().get_by_identifier("Ada@Example.com").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// A synthesized 404 `user_not_found` when no user has the identifier.
+    pub async fn get_by_identifier(self, identifier: &str) -> Result<User, Error> {
+        if identifier.is_empty() {
+            return Err(Error::InvalidArgument {
+                name: "identifier",
+                reason: "must not be empty",
+            });
+        }
+        let page = self
+            .list()
+            .identifier(identifier.to_lowercase())
+            .limit(1)
+            .send()
+            .await?;
+        let Some(first) = page.items().first() else {
+            return Err(ApiError::new(404, ErrorCode::UserNotFound, "User not found.").into());
+        };
+        self.get(&first.id).await
+    }
+
+    /// Creates a user (never retried: a create is not idempotent).
+    ///
+    /// ```no_run
+    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::Error> {
+    /// use passage_core::CreateUser;
+    /// let user = passage.users().create(CreateUser::email("ada@example.com")).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] without email and phone (before any request); 400 from Passage.
+    pub async fn create(self, user: CreateUser) -> Result<User, Error> {
+        let has = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+        if !has(&user.email) && !has(&user.phone) {
+            return Err(Error::InvalidArgument {
+                name: "user",
+                reason: "needs an email or a phone",
+            });
+        }
+        let body = json_body(&user)?;
+        let envelope: UserEnvelope = self
+            .passage
+            .call(Self::call(
+                "create_user",
+                Method::POST,
+                "/users".to_owned(),
+                Some(body),
+                false,
+            ))
+            .await?;
+        Ok(envelope.user)
+    }
+
+    /// Updates a user's email, phone or metadata.
+    ///
+    /// # Errors
+    /// 404 for an unknown user; 400 for invalid values.
+    pub async fn update(self, user_id: &str, change: UpdateUser) -> Result<User, Error> {
+        let path = format!("/users/{}", segment("user_id", user_id)?);
+        let body = json_body(&change)?;
+        let envelope: UserEnvelope = self
+            .passage
+            .call(Self::call(
+                "update_user",
+                Method::PATCH,
+                path,
+                Some(body),
+                true,
+            ))
+            .await?;
+        Ok(envelope.user)
+    }
+
+    /// Deletes a user.
+    ///
+    /// # Errors
+    /// 404 for an unknown user.
+    pub async fn delete(self, user_id: &str) -> Result<(), Error> {
+        let path = format!("/users/{}", segment("user_id", user_id)?);
+        self.passage
+            .call_empty(Self::call("delete_user", Method::DELETE, path, None, true))
+            .await
+    }
+
+    /// Activates a user.
+    ///
+    /// # Errors
+    /// 404 for an unknown user.
+    pub async fn activate(self, user_id: &str) -> Result<User, Error> {
+        let path = format!("/users/{}/activate", segment("user_id", user_id)?);
+        let envelope: UserEnvelope = self
+            .passage
+            .call(Self::call("activate_user", Method::PATCH, path, None, true))
+            .await?;
+        Ok(envelope.user)
+    }
+
+    /// Deactivates a user (they can no longer sign in).
+    ///
+    /// # Errors
+    /// 404 for an unknown user.
+    pub async fn deactivate(self, user_id: &str) -> Result<User, Error> {
+        let path = format!("/users/{}/deactivate", segment("user_id", user_id)?);
+        let envelope: UserEnvelope = self
+            .passage
+            .call(Self::call(
+                "deactivate_user",
+                Method::PATCH,
+                path,
+                None,
+                true,
+            ))
+            .await?;
+        Ok(envelope.user)
+    }
+
+    /// Lists a user's passkeys and security keys.
+    ///
+    /// # Errors
+    /// 404 for an unknown user.
+    pub async fn list_devices(self, user_id: &str) -> Result<Vec<WebAuthnDevice>, Error> {
+        let path = format!("/users/{}/devices", segment("user_id", user_id)?);
+        let envelope: DevicesEnvelope = self
+            .passage
+            .call(Self::call("list_devices", Method::GET, path, None, true))
+            .await?;
+        Ok(envelope.devices.unwrap_or_default())
+    }
+
+    /// Revokes one of a user's devices.
+    ///
+    /// # Errors
+    /// 404 `user_not_found` or `device_not_found`.
+    pub async fn revoke_device(self, user_id: &str, device_id: &str) -> Result<(), Error> {
+        let path = format!(
+            "/users/{}/devices/{}",
+            segment("user_id", user_id)?,
+            segment("device_id", device_id)?
+        );
+        self.passage
+            .call_empty(Self::call(
+                "revoke_device",
+                Method::DELETE,
+                path,
+                None,
+                true,
+            ))
+            .await
+    }
+
+    /// Revokes all of a user's refresh tokens (signs them out everywhere).
+    ///
+    /// # Errors
+    /// 404 for an unknown user; 403 when not allowed.
+    pub async fn revoke_refresh_tokens(self, user_id: &str) -> Result<(), Error> {
+        let path = format!("/users/{}/tokens", segment("user_id", user_id)?);
+        self.passage
+            .call_empty(Self::call(
+                "revoke_refresh_tokens",
+                Method::DELETE,
+                path,
+                None,
+                true,
+            ))
+            .await
+    }
+
+    /// Starts a paginated listing; see [`ListUsers`].
+    pub fn list(self) -> ListUsers {
+        ListUsers::new(self.passage.clone())
+    }
+
+    /// Former name of [`revoke_refresh_tokens`](Self::revoke_refresh_tokens).
+    ///
+    /// # Errors
+    /// As [`revoke_refresh_tokens`](Self::revoke_refresh_tokens).
+    #[deprecated(note = "use `revoke_refresh_tokens`")]
+    pub async fn sign_out(self, user_id: &str) -> Result<(), Error> {
+        self.revoke_refresh_tokens(user_id).await
+    }
+
+    /// Former name of [`revoke_device`](Self::revoke_device).
+    ///
+    /// # Errors
+    /// As [`revoke_device`](Self::revoke_device).
+    #[deprecated(note = "use `revoke_device`")]
+    pub async fn revoke_user_device(self, user_id: &str, device_id: &str) -> Result<(), Error> {
+        self.revoke_device(user_id, device_id).await
+    }
+
+    /// Former name of [`revoke_device`](Self::revoke_device).
+    ///
+    /// # Errors
+    /// As [`revoke_device`](Self::revoke_device).
+    #[deprecated(note = "use `revoke_device`")]
+    pub async fn delete_user_device(self, user_id: &str, device_id: &str) -> Result<(), Error> {
+        self.revoke_device(user_id, device_id).await
+    }
+}

@@ -1,0 +1,515 @@
+//! The Management API client against a started emulator: every operation, success and errors,
+//! pagination, retries, and secrets that never print.
+
+use std::time::Duration;
+
+use futures_util::TryStreamExt as _;
+use passage_core::{
+    CreateMagicLink, CreateUser, Error, ErrorCode, Filter, Order, Passage, UpdateUser,
+    models::{Channel, Language, MagicLinkType, UserStatus, WebAuthnType},
+};
+use passage_emulator::{Emulator, Fault, SeedUser, Target};
+use serde_json::json;
+
+const KEY: &str = "sk_test_very_secret_key";
+
+async fn setup() -> (Emulator, Passage) {
+    let emu = Emulator::builder()
+        .app_id("app_api")
+        .api_key(KEY)
+        .user(
+            SeedUser::email("ada@example.com")
+                .with_id("user-ada")
+                .with_phone("+15555550100")
+                .with_device("Ada's laptop"),
+        )
+        .start()
+        .await
+        .expect("emulator");
+    let passage = client(&emu, KEY);
+    (emu, passage)
+}
+
+fn client(emu: &Emulator, key: &str) -> Passage {
+    Passage::builder(emu.app_id())
+        .api_key(key)
+        .auth_url(emu.auth_url())
+        .api_url(emu.api_url())
+        .retry_backoff(Duration::from_millis(20), Duration::from_secs(2))
+        .build()
+        .expect("client")
+}
+
+fn code(err: &Error) -> &ErrorCode {
+    err.code()
+        .unwrap_or_else(|| panic!("expected an API error, got {err:?}"))
+}
+
+#[tokio::test]
+async fn user_lifecycle() {
+    let (emu, passage) = setup().await;
+    let users = passage.users();
+
+    let created = users
+        .create(
+            CreateUser::email("Grace@Example.com")
+                .metadata(json!({"plan": "pro"}).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.email, "grace@example.com");
+    assert_eq!(created.status, UserStatus::Active);
+    assert_eq!(created.user_metadata.as_ref().unwrap()["plan"], "pro");
+    assert!(created.webauthn_devices.is_empty() && created.recent_events.is_empty());
+
+    let fetched = users.get(&created.id).await.unwrap();
+    assert_eq!(fetched, created);
+
+    let updated = users
+        .update(&created.id, UpdateUser::new().phone("+15555550199"))
+        .await
+        .unwrap();
+    assert_eq!(updated.phone, "+15555550199");
+    assert_eq!(updated.email, "grace@example.com");
+
+    assert_eq!(
+        users.deactivate(&created.id).await.unwrap().status,
+        UserStatus::Inactive
+    );
+    assert_eq!(
+        users.activate(&created.id).await.unwrap().status,
+        UserStatus::Active
+    );
+
+    users.delete(&created.id).await.unwrap();
+    let gone = users.get(&created.id).await.unwrap_err();
+    assert!(gone.is_not_found());
+    assert_eq!(code(&gone), &ErrorCode::UserNotFound);
+    assert!(users.delete(&created.id).await.unwrap_err().is_not_found());
+    drop(emu);
+}
+
+#[tokio::test]
+async fn get_by_identifier_is_case_insensitive_and_finds_phones() {
+    let (_emu, passage) = setup().await;
+    let users = passage.users();
+    assert_eq!(
+        users.get_by_identifier("ADA@example.COM").await.unwrap().id,
+        "user-ada"
+    );
+    assert_eq!(
+        users.get_by_identifier("+15555550100").await.unwrap().id,
+        "user-ada"
+    );
+    let missing = users
+        .get_by_identifier("nobody@example.com")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (missing.status(), code(&missing)),
+        (Some(404), &ErrorCode::UserNotFound)
+    );
+    assert!(matches!(
+        users.get_by_identifier("").await,
+        Err(Error::InvalidArgument { .. })
+    ));
+}
+
+#[tokio::test]
+async fn devices_and_refresh_tokens() {
+    let (emu, passage) = setup().await;
+    let users = passage.users();
+    let devices = users.list_devices("user-ada").await.unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].friendly_name, "Ada's laptop");
+    assert_eq!(devices[0].kind, WebAuthnType::Passkey);
+
+    let unknown = users
+        .revoke_device("user-ada", "no-such-device")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&unknown), &ErrorCode::DeviceNotFound);
+    users
+        .revoke_device("user-ada", &devices[0].id)
+        .await
+        .unwrap();
+    assert!(users.list_devices("user-ada").await.unwrap().is_empty());
+    assert!(!users.get("user-ada").await.unwrap().webauthn);
+
+    users.revoke_refresh_tokens("user-ada").await.unwrap();
+    #[allow(deprecated)]
+    users.sign_out("user-ada").await.unwrap();
+    assert_eq!(emu.refresh_token_revocations("user-ada"), Some(2));
+    assert!(
+        users
+            .revoke_refresh_tokens("nobody")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
+
+#[tokio::test]
+async fn errors_from_passage_are_typed() {
+    let (emu, passage) = setup().await;
+    let wrong = client(&emu, "sk_wrong");
+    let err = wrong.users().get("user-ada").await.unwrap_err();
+    assert!(err.is_unauthorized());
+    assert_eq!(code(&err), &ErrorCode::InvalidAccessToken);
+
+    let bad = passage
+        .users()
+        .create(CreateUser::email("not-an-email"))
+        .await
+        .unwrap_err();
+    assert!(bad.is_bad_request());
+    assert_eq!(code(&bad), &ErrorCode::InvalidRequest);
+
+    let other_app = Passage::builder("other_app")
+        .api_key(KEY)
+        .api_url(emu.api_url())
+        .build()
+        .unwrap();
+    let err = other_app.app().get().await.unwrap_err();
+    assert_eq!(code(&err), &ErrorCode::AppNotFound);
+}
+
+#[tokio::test]
+async fn arguments_are_checked_before_any_request() {
+    let (emu, passage) = setup().await;
+    emu.set_fault(Target::Api, Fault::Unavailable); // any request that got through would see 503
+    let users = passage.users();
+    assert!(matches!(
+        users.get("").await,
+        Err(Error::InvalidArgument {
+            name: "user_id",
+            ..
+        })
+    ));
+    assert!(matches!(
+        users.get("..").await,
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        users.create(CreateUser::default()).await,
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        users.list().limit(501).send().await,
+        Err(Error::InvalidArgument { name: "limit", .. })
+    ));
+    assert!(matches!(
+        users.list().page(0).send().await,
+        Err(Error::InvalidArgument { name: "page", .. })
+    ));
+    let links = passage.magic_links();
+    assert!(matches!(
+        links
+            .create(CreateMagicLink::email("a@b.co").ttl_minutes(0))
+            .await,
+        Err(Error::InvalidArgument { name: "ttl", .. })
+    ));
+    assert!(matches!(
+        links
+            .create(CreateMagicLink::email("a@b.co").magic_link_path("https://evil"))
+            .await,
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!("xx".parse::<Language>().is_err());
+
+    let keyless = Passage::builder(emu.app_id())
+        .api_url(emu.api_url())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        keyless.users().get("user-ada").await,
+        Err(Error::MissingApiKey)
+    ));
+}
+
+#[tokio::test]
+async fn ids_cannot_address_another_route() {
+    let (_emu, passage) = setup().await;
+    for id in ["../user-ada", "user-ada/devices", "user-ada?x=1", "%2E%2E"] {
+        let err = passage.users().get(id).await.unwrap_err();
+        assert_eq!(code(&err), &ErrorCode::UserNotFound, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn pagination_and_the_stream_cover_every_user() {
+    let (emu, passage) = setup().await;
+    for i in 0..24 {
+        emu.seed_user(SeedUser::email(format!("user{i:02}@example.com")))
+            .unwrap();
+    }
+    let first = passage
+        .users()
+        .list()
+        .limit(10)
+        .order_by("email", Order::Asc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            first.page(),
+            first.items().len(),
+            first.total(),
+            first.has_next()
+        ),
+        (1, 10, 25, true)
+    );
+    let second = first.next_page().await.unwrap().unwrap();
+    assert_eq!((second.page(), second.items().len()), (2, 10));
+    let third = second.next_page().await.unwrap().unwrap();
+    assert_eq!(
+        (third.page(), third.items().len(), third.has_next()),
+        (3, 5, false)
+    );
+    assert!(third.next_page().await.unwrap().is_none());
+    assert!(first.items()[0].email < second.items()[0].email);
+
+    let all: Vec<_> = passage
+        .users()
+        .list()
+        .limit(7)
+        .into_stream()
+        .try_collect()
+        .await
+        .unwrap();
+    let mut ids: Vec<_> = all.iter().map(|u| u.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 25);
+}
+
+#[tokio::test]
+async fn list_filters_reach_the_server() {
+    let (emu, passage) = setup().await;
+    let bob = emu.seed_user(SeedUser::email("bob@example.com")).unwrap();
+    passage.users().deactivate(&bob).await.unwrap();
+    let inactive = passage
+        .users()
+        .list()
+        .status(UserStatus::Inactive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        inactive
+            .items()
+            .iter()
+            .map(|u| u.id.as_str())
+            .collect::<Vec<_>>(),
+        [bob.as_str()]
+    );
+    let like = passage
+        .users()
+        .list()
+        .identifier(Filter::like("ada"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(like.items().len(), 1);
+    let none = passage
+        .users()
+        .list()
+        .login_count(Filter::gt(0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.total(), 0);
+    let recent = passage
+        .users()
+        .list()
+        .created_at(Filter::gt(Filter::time(
+            time::OffsetDateTime::now_utc() - time::Duration::hours(1),
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(recent.total(), 2);
+}
+
+#[tokio::test]
+async fn magic_links_by_email_phone_and_user() {
+    let (_emu, passage) = setup().await;
+    let links = passage.magic_links();
+    let by_email = links
+        .create(
+            CreateMagicLink::email("ada@example.com")
+                .language(Language::De)
+                .ttl_minutes(30)
+                .magic_link_path("/magic")
+                .redirect_url("/home"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_email.user_id, "user-ada");
+    assert_eq!(by_email.ttl, 30);
+    assert_eq!(by_email.kind, MagicLinkType::Login);
+    assert!(
+        by_email.url.contains("/magic?psg_magic_link="),
+        "{}",
+        by_email.url
+    );
+    let by_phone = links
+        .create(CreateMagicLink::phone("+15555550100").send(false))
+        .await
+        .unwrap();
+    assert_eq!(by_phone.identifier, "+15555550100");
+    let by_user = links
+        .create(
+            CreateMagicLink::user_id("user-ada", Channel::Email)
+                .kind(MagicLinkType::VerifyIdentifier),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (by_user.identifier.as_str(), by_user.kind),
+        ("ada@example.com", MagicLinkType::VerifyIdentifier)
+    );
+    let unknown = links
+        .create(CreateMagicLink::user_id("nobody", Channel::Email))
+        .await
+        .unwrap_err();
+    assert!(unknown.is_not_found());
+}
+
+#[tokio::test]
+async fn app_info_needs_no_key() {
+    let (emu, _) = setup().await;
+    let keyless = Passage::builder(emu.app_id())
+        .api_url(emu.api_url())
+        .build()
+        .unwrap();
+    let app = keyless.app().get().await.unwrap();
+    assert_eq!(app.id, "app_api");
+    assert!(app.auth_methods.passkeys.enabled);
+    assert!(app.rsa_public_key.contains("BEGIN PUBLIC KEY"));
+}
+
+#[tokio::test]
+async fn idempotent_calls_retry_5xx_then_succeed() {
+    let (emu, passage) = setup().await;
+    emu.set_fault_times(Target::Api, Fault::Unavailable, 2);
+    assert_eq!(
+        passage.users().get("user-ada").await.unwrap().id,
+        "user-ada"
+    );
+    emu.set_fault_times(Target::Api, Fault::Close, 1);
+    assert_eq!(
+        passage.users().get("user-ada").await.unwrap().id,
+        "user-ada"
+    );
+}
+
+#[tokio::test]
+async fn retries_give_up_with_the_last_error() {
+    let (emu, passage) = setup().await;
+    emu.set_fault_times(Target::Api, Fault::Status(502), 3); // 1 try + 2 retries
+    let err = passage.users().get("user-ada").await.unwrap_err();
+    assert_eq!(err.status(), Some(502));
+    assert_eq!(
+        passage.users().get("user-ada").await.unwrap().id,
+        "user-ada"
+    );
+}
+
+#[tokio::test]
+async fn creates_are_never_retried() {
+    let (emu, passage) = setup().await;
+    emu.set_fault_times(Target::Api, Fault::Unavailable, 1);
+    let err = passage
+        .users()
+        .create(CreateUser::email("once@example.com"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    let err = passage
+        .magic_links()
+        .create(CreateMagicLink::email("ada@example.com"));
+    emu.set_fault_times(Target::Api, Fault::Unavailable, 1);
+    assert_eq!(err.await.unwrap_err().status(), Some(503));
+    // The fault was used up by the single attempt; nothing was created.
+    assert!(
+        passage
+            .users()
+            .get_by_identifier("once@example.com")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_or_ends_the_retries() {
+    let (emu, passage) = setup().await;
+    emu.set_fault_times(Target::Api, Fault::Status(429), 1); // Retry-After: 1
+    assert_eq!(
+        passage.users().get("user-ada").await.unwrap().id,
+        "user-ada"
+    );
+
+    let impatient = Passage::builder(emu.app_id())
+        .api_key(KEY)
+        .api_url(emu.api_url())
+        .retry_backoff(Duration::from_millis(10), Duration::from_millis(100))
+        .build()
+        .unwrap();
+    emu.set_fault_times(Target::Api, Fault::Status(429), 1);
+    assert_eq!(
+        impatient
+            .users()
+            .get("user-ada")
+            .await
+            .unwrap_err()
+            .status(),
+        Some(429)
+    );
+}
+
+#[tokio::test]
+async fn timeouts_are_reported_as_such() {
+    let (emu, _) = setup().await;
+    let quick = Passage::builder(emu.app_id())
+        .api_key(KEY)
+        .api_url(emu.api_url())
+        .request_timeout(Duration::from_millis(200))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    emu.set_fault(Target::Api, Fault::Hang);
+    let err = quick.users().get("user-ada").await.unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert!(err.is_transport());
+}
+
+#[tokio::test]
+async fn the_api_key_never_prints() {
+    let (emu, passage) = setup().await;
+    assert!(!format!("{passage:?}").contains(KEY));
+    let mut errors = vec![
+        client(&emu, KEY).users().get("nobody").await.unwrap_err(),
+        client(&emu, "sk_wrong_key")
+            .users()
+            .get("user-ada")
+            .await
+            .unwrap_err(),
+    ];
+    emu.set_fault(Target::Api, Fault::Garbage);
+    errors.push(passage.users().get("user-ada").await.unwrap_err());
+    for err in errors {
+        for text in [
+            format!("{err}"),
+            format!("{err:?}"),
+            passage_core::Report(&err).to_string(),
+        ] {
+            assert!(
+                !text.contains(KEY) && !text.contains("sk_wrong_key"),
+                "{text}"
+            );
+        }
+    }
+}
