@@ -144,16 +144,21 @@ impl KeyStore {
         kid: &str,
     ) -> Result<Arc<ParsedPublicKey>, AuthError> {
         let seen = self.completed.load(Ordering::Acquire);
-        {
-            let set = self.current.load();
-            if let Some(key) = set.keys.get(kid) {
-                if set.is_stale(Instant::now()) {
-                    self.refresh_in_background();
-                }
-                return Ok(Arc::clone(key));
-            }
+        match self.key_now(kid) {
+            Some(key) => Ok(key),
+            None => self.fetch_for_unknown(kid, seen).await,
         }
-        self.fetch_for_unknown(kid, seen).await
+    }
+
+    /// The key for `kid` if it is held now (a stale set is refreshed in the background); `None`
+    /// when getting it would need a fetch.
+    pub(crate) fn key_now(self: &Arc<Self>, kid: &str) -> Option<Arc<ParsedPublicKey>> {
+        let set = self.current.load();
+        let key = set.keys.get(kid)?;
+        if set.is_stale(Instant::now()) {
+            self.refresh_in_background();
+        }
+        Some(Arc::clone(key))
     }
 
     /// Fetches now (single flight) unless the store is warm, or backing off.

@@ -2,6 +2,7 @@
 //! ([`Auth::validate_jwt`]), and remember tokens already verified.
 
 pub(crate) mod cache;
+mod response;
 pub(crate) mod claims;
 pub(crate) mod jwks;
 pub mod token;
@@ -10,6 +11,19 @@ pub(crate) mod validate;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::{AuthError, PassageClaims, TokenSource, find_token};
+
+pub use response::{is_grpc, rejection_response};
+
+/// The outcome of [`Auth::check`]: decided at once, or needing the JWKS first.
+#[derive(Debug)]
+#[must_use]
+pub enum Check {
+    /// Decided without waiting (the usual case: keys held, or the token refused outright).
+    Done(Result<PassageClaims, AuthError>),
+    /// The token is signed by a key not held yet: finish with [`Auth::finish`], which may
+    /// fetch the JWKS.
+    NeedsKeys(String),
+}
 
 /// Token validation for one Passage app; reached through [`Passage::auth`](crate::Passage::auth).
 #[derive(Debug)]
@@ -90,10 +104,44 @@ impl Auth {
             Ok(token) => self.validate_jwt(token).await,
             Err(err) => Err(err),
         };
-        if let Err(err) = &result {
-            log_rejection(err);
+        log_outcome(result)
+    }
+
+    /// Decides a request without waiting when it can — always, unless the token's key must be
+    /// fetched. Adapters use this to avoid allocating a future per request.
+    ///
+    /// ```no_run
+    /// # async fn run(passage: passage_core::Passage) {
+    /// use passage_core::{auth::Check, TokenSource};
+    /// let authorization: Option<&[u8]> = Some(b"Bearer eyJ...");
+    /// let cookies: [&[u8]; 0] = [];
+    /// let result = match passage.auth().check(TokenSource::default(), authorization, cookies) {
+    ///     Check::Done(result) => result,
+    ///     Check::NeedsKeys(token) => passage.auth().finish(&token).await,
+    /// };
+    /// # }
+    /// ```
+    pub fn check<'a, A, C>(&self, source: TokenSource, authorization: A, cookies: C) -> Check
+    where
+        A: IntoIterator<Item = &'a [u8]>,
+        C: IntoIterator<Item = &'a [u8]>,
+    {
+        let token = match find_token(source, self.validator.max_len, authorization, cookies) {
+            Ok(token) => token,
+            Err(err) => return Check::Done(log_outcome(Err(err))),
+        };
+        match self.validator.validate_now(token) {
+            validate::Now::Done(result) => Check::Done(log_outcome(result)),
+            validate::Now::NeedsKeys => Check::NeedsKeys(token.to_owned()),
         }
-        result
+    }
+
+    /// Finishes a [`Check::NeedsKeys`]: validates, fetching keys as needed, and logs the outcome.
+    ///
+    /// # Errors
+    /// As [`validate_jwt`](Self::validate_jwt).
+    pub async fn finish(&self, token: &str) -> Result<PassageClaims, AuthError> {
+        log_outcome(self.validate_jwt(token).await)
     }
 
     /// Optional authentication: no token is `Ok(None)`; a present but bad token is still an error.
@@ -181,6 +229,13 @@ pub fn optional(
 
 /// One place decides how rejections are logged: a debug event per request (a warning for 503),
 /// with the cause and never the token.
+fn log_outcome(result: Result<PassageClaims, AuthError>) -> Result<PassageClaims, AuthError> {
+    if let Err(err) = &result {
+        log_rejection(err);
+    }
+    result
+}
+
 fn log_rejection(err: &AuthError) {
     match err {
         AuthError::MissingToken => tracing::trace!("passage: no token in the request"),

@@ -5,6 +5,8 @@
 
 use std::{borrow::Cow, sync::Arc};
 
+use aws_lc_rs::signature::ParsedPublicKey;
+
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Deserializer, de::IgnoredAny};
 use serde_json::{Map, Value};
@@ -45,8 +47,58 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error>
     IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
+/// How far [`Validator::validate_now`] got without waiting.
+pub(crate) enum Now {
+    /// Decided.
+    Done(Result<PassageClaims, AuthError>),
+    /// The token's key is not held: finishing needs the JWKS.
+    NeedsKeys,
+}
+
+/// A token that passed every check that needs no key.
+enum Prepared<'t> {
+    /// Verified before and still trusted.
+    Cached(PassageClaims),
+    /// Ready for the signature check under `kid`.
+    Unverified {
+        kid: Cow<'t, str>,
+        signing_input: &'t str,
+        payload: &'t str,
+        signature: Vec<u8>,
+        epoch: u64,
+    },
+}
+
 impl Validator {
     pub(crate) async fn validate(&self, token: &str) -> Result<PassageClaims, AuthError> {
+        match self.prepare(token)? {
+            Prepared::Cached(claims) => Ok(claims),
+            Prepared::Unverified { kid, signing_input, payload, signature, epoch } => {
+                let key = self.keys.key(&kid).await?;
+                self.finish(token, &key, signing_input, payload, &signature, epoch)
+            }
+        }
+    }
+
+    /// Everything that needs no I/O: all rules, when the key is held (the usual case).
+    pub(crate) fn validate_now(&self, token: &str) -> Now {
+        let prepared = match self.prepare(token) {
+            Ok(prepared) => prepared,
+            Err(err) => return Now::Done(Err(err)),
+        };
+        match prepared {
+            Prepared::Cached(claims) => Now::Done(Ok(claims)),
+            Prepared::Unverified { kid, signing_input, payload, signature, epoch } => {
+                match self.keys.key_now(&kid) {
+                    Some(key) => Now::Done(self.finish(token, &key, signing_input, payload, &signature, epoch)),
+                    None => Now::NeedsKeys,
+                }
+            }
+        }
+    }
+
+    /// Size, cache, shape, segments, header rules, signature decoding.
+    fn prepare<'t>(&self, token: &'t str) -> Result<Prepared<'t>, AuthError> {
         if token.len() > self.max_len {
             return Err(AuthError::Malformed(Malformed::TooLong));
         }
@@ -55,7 +107,7 @@ impl Validator {
         if let Some(cache) = &self.cache
             && let Some(claims) = cache.get(token, epoch, now_secs())
         {
-            return Ok(claims);
+            return Ok(Prepared::Cached(claims));
         }
         check_token_shape(token, self.max_len)?;
         let (signing_input, signature) = token
@@ -67,7 +119,6 @@ impl Validator {
         if payload.contains('.') {
             return Err(AuthError::Malformed(Malformed::Segments));
         }
-
         let header_json = decode_segment(header)?;
         let header: Header<'_> = serde_json::from_slice(&header_json)
             .map_err(|_| AuthError::Malformed(Malformed::HeaderJson))?;
@@ -81,15 +132,27 @@ impl Validator {
             .kid
             .filter(|kid| !kid.is_empty())
             .ok_or(AuthError::Invalid(Invalid::MissingKeyId))?;
-
         if signature.len() > MAX_SIGNATURE_B64 {
             return Err(AuthError::Invalid(Invalid::Signature));
         }
         let signature = decode_segment(signature)?;
-        let key = self.keys.key(&kid).await?;
-        key.verify_sig(signing_input.as_bytes(), &signature)
-            .map_err(|_| AuthError::Invalid(Invalid::Signature))?;
+        // The header was decoded into a local buffer; keep only an owned kid past it.
+        let kid = Cow::Owned(kid.into_owned());
+        Ok(Prepared::Unverified { kid, signing_input, payload, signature, epoch })
+    }
 
+    /// Signature, then claims; caches the result.
+    fn finish(
+        &self,
+        token: &str,
+        key: &ParsedPublicKey,
+        signing_input: &str,
+        payload: &str,
+        signature: &[u8],
+        epoch: u64,
+    ) -> Result<PassageClaims, AuthError> {
+        key.verify_sig(signing_input.as_bytes(), signature)
+            .map_err(|_| AuthError::Invalid(Invalid::Signature))?;
         let claims_json = decode_segment(payload)?;
         let claims: Map<String, Value> = serde_json::from_slice(&claims_json)
             .map_err(|_| AuthError::Malformed(Malformed::ClaimsJson))?;

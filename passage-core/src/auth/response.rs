@@ -1,0 +1,95 @@
+//! The answer to a rejected request, built once for every http-1 adapter: status, challenge,
+//! `Retry-After`, and the small JSON body — or, for gRPC, a trailers-only status.
+
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::AuthError;
+
+/// True when the request's `Content-Type` is gRPC (`application/grpc`, `application/grpc+proto`, …).
+#[must_use]
+pub fn is_grpc(content_type: Option<&[u8]>) -> bool {
+    content_type.is_some_and(|ct| {
+        ct.len() >= 16
+            && ct[..16].eq_ignore_ascii_case(b"application/grpc")
+            && matches!(ct.get(16), None | Some(b'+' | b';'))
+    })
+}
+
+/// The response for `error`: 401 with `WWW-Authenticate` or 503 with `Retry-After`, and the JSON
+/// body of [`AuthError::body`]; for gRPC requests, HTTP 200 with `grpc-status` 16
+/// (UNAUTHENTICATED) or 14 (UNAVAILABLE) and an empty body.
+///
+/// ```
+/// use passage_core::{AuthError, auth::rejection_response};
+///
+/// let response = rejection_response::<String>(&AuthError::MissingToken, false);
+/// assert_eq!(response.status(), 401);
+/// assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="passage""#);
+/// assert!(response.body().contains("missing_token"));
+/// ```
+pub fn rejection_response<B: From<&'static str>>(error: &AuthError, grpc: bool) -> Response<B> {
+    if grpc {
+        let mut response = Response::new(B::from(""));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        let status = if error.is_keys_unavailable() { "14" } else { "16" };
+        headers.insert("grpc-status", HeaderValue::from_static(status));
+        headers.insert("grpc-message", HeaderValue::from_static(error.code()));
+        return response;
+    }
+    let mut response = Response::new(B::from(error.body()));
+    *response.status_mut() = if error.is_keys_unavailable() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(challenge) = error.www_authenticate() {
+        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    if let Some(secs) = error.retry_after_secs() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{Invalid, JwksError};
+
+    #[test]
+    fn grpc_is_detected_by_content_type() {
+        assert!(is_grpc(Some(b"application/grpc")));
+        assert!(is_grpc(Some(b"application/grpc+proto")));
+        assert!(is_grpc(Some(b"Application/GRPC; charset=x")));
+        assert!(!is_grpc(Some(b"application/grpc-web-text")));
+        assert!(!is_grpc(Some(b"application/json")));
+        assert!(!is_grpc(None));
+    }
+
+    #[test]
+    fn responses_follow_rfc_6750() {
+        let invalid = rejection_response::<String>(&AuthError::Invalid(Invalid::Expired), false);
+        assert_eq!(invalid.status(), 401);
+        assert_eq!(invalid.headers()["www-authenticate"], r#"Bearer realm="passage", error="invalid_token""#);
+        let other = rejection_response::<String>(&AuthError::Invalid(Invalid::Signature), false);
+        assert_eq!(invalid.body(), other.body(), "the body never says which rule failed");
+
+        let down = AuthError::KeysUnavailable { source: JwksError::Timeout, retry_after: Duration::from_millis(1500) };
+        let unavailable = rejection_response::<String>(&down, false);
+        assert_eq!(unavailable.status(), 503);
+        assert_eq!(unavailable.headers()["retry-after"], "2");
+        assert!(unavailable.headers().get("www-authenticate").is_none());
+
+        let grpc = rejection_response::<String>(&down, true);
+        assert_eq!(grpc.status(), 200);
+        assert_eq!(grpc.headers()["grpc-status"], "14");
+        let grpc = rejection_response::<String>(&AuthError::MissingToken, true);
+        assert_eq!(&grpc.headers()["grpc-status"], "16");
+    }
+}
