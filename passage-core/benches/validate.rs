@@ -12,7 +12,10 @@
 //!
 //! Targets (DESIGN.md): full ≤ 1.0× baseline; cached ≥ 50× faster than full.
 
-#![allow(clippy::expect_used, reason = "a benchmark has nothing to do but stop when its setup fails")]
+#![allow(
+    clippy::expect_used,
+    reason = "a benchmark has nothing to do but stop when its setup fails"
+)]
 
 use std::{
     future::Future,

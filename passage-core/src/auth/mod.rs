@@ -2,9 +2,9 @@
 //! ([`Auth::validate_jwt`]), and remember tokens already verified.
 
 pub(crate) mod cache;
-mod response;
 pub(crate) mod claims;
 pub(crate) mod jwks;
+mod response;
 pub mod token;
 pub(crate) mod validate;
 

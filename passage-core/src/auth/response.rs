@@ -31,8 +31,15 @@ pub fn rejection_response<B: From<&'static str>>(error: &AuthError, grpc: bool) 
     if grpc {
         let mut response = Response::new(B::from(""));
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        let status = if error.is_keys_unavailable() { "14" } else { "16" };
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        let status = if error.is_keys_unavailable() {
+            "14"
+        } else {
+            "16"
+        };
         headers.insert("grpc-status", HeaderValue::from_static(status));
         headers.insert("grpc-message", HeaderValue::from_static(error.code()));
         return response;
@@ -44,10 +51,16 @@ pub fn rejection_response<B: From<&'static str>>(error: &AuthError, grpc: bool) 
         StatusCode::UNAUTHORIZED
     };
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(challenge) = error.www_authenticate() {
-        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
     }
     if let Some(secs) = error.retry_after_secs() {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -76,11 +89,21 @@ mod tests {
     fn responses_follow_rfc_6750() {
         let invalid = rejection_response::<String>(&AuthError::Invalid(Invalid::Expired), false);
         assert_eq!(invalid.status(), 401);
-        assert_eq!(invalid.headers()["www-authenticate"], r#"Bearer realm="passage", error="invalid_token""#);
+        assert_eq!(
+            invalid.headers()["www-authenticate"],
+            r#"Bearer realm="passage", error="invalid_token""#
+        );
         let other = rejection_response::<String>(&AuthError::Invalid(Invalid::Signature), false);
-        assert_eq!(invalid.body(), other.body(), "the body never says which rule failed");
+        assert_eq!(
+            invalid.body(),
+            other.body(),
+            "the body never says which rule failed"
+        );
 
-        let down = AuthError::KeysUnavailable { source: JwksError::Timeout, retry_after: Duration::from_millis(1500) };
+        let down = AuthError::KeysUnavailable {
+            source: JwksError::Timeout,
+            retry_after: Duration::from_millis(1500),
+        };
         let unavailable = rejection_response::<String>(&down, false);
         assert_eq!(unavailable.status(), 503);
         assert_eq!(unavailable.headers()["retry-after"], "2");

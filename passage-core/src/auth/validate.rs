@@ -73,7 +73,13 @@ impl Validator {
     pub(crate) async fn validate(&self, token: &str) -> Result<PassageClaims, AuthError> {
         match self.prepare(token)? {
             Prepared::Cached(claims) => Ok(claims),
-            Prepared::Unverified { kid, signing_input, payload, signature, epoch } => {
+            Prepared::Unverified {
+                kid,
+                signing_input,
+                payload,
+                signature,
+                epoch,
+            } => {
                 let key = self.keys.key(&kid).await?;
                 self.finish(token, &key, signing_input, payload, &signature, epoch)
             }
@@ -88,12 +94,18 @@ impl Validator {
         };
         match prepared {
             Prepared::Cached(claims) => Now::Done(Ok(claims)),
-            Prepared::Unverified { kid, signing_input, payload, signature, epoch } => {
-                match self.keys.key_now(&kid) {
-                    Some(key) => Now::Done(self.finish(token, &key, signing_input, payload, &signature, epoch)),
-                    None => Now::NeedsKeys,
+            Prepared::Unverified {
+                kid,
+                signing_input,
+                payload,
+                signature,
+                epoch,
+            } => match self.keys.key_now(&kid) {
+                Some(key) => {
+                    Now::Done(self.finish(token, &key, signing_input, payload, &signature, epoch))
                 }
-            }
+                None => Now::NeedsKeys,
+            },
         }
     }
 
@@ -138,7 +150,13 @@ impl Validator {
         let signature = decode_segment(signature)?;
         // The header was decoded into a local buffer; keep only an owned kid past it.
         let kid = Cow::Owned(kid.into_owned());
-        Ok(Prepared::Unverified { kid, signing_input, payload, signature, epoch })
+        Ok(Prepared::Unverified {
+            kid,
+            signing_input,
+            payload,
+            signature,
+            epoch,
+        })
     }
 
     /// Signature, then claims; caches the result.

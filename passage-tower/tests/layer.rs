@@ -1,0 +1,244 @@
+//! The layer through `tower::ServiceExt::oneshot`, against a started emulator's JWKS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::{convert::Infallible, time::Duration};
+
+use http::{Request, Response, StatusCode, header};
+use passage_core::{AuthError, Passage, PassageClaims, TokenSource};
+use passage_emulator::{Emulator, Fault, Target};
+use passage_tower::{OnRejection, PassageLayer};
+use tower::{Layer, ServiceExt as _, service_fn};
+
+async fn echo(request: Request<()>) -> Result<Response<String>, Infallible> {
+    let user = request
+        .extensions()
+        .get::<PassageClaims>()
+        .map_or("anonymous".to_owned(), |c| c.user_id().to_owned());
+    Ok(Response::new(user))
+}
+
+async fn setup() -> (Emulator, Passage) {
+    let emu = Emulator::builder()
+        .app_id("app_tower")
+        .start()
+        .await
+        .unwrap();
+    let passage = Passage::builder(emu.app_id())
+        .auth_url(emu.auth_url())
+        .jwks_retry_backoff(Duration::from_millis(50), Duration::from_millis(50))
+        .build()
+        .unwrap();
+    (emu, passage)
+}
+
+async fn send(layer: &PassageLayer, request: Request<()>) -> Response<String> {
+    layer
+        .clone()
+        .layer(service_fn(echo))
+        .oneshot(request)
+        .await
+        .unwrap()
+}
+
+fn get() -> http::request::Builder {
+    Request::get("/")
+}
+
+#[tokio::test]
+async fn every_outcome() {
+    let (emu, passage) = setup().await;
+    let layer = PassageLayer::new(passage.clone());
+    let token = emu.mint_token("user-1").unwrap();
+
+    // First request: keys not held yet, so the slow (fetching) path runs.
+    let response = send(
+        &layer,
+        get()
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (response.status(), response.body().as_str()),
+        (StatusCode::OK, "user-1")
+    );
+    // Then the synchronous path.
+    let response = send(
+        &layer,
+        get()
+            .header(header::AUTHORIZATION, format!("bearer {token}"))
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.body(), "user-1");
+    let response = send(
+        &layer,
+        get()
+            .header(header::COOKIE, format!("a=b; psg_auth_token={token}"))
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.body(), "user-1");
+
+    let missing = send(&layer, get().body(()).unwrap()).await;
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        missing.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="passage""#
+    );
+    assert!(missing.body().contains(r#""code":"missing_token""#));
+
+    let expired = emu.token("user-1").expires_in_secs(-5).sign().unwrap();
+    let wrong_aud = emu
+        .token("user-1")
+        .claim("aud", "someone_else")
+        .sign()
+        .unwrap();
+    for (authorization, code) in [
+        ("Bearer abc".to_owned(), "malformed_token"),
+        ("Basic dXNlcjpwYXNz".to_owned(), "malformed_token"),
+        (format!("Bearer {expired}"), "invalid_token"),
+        (format!("Bearer {wrong_aud}"), "invalid_token"),
+    ] {
+        let response = send(
+            &layer,
+            get()
+                .header(header::AUTHORIZATION, authorization)
+                .body(())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{code}");
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="passage", error="invalid_token""#
+        );
+        assert!(response.body().contains(code), "{}", response.body());
+    }
+}
+
+#[tokio::test]
+async fn keys_unavailable_is_503_with_retry_after_then_recovers() {
+    let (emu, passage) = setup().await;
+    let layer = PassageLayer::new(passage);
+    let token = emu.mint_token("user-1").unwrap();
+    emu.set_fault(Target::Jwks, Fault::Unavailable);
+    let response = send(
+        &layer,
+        get()
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key(header::RETRY_AFTER));
+    assert!(response.body().contains("keys_unavailable"));
+    emu.clear_fault(Target::Jwks);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let response = send(
+        &layer,
+        get()
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn optional_mode_lets_anonymous_through_but_not_bad_tokens() {
+    let (emu, passage) = setup().await;
+    let layer = PassageLayer::new(passage).optional();
+    let anonymous = send(&layer, get().body(()).unwrap()).await;
+    assert_eq!(
+        (anonymous.status(), anonymous.body().as_str()),
+        (StatusCode::OK, "anonymous")
+    );
+    let bad = send(
+        &layer,
+        get()
+            .header(header::AUTHORIZATION, "Bearer x.y.z")
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    let token = emu.mint_token("user-2").unwrap();
+    let good = send(
+        &layer,
+        get()
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(good.body(), "user-2");
+}
+
+#[tokio::test]
+async fn token_source_is_respected() {
+    let (emu, passage) = setup().await;
+    let token = emu.mint_token("user-3").unwrap();
+    let header_only = PassageLayer::new(passage).token_source(TokenSource::Header);
+    let response = send(
+        &header_only,
+        get()
+            .header(header::COOKIE, format!("psg_auth_token={token}"))
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn grpc_requests_get_grpc_statuses() {
+    let (emu, passage) = setup().await;
+    let layer = PassageLayer::new(passage);
+    let grpc = || get().header(header::CONTENT_TYPE, "application/grpc");
+    let response = send(&layer, grpc().body(()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["grpc-status"], "16");
+    assert!(response.body().is_empty());
+    emu.set_fault(Target::Jwks, Fault::Unavailable);
+    let token = emu.mint_token("user-1").unwrap();
+    let response = send(
+        &layer,
+        grpc()
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.headers()["grpc-status"], "14");
+}
+
+#[derive(Clone)]
+struct Teapot;
+
+impl OnRejection<String> for Teapot {
+    fn reject(&self, error: &AuthError, _grpc: bool) -> Response<String> {
+        let mut response = Response::new(format!("custom {}", error.code()));
+        *response.status_mut() = StatusCode::IM_A_TEAPOT;
+        response
+    }
+}
+
+#[tokio::test]
+async fn custom_rejections_replace_the_default() {
+    let (_emu, passage) = setup().await;
+    let service = PassageLayer::new(passage)
+        .on_rejection(Teapot)
+        .layer(service_fn(echo));
+    let response = service.oneshot(get().body(()).unwrap()).await.unwrap();
+    assert_eq!(
+        (response.status(), response.body().as_str()),
+        (StatusCode::IM_A_TEAPOT, "custom missing_token")
+    );
+}
