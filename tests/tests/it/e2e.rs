@@ -1,0 +1,165 @@
+//! The example routes of DESIGN.md, end to end, for every adapter.
+
+use std::time::Duration;
+
+use passage_emulator::{Fault, Target};
+use passage_tests::{Adapter, Running, USER_EMAIL, USER_ID, fast, start};
+use serde_json::{Value, json};
+
+async fn server(adapter: Adapter) -> Running {
+    start(adapter, fast).await.unwrap()
+}
+
+async fn answer(
+    running: &Running,
+    path: &str,
+    headers: &[(&str, String)],
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let response = running.get(path, headers).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+fn bearer(token: &str) -> Vec<(&'static str, String)> {
+    vec![("authorization", format!("Bearer {token}"))]
+}
+
+#[tokio::test]
+async fn the_routes_answer_as_designed() {
+    for adapter in Adapter::ALL {
+        let s = server(adapter).await;
+        let token = s.emulator.mint_token(USER_ID).unwrap();
+
+        assert_eq!(answer(&s, "/healthz", &[]).await.0, 200, "{adapter:?}");
+        assert_eq!(
+            answer(&s, "/healthz", &bearer("garbage")).await.0,
+            200,
+            "{adapter:?}: healthz ignores auth"
+        );
+
+        let (status, _, body) = answer(&s, "/me", &bearer(&token)).await;
+        assert_eq!(
+            (status, body),
+            (200, json!({ "user_id": USER_ID })),
+            "{adapter:?}"
+        );
+        let (status, _, body) =
+            answer(&s, "/me", &[("authorization", format!("bearer {token}"))]).await;
+        assert_eq!(
+            (status, body),
+            (200, json!({ "user_id": USER_ID })),
+            "{adapter:?}"
+        );
+        let (status, _, body) = answer(
+            &s,
+            "/me",
+            &[("cookie", format!("theme=dark; psg_auth_token={token}"))],
+        )
+        .await;
+        assert_eq!(
+            (status, body),
+            (200, json!({ "user_id": USER_ID })),
+            "{adapter:?}"
+        );
+
+        let (status, headers, body) = answer(&s, "/me", &[]).await;
+        assert_eq!(status, 401, "{adapter:?}");
+        assert_eq!(headers["www-authenticate"], r#"Bearer realm="passage""#);
+        assert_eq!(body["code"], "missing_token");
+
+        let (status, _, body) = answer(&s, "/maybe", &[]).await;
+        assert_eq!(
+            (status, body),
+            (200, json!({ "user_id": null })),
+            "{adapter:?}"
+        );
+        let (status, _, body) = answer(&s, "/maybe", &bearer(&token)).await;
+        assert_eq!(
+            (status, body),
+            (200, json!({ "user_id": USER_ID })),
+            "{adapter:?}"
+        );
+        let (status, headers, _) = answer(&s, "/maybe", &bearer("x.y.z")).await;
+        assert_eq!(status, 401, "{adapter:?}: a bad token is not anonymous");
+        assert_eq!(
+            headers["www-authenticate"],
+            r#"Bearer realm="passage", error="invalid_token""#
+        );
+
+        let (status, _, body) = answer(&s, "/profile", &bearer(&token)).await;
+        assert_eq!(status, 200, "{adapter:?}: {body}");
+        assert_eq!(
+            (body["email"].as_str(), body["status"].as_str()),
+            (Some(USER_EMAIL), Some("active"))
+        );
+        let stranger = s.emulator.mint_token("no-such-user").unwrap();
+        assert_eq!(
+            answer(&s, "/profile", &bearer(&stranger)).await.0,
+            404,
+            "{adapter:?}"
+        );
+        assert_eq!(answer(&s, "/profile", &[]).await.0, 401, "{adapter:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_header_never_falls_back_to_a_good_cookie() {
+    for adapter in Adapter::ALL {
+        let s = server(adapter).await;
+        let good = s.emulator.mint_token(USER_ID).unwrap();
+        let expired = s
+            .emulator
+            .token(USER_ID)
+            .expires_in_secs(-10)
+            .sign()
+            .unwrap();
+        let mut headers = bearer(&expired);
+        headers.push(("cookie", format!("psg_auth_token={good}")));
+        let (status, _, body) = answer(&s, "/me", &headers).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("invalid_token")),
+            "{adapter:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn jwks_down_at_cold_start_is_503_then_recovers() {
+    for adapter in Adapter::ALL {
+        let s = server(adapter).await;
+        let token = s.emulator.mint_token(USER_ID).unwrap();
+        s.emulator.set_fault(Target::Jwks, Fault::Unavailable);
+        let (status, headers, body) = answer(&s, "/me", &bearer(&token)).await;
+        assert_eq!(status, 503, "{adapter:?}");
+        assert!(headers.contains_key("retry-after"), "{adapter:?}");
+        assert_eq!(body["code"], "keys_unavailable");
+        // The rest of the app still answers.
+        assert_eq!(answer(&s, "/healthz", &[]).await.0, 200);
+        s.emulator.clear_fault(Target::Jwks);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(
+            answer(&s, "/me", &bearer(&token)).await.0,
+            200,
+            "{adapter:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_first_requests_fetch_the_jwks_once() {
+    for adapter in Adapter::ALL {
+        let s = server(adapter).await;
+        let token = s.emulator.mint_token(USER_ID).unwrap();
+        let headers = bearer(&token);
+        let requests = (0..200).map(|_| s.get("/me", &headers));
+        let responses = futures_util::future::join_all(requests).await;
+        for response in responses {
+            assert_eq!(response.unwrap().status(), 200, "{adapter:?}");
+        }
+        assert_eq!(s.emulator.jwks_hits(), 1, "{adapter:?}");
+    }
+}

@@ -1,0 +1,10 @@
+//! Cross-crate suites over real loopback HTTP: one binary, every adapter.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+mod e2e;
