@@ -19,11 +19,13 @@ pub enum Adapter {
     Axum,
     /// `example-tower`: hyper + the layer.
     Tower,
+    /// `example-actix`: the extractor behind optional `PassageAuth` middleware.
+    Actix,
 }
 
 impl Adapter {
     /// Every adapter.
-    pub const ALL: [Self; 2] = [Self::Axum, Self::Tower];
+    pub const ALL: [Self; 3] = [Self::Axum, Self::Tower, Self::Actix];
 }
 
 /// A running example server and the emulator behind it. Both stop on drop.
@@ -108,6 +110,9 @@ pub async fn start(
         }
         Adapter::Tower => {
             tokio::spawn(example_tower::serve(listener, server_passage, shutdown));
+        }
+        Adapter::Actix => {
+            tokio::spawn(example_actix::serve(listener, server_passage, shutdown));
         }
     }
     Ok(Running {
