@@ -1,6 +1,6 @@
 //! `bench-http <framework> <mode> <bind>`: the app `benches/http.sh` loads.
 //!
-//! - framework: `axum`
+//! - framework: `axum` or `actix` (`ACTIX_WORKERS` workers, default 1)
 //! - mode: `none` (no authentication: the baseline), `auth` (PassageLayer + PassageUser),
 //!   `auth-nocache` (the same with the verified-token cache off)
 //!
@@ -17,7 +17,7 @@ use passage_emulator::Emulator;
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (Some(framework), Some(mode), Some(bind)) = (args.get(1), args.get(2), args.get(3)) else {
-        eprintln!("usage: bench-http <axum> <none|auth|auth-nocache> <bind>");
+        eprintln!("usage: bench-http <axum|actix> <none|auth|auth-nocache> <bind>");
         return ExitCode::FAILURE;
     };
     match run(framework, mode, bind).await {
@@ -58,6 +58,41 @@ async fn run(framework: &str, mode: &str, bind: &str) -> Result<(), Box<dyn std:
                     .with_state(passage)
             };
             axum::serve(listener, app).await?;
+        }
+        "actix" => {
+            let workers = std::env::var("ACTIX_WORKERS")
+                .ok()
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(1);
+            let authenticated = mode != "none";
+            let server = actix_web::HttpServer::new(move || {
+                let app = actix_web::App::new();
+                if authenticated {
+                    app.service(
+                        actix_web::web::scope("")
+                            .wrap(passage_actix::PassageAuth::new(passage.clone()))
+                            .route(
+                                "/me",
+                                actix_web::web::get().to(
+                                    |user: passage_actix::PassageUser| async move {
+                                        actix_web::HttpResponse::Ok().json(serde_user(user.id()))
+                                    },
+                                ),
+                            ),
+                    )
+                } else {
+                    app.service(actix_web::web::scope("").route(
+                        "/me",
+                        actix_web::web::get().to(|| async {
+                            actix_web::HttpResponse::Ok().json(serde_user("bench-user"))
+                        }),
+                    ))
+                }
+            })
+            .workers(workers)
+            .listen(listener.into_std()?)?
+            .run();
+            server.await?;
         }
         other => return Err(format!("unknown framework {other}").into()),
     }

@@ -10,7 +10,7 @@ pub(crate) mod validate;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::{AuthError, PassageClaims, TokenSource, find_token};
+use crate::{AuthError, PassageClaims, TokenSource};
 
 pub use response::{is_grpc, rejection_response};
 
@@ -100,10 +100,11 @@ impl Auth {
         A: IntoIterator<Item = &'a [u8]>,
         C: IntoIterator<Item = &'a [u8]>,
     {
-        let result = match find_token(source, self.validator.max_len, authorization, cookies) {
-            Ok(token) => self.validate_jwt(token).await,
-            Err(err) => Err(err),
-        };
+        let result =
+            match token::locate_token(source, self.validator.max_len, authorization, cookies) {
+                Ok(token) => self.validate_jwt(token).await,
+                Err(err) => Err(err),
+            };
         log_outcome(result)
     }
 
@@ -126,10 +127,11 @@ impl Auth {
         A: IntoIterator<Item = &'a [u8]>,
         C: IntoIterator<Item = &'a [u8]>,
     {
-        let token = match find_token(source, self.validator.max_len, authorization, cookies) {
-            Ok(token) => token,
-            Err(err) => return Check::Done(log_outcome(Err(err))),
-        };
+        let token =
+            match token::locate_token(source, self.validator.max_len, authorization, cookies) {
+                Ok(token) => token,
+                Err(err) => return Check::Done(log_outcome(Err(err))),
+            };
         match self.validator.validate_now(token) {
             validate::Now::Done(result) => Check::Done(log_outcome(result)),
             validate::Now::NeedsKeys => Check::NeedsKeys(token.to_owned()),
