@@ -200,3 +200,44 @@ pub async fn profile(passage: &Passage, user_id: &str) -> (u16, Value) {
         }
     }
 }
+
+/// The whole `main` of an example server: tracing, configuration, listener on `BIND`, banner,
+/// then `serve` until Ctrl-C. Exits non-zero with a readable message on any start-up failure.
+pub async fn run_server<F, Fut>(name: &str, serve: F) -> std::process::ExitCode
+where
+    F: FnOnce(
+        tokio::net::TcpListener,
+        Passage,
+        std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Fut,
+    Fut: Future<Output = std::io::Result<()>>,
+{
+    init_tracing();
+    let started = async {
+        let setup = Setup::from_env().await?;
+        let addr = bind_addr()?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| StartError(format!("cannot listen on {addr}: {e}")))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| StartError(e.to_string()))?;
+        setup.print_banner(name, local);
+        Ok::<_, StartError>((setup, listener))
+    };
+    let result = match started.await {
+        Ok((setup, listener)) => {
+            serve(listener, setup.passage.clone(), Box::pin(shutdown_signal()))
+                .await
+                .map_err(|e| StartError(e.to_string()))
+        }
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{name}: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
