@@ -349,6 +349,15 @@ impl Emulator {
         TokenBuilder::new(Arc::clone(&self.shared), user_id)
     }
 
+    /// Signs raw JSON (kept byte for byte, duplicate keys and all) with RS256 under the current
+    /// key: for tests of how validators treat odd but signed tokens.
+    ///
+    /// # Errors
+    /// [`EmulatorError::Crypto`] when signing fails.
+    pub fn sign_raw(&self, header_json: &str, claims_json: &str) -> Result<String, EmulatorError> {
+        token::sign_raw(&self.current_key(), header_json, claims_json)
+    }
+
     /// The key signing new tokens.
     #[must_use]
     pub fn current_key(&self) -> SigningKey {

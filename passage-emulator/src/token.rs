@@ -213,6 +213,24 @@ impl TokenBuilder {
     }
 }
 
+/// Signs raw header and claims JSON (as given, e.g. with duplicate keys) with RS256 under `key`.
+pub(crate) fn sign_raw(
+    key: &SigningKey,
+    header_json: &str,
+    claims_json: &str,
+) -> Result<String, EmulatorError> {
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header_json),
+        URL_SAFE_NO_PAD.encode(claims_json)
+    );
+    let signature = key.sign(&signature::RSA_PKCS1_SHA256, signing_input.as_bytes())?;
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature)
+    ))
+}
+
 fn es256(message: &[u8]) -> Result<Vec<u8>, EmulatorError> {
     let alg = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
     let pair = EcdsaKeyPair::generate(alg).map_err(|_| EmulatorError::Crypto)?;

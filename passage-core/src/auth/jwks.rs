@@ -132,9 +132,14 @@ impl KeyStore {
         &self.url
     }
 
-    /// The current key-removal epoch.
-    pub(crate) fn epoch(&self) -> u64 {
-        self.current.load().epoch
+    /// The current key-removal epoch; starts a background refresh when the set is stale, so
+    /// even traffic served entirely from the verified-token cache notices removed keys.
+    pub(crate) fn epoch(self: &Arc<Self>) -> u64 {
+        let set = self.current.load();
+        if set.is_stale(Instant::now()) {
+            self.refresh_in_background();
+        }
+        set.epoch
     }
 
     /// The key for `kid`. A known key is returned at once (a stale set is refreshed in the

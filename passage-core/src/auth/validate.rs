@@ -172,8 +172,9 @@ impl Validator {
         key.verify_sig(signing_input.as_bytes(), signature)
             .map_err(|_| AuthError::Invalid(Invalid::Signature))?;
         let claims_json = decode_segment(payload)?;
-        let claims: Map<String, Value> = serde_json::from_slice(&claims_json)
-            .map_err(|_| AuthError::Malformed(Malformed::ClaimsJson))?;
+        let claims = serde_json::from_slice::<UniqueKeys>(&claims_json)
+            .map_err(|_| AuthError::Malformed(Malformed::ClaimsJson))?
+            .0;
         let claims = check_claims(claims, &self.app_id, now_secs(), self.leeway)?;
         if let Some(cache) = &self.cache {
             cache.insert(token, claims.clone(), epoch);
@@ -186,6 +187,37 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, AuthError> {
     URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| AuthError::Malformed(Malformed::Base64))
+}
+
+/// A claims object whose top-level member names are unique. serde_json's `Map` keeps the last
+/// of duplicate names; parsers disagree on that, so a claim set with duplicates is refused
+/// (RFC 7515 §5.2 allows it) rather than read one way here and another elsewhere.
+struct UniqueKeys(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object with unique member names")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<UniqueKeys, A::Error> {
+                let mut map = Map::new();
+                while let Some((key, value)) = access.next_entry::<String, Value>()? {
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom("duplicate claim"));
+                    }
+                    map.insert(key, value);
+                }
+                Ok(UniqueKeys(map))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// Applies the claim rules to a verified claim set.

@@ -36,6 +36,13 @@ fn client(emulator: &Emulator, tune: impl FnOnce(PassageBuilder) -> PassageBuild
     tune(builder).build().expect("client builds")
 }
 
+/// Makes every fetched key set stale at once: the emulator sends `no-cache` and the client's
+/// TTL bounds allow zero.
+fn stale_keys(emu: &Emulator, builder: PassageBuilder) -> PassageBuilder {
+    emu.set_jwks_cache_control("no-cache");
+    builder.jwks_ttl_bounds(Duration::ZERO, Duration::from_secs(60))
+}
+
 fn invalid(result: Result<passage_core::PassageClaims, AuthError>) -> Invalid {
     match result {
         Err(AuthError::Invalid(reason)) => reason,
@@ -475,13 +482,14 @@ async fn cached_keys_keep_serving_when_the_jwks_fails_after_warm_up() {
     ] {
         // No token cache, and keys stale at once: every validation wants a refresh.
         let passage = client(&emu, |b| {
-            b.token_cache_capacity(0)
-                .jwks_ttl(Duration::ZERO)
+            stale_keys(&emu, b)
+                .token_cache_capacity(0)
                 .jwks_fetch_timeout(Duration::from_millis(300))
         });
         let token = emu.mint_token(USER).unwrap();
         passage.auth().validate_jwt(&token).await.unwrap();
         emu.set_fault(Target::Jwks, fault);
+        let hits = emu.jwks_hits();
         for _ in 0..3 {
             assert_eq!(
                 passage.auth().validate_jwt(&token).await.unwrap().user_id(),
@@ -490,6 +498,10 @@ async fn cached_keys_keep_serving_when_the_jwks_fails_after_warm_up() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        assert!(
+            emu.jwks_hits() > hits,
+            "{fault:?}: refreshes were attempted and failed"
+        );
         emu.clear_fault(Target::Jwks);
     }
 }
@@ -647,7 +659,7 @@ async fn non_rsa_keys_in_the_jwks_are_skipped() {
 #[tokio::test]
 async fn token_cache_serves_repeats_and_forgets_removed_keys() {
     let emu = emulator().await;
-    let passage = client(&emu, |b| b.jwks_ttl(Duration::ZERO));
+    let passage = client(&emu, |b| b);
     let old_kid = emu.current_key().kid().to_owned();
     let token = emu.mint_token(USER).unwrap();
     passage.auth().validate_jwt(&token).await.unwrap();
@@ -665,6 +677,27 @@ async fn token_cache_serves_repeats_and_forgets_removed_keys() {
         invalid(passage.auth().validate_jwt(&token).await),
         Invalid::UnknownKeyId
     );
+}
+
+#[tokio::test]
+async fn cache_hits_alone_notice_a_removed_key() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| stale_keys(&emu, b));
+    let old_kid = emu.current_key().kid().to_owned();
+    let token = emu.mint_token(USER).unwrap();
+    passage.auth().validate_jwt(&token).await.unwrap();
+    emu.rotate_key().unwrap();
+    emu.retire_key(&old_kid);
+    // Only the cached token is presented: the stale key set must still get refreshed.
+    let mut result = passage.auth().validate_jwt(&token).await;
+    for _ in 0..50 {
+        if result.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        result = passage.auth().validate_jwt(&token).await;
+    }
+    assert_eq!(invalid(result), Invalid::UnknownKeyId);
 }
 
 #[tokio::test]
