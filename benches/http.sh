@@ -29,6 +29,7 @@ cargo build --release -q -p bench-http
 BIN=target/release/bench-http
 
 MODES="none auth auth-nocache"
+EXTRA_AXUM_MODE=noop-layer
 
 # start FRAMEWORK MODE PORT -> starts a server pinned to SERVER_CPU, prints "pid token"
 start() {
@@ -59,23 +60,32 @@ for fw in $FRAMEWORKS; do
   # so each round's three measurements see the same background load.
   declare -A pid=() token=() port=()
   p=$PORT
-  for mode in $MODES; do
+  modes=$MODES
+  [ "$fw" = axum ] && modes="$MODES $EXTRA_AXUM_MODE"
+  for mode in $modes; do
     read -r pid[$mode] token[$mode] < <(start "$fw" "$mode" "$p")
     port[$mode]=$p; p=$((p + 1))
     taskset -c "$LOAD_CPU" wrk -t1 -c8 -d1s -H "Authorization: Bearer ${token[$mode]}" "http://127.0.0.1:${port[$mode]}/me" >/dev/null
   done
-  auth_ratios=(); nocache_ratios=()
+  auth_ratios=(); nocache_ratios=(); noop_ratios=()
   for round in $(seq "$ROUNDS"); do
     read -r base_rps base_p99 < <(load "${port[none]}" "${token[none]}")
     printf '%-8s %-6s %-14s %12.0f %10.2f %8s\n' "$fw" "$round" none "$base_rps" "$base_p99" "1.00"
-    for mode in auth auth-nocache; do
+    for mode in ${modes#none }; do
       read -r rps p99 < <(load "${port[$mode]}" "${token[$mode]}")
       ratio=$(awk -v a="$rps" -v b="$base_rps" 'BEGIN {printf "%.3f", a/b}')
       printf '%-8s %-6s %-14s %12.0f %10.2f %8s\n' "$fw" "$round" "$mode" "$rps" "$p99" "$ratio"
-      if [ "$mode" = auth ]; then auth_ratios+=("$ratio"); else nocache_ratios+=("$ratio"); fi
+      case "$mode" in
+        auth) auth_ratios+=("$ratio") ;;
+        auth-nocache) nocache_ratios+=("$ratio") ;;
+        noop-layer) noop_ratios+=("$ratio") ;;
+      esac
     done
   done
-  for mode in $MODES; do kill "${pid[$mode]}"; wait "${pid[$mode]}" 2>/dev/null || true; done
+  for mode in $modes; do kill "${pid[$mode]}"; wait "${pid[$mode]}" 2>/dev/null || true; done
+  if [ ${#noop_ratios[@]} -gt 0 ]; then
+    printf '%s median ratio of an identity layer (plumbing only): %.2f\n' "$fw" "$(printf '%s\n' "${noop_ratios[@]}" | median)"
+  fi
   printf '%s median ratio over %s rounds: auth %.2f (target >= 0.90), auth without token cache %.2f\n' \
     "$fw" "$ROUNDS" "$(printf '%s\n' "${auth_ratios[@]}" | median)" "$(printf '%s\n' "${nocache_ratios[@]}" | median)"
 done

@@ -48,7 +48,7 @@
 //! [`PassageRejection`] implements `IntoResponse` with the workspace's standard answer (401 +
 //! `WWW-Authenticate`, or 503 + `Retry-After`, small JSON body). For your own body, extract
 //! `Result<PassageUser, PassageRejection>` and map the error, or give the layer an
-//! [`OnRejection`](passage_tower::OnRejection):
+//! [`OnRejection`]:
 //!
 //! ```no_run
 //! use axum::{Json, http::StatusCode, response::IntoResponse};

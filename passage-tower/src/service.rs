@@ -31,7 +31,9 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let headers = request.headers();
-        let grpc = is_grpc(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()));
+        let grpc = |headers: &http::HeaderMap| {
+            is_grpc(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()))
+        };
         let check = self.layer.passage.auth().check(
             self.layer.source,
             headers
@@ -49,7 +51,7 @@ where
                 ResponseFuture::called(self.inner.call(request))
             }
             Check::Done(Err(err)) => {
-                ResponseFuture::rejected(self.layer.rejection.reject(&err, grpc))
+                ResponseFuture::rejected(self.layer.rejection.reject(&err, grpc(request.headers())))
             }
             Check::NeedsKeys(token) => {
                 // Keep the service that was polled ready for this request; leave a clone behind.
@@ -57,6 +59,7 @@ where
                 let ready = std::mem::replace(&mut self.inner, clone);
                 let passage = self.layer.passage.clone();
                 let rejection = self.layer.rejection.clone();
+                let grpc = grpc(request.headers());
                 let validation = Box::pin(async move { passage.auth().finish(&token).await });
                 ResponseFuture::fetching(validation, ready, request, move |err| {
                     rejection.reject(err, grpc)

@@ -1,7 +1,8 @@
 //! `bench-http <framework> <mode> <bind>`: the app `benches/http.sh` loads.
 //!
 //! - framework: `axum` or `actix` (`ACTIX_WORKERS` workers, default 1)
-//! - mode: `none` (no authentication: the baseline), `auth` (PassageLayer + PassageUser),
+//! - mode: `none` (no authentication: the baseline), `noop-layer` (axum only: an identity
+//!   layer, to separate layer plumbing from authentication), `auth` (PassageLayer + PassageUser),
 //!   `auth-nocache` (the same with the verified-token cache off)
 //!
 //! Prints `TOKEN=<jwt>` for the load generator, then `READY`, and serves `GET /me` until killed.
@@ -32,7 +33,7 @@ async fn main() -> ExitCode {
 async fn run(framework: &str, mode: &str, bind: &str) -> Result<(), Box<dyn std::error::Error>> {
     let emulator = Emulator::builder().app_id("bench_app").start().await?;
     let cache = match mode {
-        "none" | "auth" => 10_000,
+        "none" | "noop-layer" | "auth" => 10_000,
         "auth-nocache" => 0,
         other => return Err(format!("unknown mode {other}").into()),
     };
@@ -48,6 +49,11 @@ async fn run(framework: &str, mode: &str, bind: &str) -> Result<(), Box<dyn std:
         "axum" => {
             let app = if mode == "none" {
                 Router::new().route("/me", get(|| async { Json(serde_user("bench-user")) }))
+            } else if mode == "noop-layer" {
+                // What any layer costs in axum (Router::layer wraps and boxes every route).
+                Router::new()
+                    .route("/me", get(|| async { Json(serde_user("bench-user")) }))
+                    .layer(tower_layer::Identity::new())
             } else {
                 Router::new()
                     .route(

@@ -84,10 +84,11 @@ impl TokenCache {
         }
     }
 
-    /// The claims of a token verified before, if still within `exp` and the key epoch.
-    pub(crate) fn get(&self, token: &str, epoch: u64, now: u64) -> Option<PassageClaims> {
+    /// The claims of a token verified before, if still within `exp` (moka expires each entry at
+    /// its token's `exp`, see [`UntilExp`]) and made under the current key epoch.
+    pub(crate) fn get(&self, token: &str, epoch: u64) -> Option<PassageClaims> {
         let entry = self.entries.get(token)?;
-        if entry.epoch != epoch || now >= entry.claims.expires_at() {
+        if entry.epoch != epoch {
             self.entries.invalidate(token);
             return None;
         }
@@ -129,27 +130,29 @@ mod tests {
         let tail = "s".repeat(TAIL);
         let now = crate::auth::now_secs();
         cache.insert(&format!("genuine.{tail}"), claims(now + 60), 0);
-        assert!(cache.get(&format!("genuine.{tail}"), 0, now).is_some());
-        assert!(cache.get(&format!("forged.{tail}"), 0, now).is_none());
+        assert!(cache.get(&format!("genuine.{tail}"), 0).is_some());
+        assert!(cache.get(&format!("forged.{tail}"), 0).is_none());
     }
 
     #[test]
-    fn entries_from_an_older_key_epoch_or_past_exp_are_refused() {
+    fn entries_from_an_older_key_epoch_are_refused() {
         let cache = TokenCache::new(10);
         let now = crate::auth::now_secs();
         cache.insert("a.b.c", claims(now + 60), 3);
+        assert!(cache.get("a.b.c", 4).is_none(), "a key left the JWKS since");
+        assert!(cache.get("a.b.c", 3).is_none(), "and the entry is gone");
+    }
+
+    #[test]
+    fn entries_die_at_exp() {
+        let cache = TokenCache::new(10);
+        let now = crate::auth::now_secs();
+        cache.insert("d.e.f", claims(now + 1), 0);
+        assert!(cache.get("d.e.f", 0).is_some());
+        std::thread::sleep(std::time::Duration::from_millis(2100));
         assert!(
-            cache.get("a.b.c", 4, now).is_none(),
-            "a key left the JWKS since"
-        );
-        assert!(
-            cache.get("a.b.c", 3, now).is_none(),
-            "and the entry is gone"
-        );
-        cache.insert("d.e.f", claims(now + 60), 3);
-        assert!(
-            cache.get("d.e.f", 3, now + 60).is_none(),
-            "at exp the entry is dead"
+            cache.get("d.e.f", 0).is_none(),
+            "moka expires the entry at exp"
         );
     }
 

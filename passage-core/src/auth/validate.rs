@@ -117,7 +117,7 @@ impl Validator {
         // Read before any key lookup: if a key is removed meanwhile, this entry is already old.
         let epoch = self.keys.epoch();
         if let Some(cache) = &self.cache
-            && let Some(claims) = cache.get(token, epoch, now_secs())
+            && let Some(claims) = cache.get(token, epoch)
         {
             return Ok(Prepared::Cached(claims));
         }
