@@ -111,6 +111,20 @@ fn main() {
         group.bench_function("passage_cached", |b| {
             b.iter(|| run_ready(cached.auth().validate_jwt(black_box(&token))).expect("valid"));
         });
+        // What an adapter does per request on a repeat token: find it in the header, then check.
+        let header = format!("Bearer {token}");
+        group.bench_function("request_check_cached", |b| {
+            b.iter(|| {
+                match cached.auth().check(
+                    passage_core::TokenSource::default(),
+                    [black_box(header.as_bytes())],
+                    std::iter::empty(),
+                ) {
+                    passage_core::auth::Check::Done(result) => result.expect("valid"),
+                    passage_core::auth::Check::NeedsKeys(_) => unreachable!("keys are warm"),
+                }
+            });
+        });
         group.finish();
     }
     criterion.final_summary();
