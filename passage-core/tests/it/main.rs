@@ -8,4 +8,5 @@
 )]
 
 mod api;
+mod properties;
 mod validation;

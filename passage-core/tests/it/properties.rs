@@ -1,0 +1,115 @@
+//! Property tests of the parsers that face the network: token extraction and shape checks, and
+//! the synchronous check on arbitrary credentials. They run in CI with every `cargo test`.
+
+use passage_core::{
+    AuthError, DEFAULT_MAX_TOKEN_LEN, Passage, TokenSource, auth::Check, check_token_shape,
+    find_token,
+};
+use proptest::prelude::*;
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'
+}
+
+fn segment() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9_-]{1,40}"
+}
+
+fn token() -> impl Strategy<Value = String> {
+    (segment(), segment(), segment()).prop_map(|(a, b, c)| format!("{a}.{b}.{c}"))
+}
+
+fn bearer_scheme() -> impl Strategy<Value = String> {
+    proptest::collection::vec(any::<bool>(), 6).prop_map(|upper| {
+        "bearer"
+            .chars()
+            .zip(upper)
+            .map(|(c, u)| if u { c.to_ascii_uppercase() } else { c })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Whatever the bytes, extraction never panics, and what it returns is a non-empty,
+    /// size-bounded base64url string taken from the input.
+    #[test]
+    fn extraction_returns_only_clean_tokens_from_the_input(
+        authorization in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 0..3),
+        cookies in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 0..3),
+        max_len in 1usize..300,
+    ) {
+        let result = find_token(
+            TokenSource::default(),
+            max_len,
+            authorization.iter().map(Vec::as_slice),
+            cookies.iter().map(Vec::as_slice),
+        );
+        if let Ok(token) = result {
+            prop_assert!(!token.is_empty() && token.len() <= max_len);
+            prop_assert!(token.bytes().all(is_token_byte));
+            let inputs = authorization.iter().chain(cookies.iter());
+            prop_assert!(inputs.into_iter().any(|input| input.windows(token.len()).any(|w| w == token.as_bytes())));
+        }
+        if authorization.len() > 1 {
+            prop_assert!(result.is_err(), "two Authorization headers are never accepted");
+        }
+    }
+
+    /// Any casing of `Bearer`, any run of spaces or tabs: the token comes out unchanged.
+    #[test]
+    fn bearer_tokens_round_trip(scheme in bearer_scheme(), spaces in "[ \t]{1,4}", token in token(), trailing in "[ ]{0,3}") {
+        let header = format!("{scheme}{spaces}{token}{trailing}");
+        let found = find_token(TokenSource::default(), DEFAULT_MAX_TOKEN_LEN, [header.as_bytes()], []);
+        prop_assert_eq!(found.ok(), Some(token.as_str()));
+    }
+
+    /// Among any other cookies, in any Cookie header, `psg_auth_token` is found.
+    #[test]
+    fn cookie_tokens_are_found_among_others(
+        before in proptest::collection::vec(("[a-z]{1,8}", "[A-Za-z0-9]{0,12}"), 0..4),
+        after in proptest::collection::vec(("[a-z]{1,8}", "[A-Za-z0-9]{0,12}"), 0..4),
+        token in token(),
+        split in any::<bool>(),
+    ) {
+        let pairs = |list: &[(String, String)]| list.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>();
+        let mut first = pairs(&before);
+        let ours = format!("psg_auth_token={token}");
+        let headers = if split {
+            vec![first.join("; "), [vec![ours], pairs(&after)].concat().join("; ")]
+        } else {
+            first.push(ours);
+            first.extend(pairs(&after));
+            vec![first.join("; ")]
+        };
+        let found = find_token(TokenSource::default(), DEFAULT_MAX_TOKEN_LEN, [], headers.iter().map(|h| h.as_bytes()));
+        prop_assert_eq!(found.ok(), Some(token.as_str()));
+    }
+
+    /// The (vectorized) shape check agrees with the obvious definition.
+    #[test]
+    fn shape_check_matches_its_definition(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let expected = !text.is_empty() && text.len() <= 256 && text.bytes().all(is_token_byte);
+        prop_assert_eq!(check_token_shape(&text, 256).is_ok(), expected);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Arbitrary credentials never authenticate and never panic; with no keys held, the check
+    /// never does I/O (it asks for keys instead).
+    #[test]
+    fn arbitrary_credentials_never_authenticate(header in proptest::collection::vec(any::<u8>(), 0..400), dots in "[A-Za-z0-9_.-]{0,120}") {
+        let passage = Passage::builder("prop_app").auth_url("http://127.0.0.1:9").build().unwrap();
+        for candidate in [header.clone(), format!("Bearer {dots}").into_bytes()] {
+            match passage.auth().check(TokenSource::default(), [candidate.as_slice()], []) {
+                Check::Done(Ok(claims)) => prop_assert!(false, "authenticated {claims:?}"),
+                Check::Done(Err(err)) => prop_assert!(matches!(err, AuthError::Malformed(_) | AuthError::Invalid(_) | AuthError::MissingToken), "{err:?}"),
+                Check::NeedsKeys(_) => {}
+            }
+        }
+    }
+}
