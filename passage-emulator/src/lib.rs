@@ -1,45 +1,4 @@
-//! # passage-emulator
-//!
-//! A local Passage: serves your app's JWKS, mints tokens Passage-style, keeps users in memory
-//! behind the Management API of shared/PASSAGE_API.md (same paths, status codes, shapes and
-//! error bodies), and fails on demand. Use it in your own tests, run it as a binary for offline
-//! development, or let the examples embed it.
-//!
-//! ```no_run
-//! use passage_emulator::{Emulator, SeedUser};
-//!
-//! # async fn run() -> Result<(), passage_emulator::EmulatorError> {
-//! let emulator = Emulator::builder()
-//!     .app_id("my-app")
-//!     .api_key("test-key")
-//!     .user(SeedUser::email("ada@example.com").with_id("user-ada"))
-//!     .start()
-//!     .await?;
-//! // Point a client at it: PASSAGE_APP_ID, PASSAGE_API_KEY, PASSAGE_AUTH_URL, PASSAGE_API_URL.
-//! for (name, value) in emulator.env_vars() {
-//!     println!("{name}={value}");
-//! }
-//! let token = emulator.mint_token("user-ada")?;
-//! # Ok(()) }
-//! ```
-//!
-//! ## In your own tests
-//! Start one emulator per test (it binds `127.0.0.1:0`, so tests run in parallel), build your
-//! `passage_core::Passage` from [`Emulator::auth_url`], [`Emulator::api_url`],
-//! [`Emulator::app_id`] and [`Emulator::api_key`], and mint tokens with [`Emulator::token`]. It
-//! shuts down when dropped.
-//!
-//! ## Dev endpoints (under `/__emulator`)
-//! | route | what |
-//! |---|---|
-//! | `POST /__emulator/token` `{"user_id", "expires_in"?}` | `{"token"}` |
-//! | `GET /__emulator/sign-in?user_id=&redirect=/` | sets the `psg_auth_token` cookie, 303 |
-//! | `GET /__emulator/sign-out?redirect=/` | clears the cookie, 303 |
-//! | `POST /__emulator/users` (a [`SeedUser`]), `GET /__emulator/users` | seed / list users |
-//! | `POST /__emulator/reset` | forget users and faults |
-//! | `POST /__emulator/rotate-key` `{"retire_old"?}` | new signing key |
-//! | `POST /__emulator/faults` `{"target": "jwks"\|"api", "fault", "times"?}` | inject a fault |
-//! | `GET /__emulator/stats` | `{"jwks_hits", "users"}` |
+#![doc = include_str!("../README.md")]
 
 mod api;
 mod dev;
