@@ -102,15 +102,34 @@ async fn sign_out(Query(query): Query<SignIn>) -> Response {
 }
 
 fn redirect(to: Option<String>, cookie: String) -> Response {
-    // Only same-site relative redirects: never an open redirect.
     let to = to
-        .filter(|t| t.starts_with('/') && !t.starts_with("//"))
+        .filter(|t| safe_redirect(t))
         .unwrap_or_else(|| "/".to_owned());
     (
         StatusCode::SEE_OTHER,
         [(header::LOCATION, to), (header::SET_COOKIE, cookie)],
     )
         .into_response()
+}
+
+/// Relative paths, or absolute `http` URLs on this machine (the app being developed on another
+/// local port): never an open redirect to another site.
+fn safe_redirect(to: &str) -> bool {
+    if to.starts_with('/') {
+        return !to.starts_with("//") && !to.starts_with("/\\");
+    }
+    let Some(rest) = to.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 async fn seed(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Response, ApiError> {
@@ -199,4 +218,33 @@ async fn stats(State(shared): State<Arc<Shared>>) -> Response {
         StatusCode::OK,
         json!({ "jwks_hits": shared.jwks_hits.load(Ordering::Relaxed), "users": users }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_redirect;
+
+    #[test]
+    fn redirects_stay_on_this_machine() {
+        for ok in [
+            "/",
+            "/home?x=1",
+            "http://127.0.0.1:3000/",
+            "http://localhost:8080/me",
+            "http://[::1]:3000/",
+        ] {
+            assert!(safe_redirect(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "http://evil.example/",
+            "http://127.0.0.1.evil.example/",
+            "http://localhost@evil.example/",
+            "javascript:alert(1)",
+            "/\\evil.example",
+        ] {
+            assert!(!safe_redirect(bad), "{bad}");
+        }
+    }
 }

@@ -2,6 +2,8 @@
 //!
 //! | route | auth | answer |
 //! |---|---|---|
+//! | `GET /` | none | the demo page: sign in (emulator) or `<passage-auth>` (real app), then `/me` and `/profile` |
+//! | `GET /` | none | the demo page: sign in (emulator) or `<passage-auth>` (real app), then `/me` and `/profile` |
 //! | `GET /healthz` | none | 200 |
 //! | `GET /me` | required | `{"user_id": "<sub>"}` |
 //! | `GET /maybe` | optional | `{"user_id": "<sub>" or null}` (a bad token is still 401) |
@@ -11,7 +13,7 @@ use axum::{
     Json, Router,
     extract::State,
     http::StatusCode,
-    response::{IntoResponse, Response},
+    response::{Html, IntoResponse, Response},
     routing::get,
 };
 use passage_axum::{Passage, PassageLayer, PassageUser};
@@ -27,6 +29,7 @@ pub fn app(passage: Passage) -> Router {
             "/healthz",
             get(|| async { Json(example_support::health()) }),
         )
+        .route("/", get(page))
         .with_state(passage)
 }
 
@@ -42,6 +45,13 @@ pub async fn serve(
     axum::serve(listener, app(passage))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+async fn page(State(passage): State<Passage>, headers: axum::http::HeaderMap) -> Html<String> {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    Html(example_support::demo_page(&passage, host))
 }
 
 async fn me(user: PassageUser) -> Json<serde_json::Value> {

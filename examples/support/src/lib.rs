@@ -201,6 +201,75 @@ pub async fn profile(passage: &Passage, user_id: &str) -> (u16, Value) {
     }
 }
 
+/// The demo page (`GET /`). On the embedded emulator it offers "Sign in as demo user" (the
+/// emulator's dev sign-in sets the `psg_auth_token` cookie for this host and sends the browser
+/// back) and "Sign out"; with a real Passage app it loads Passage's `<passage-auth>` element.
+/// Either way it then shows what `/me` and `/profile` answer.
+///
+/// `host` is the request's `Host` header; anything but a plain host\[:port\] is ignored.
+#[must_use]
+pub fn demo_page(passage: &Passage, host: Option<&str>) -> String {
+    let host = host.filter(|h| {
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".:-[]".contains(&b))
+    });
+    let back = host.map_or_else(|| "/".to_owned(), |h| format!("http://{h}/"));
+    let auth_url = passage.auth_url();
+    let on_emulator = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|local| auth_url.starts_with(local));
+    let sign_in = if on_emulator {
+        let enc = |s: &str| {
+            s.replace('%', "%25")
+                .replace('&', "%26")
+                .replace('?', "%3F")
+                .replace('#', "%23")
+        };
+        format!(
+            r#"<p>Running on the embedded Passage emulator.</p>
+<p><a id="sign-in" href="{a}/__emulator/sign-in?redirect={r}">Sign in as demo user</a>
+ · <a id="sign-out" href="{a}/__emulator/sign-out?redirect={r}">Sign out</a></p>"#,
+            a = html(auth_url),
+            r = html(&enc(&back)),
+        )
+    } else {
+        format!(
+            r#"<script src="https://psg.so/web.js"></script>
+<passage-auth app-id="{}"></passage-auth>"#,
+            html(passage.app_id())
+        )
+    };
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Passage for Rust — demo</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}}pre{{background:#f4f4f4;padding:.5rem}}</style></head>
+<body>
+<h1>Passage for Rust</h1>
+{sign_in}
+<h2>GET /me</h2><pre id="me">…</pre>
+<h2>GET /profile</h2><pre id="profile">…</pre>
+<script>
+for (const [id, path] of [["me", "/me"], ["profile", "/profile"]]) {{
+  fetch(path, {{ credentials: "same-origin" }})
+    .then(async (r) => {{ document.getElementById(id).textContent = r.status + " " + (await r.text()); }})
+    .catch((e) => {{ document.getElementById(id).textContent = "error " + e; }});
+}}
+</script>
+</body></html>
+"#
+    )
+}
+
+/// Escapes text for HTML attributes and content.
+fn html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
 /// The whole `main` of an example server: tracing, configuration, listener on `BIND`, banner,
 /// then `serve` until Ctrl-C. Exits non-zero with a readable message on any start-up failure.
 pub async fn run_server<F, Fut>(name: &str, serve: F) -> std::process::ExitCode

@@ -105,6 +105,71 @@ async fn the_routes_answer_as_designed() {
     }
 }
 
+/// The browser demo of example-axum, walked as a browser would (without one): the page links to
+/// the emulator's sign-in, which sets the cookie for this host and sends us back; the cookie
+/// then authenticates; sign-out clears it.
+#[tokio::test]
+async fn the_demo_page_signs_in_and_out() {
+    let s = server(Adapter::Axum).await;
+    let page = s.http.get(format!("{}/", s.base)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Sign in as demo user"));
+    let link = |id: &str| {
+        let pattern = format!(r#"id="{id}" href=""#);
+        let start = html.find(&pattern).unwrap() + pattern.len();
+        html[start..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&")
+    };
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = no_redirects.get(link("sign-in")).send().await.unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let back = signed_in.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        back.trim_end_matches('/'),
+        s.base
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .map(|h| format!("http://{h}"))
+            .unwrap()
+    );
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("psg_auth_token="));
+    let (status, _, body) = answer(&s, "/me", &[("cookie", cookie.clone())]).await;
+    assert_eq!((status, body), (200, json!({ "user_id": USER_ID })));
+    let (status, _, body) = answer(&s, "/profile", &[("cookie", cookie)]).await;
+    assert_eq!((status, body["email"].as_str()), (200, Some(USER_EMAIL)));
+    let signed_out = no_redirects.get(link("sign-out")).send().await.unwrap();
+    assert!(
+        signed_out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    // A hostile Host header cannot inject markup.
+    let hostile = s
+        .http
+        .get(format!("{}/", s.base))
+        .header("host", "x\"><script>")
+        .send()
+        .await
+        .unwrap();
+    assert!(!hostile.text().await.unwrap().contains("<script>alert"));
+}
+
 #[tokio::test]
 async fn a_bad_header_never_falls_back_to_a_good_cookie() {
     for adapter in Adapter::ALL {
