@@ -243,7 +243,7 @@ pub fn demo_page(passage: &Passage, host: Option<&str>) -> String {
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Passage for Rust — demo</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}}pre{{background:#f4f4f4;padding:.5rem}}</style></head>
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}}pre{{background:#f4f4f4;padding:.5rem;white-space:pre-wrap;word-break:break-all}}</style></head>
 <body>
 <h1>Passage for Rust</h1>
 {sign_in}
