@@ -38,7 +38,7 @@ impl SigningKey {
     pub fn generate() -> Result<Self, EmulatorError> {
         let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| EmulatorError::Crypto)?;
         Ok(Self {
-            kid: crate::ids::random_id("key").into(),
+            kid: crate::ids::random_id().into(),
             pair: Arc::new(pair),
         })
     }

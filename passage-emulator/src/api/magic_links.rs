@@ -138,10 +138,10 @@ pub(super) async fn create(
     };
     drop(store);
     let user = user.ok_or_else(ApiError::user_not_found)?;
-    let secret = random_id("secret");
+    let secret = random_id();
     let path = request.magic_link_path.unwrap_or_else(|| "/".to_owned());
     let link = MagicLink {
-        id: random_id("magic_link"),
+        id: random_id(),
         app_id: shared.app_id.clone(),
         identifier,
         redirect_url: request.redirect_url.unwrap_or_else(|| "/".to_owned()),

@@ -171,7 +171,7 @@ impl Store {
         {
             return Err("a user with this identifier already exists");
         }
-        let id = seed.id.unwrap_or_else(|| random_id("user"));
+        let id = seed.id.unwrap_or_else(|| random_id());
         if self.get(&id).is_some() {
             return Err("a user with this id already exists");
         }
@@ -184,8 +184,8 @@ impl Store {
             .devices
             .into_iter()
             .map(|name| Device {
-                id: random_id("device"),
-                cred_id: random_id("cred"),
+                id: random_id(),
+                cred_id: random_id(),
                 friendly_name: name,
                 created_at: now,
                 updated_at: now,
@@ -238,7 +238,7 @@ impl Store {
             user.recent_events.insert(
                 0,
                 serde_json::json!({
-                    "id": random_id("event"),
+                    "id": random_id(),
                     "type": "login",
                     "ip_addr": "127.0.0.1",
                     "user_agent": "passage-emulator",
