@@ -171,7 +171,7 @@ impl Store {
         {
             return Err("a user with this identifier already exists");
         }
-        let id = seed.id.unwrap_or_else(|| random_id());
+        let id = seed.id.unwrap_or_else(random_id);
         if self.get(&id).is_some() {
             return Err("a user with this id already exists");
         }
