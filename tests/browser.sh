@@ -8,7 +8,14 @@ cd "$(dirname "$0")/.."
 
 if ! command -v chromium >/dev/null; then
   echo "installing chromium (Debian package)"
-  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
+  for attempt in 1 2 3; do
+    if (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; then
+      break
+    fi
+    echo "apt-get failed (attempt $attempt); retrying" >&2
+    sleep $((attempt * 10))
+  done
+  command -v chromium >/dev/null || { echo "could not install chromium" >&2; exit 1; }
 fi
 
 cargo build -q -p example-axum
