@@ -2,9 +2,14 @@
 
 use std::ops::Deref;
 
-use actix_web::{FromRequest, HttpMessage as _, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{
+    FromRequest, HttpMessage as _, HttpRequest,
+    dev::Payload,
+    http::header::{self, HeaderMap},
+    web,
+};
 use futures_util::future::{Either, LocalBoxFuture, Ready, ready};
-use passage_core::{AuthError, Passage, PassageClaims, auth::Check, optional};
+use passage_core::{AuthError, Passage, PassageClaims, TokenSource, auth::Check, optional};
 
 use crate::PassageError;
 
@@ -68,6 +73,16 @@ impl Deref for OptionalPassageUser {
 type Extraction<T> =
     Either<Ready<Result<T, PassageError>>, LocalBoxFuture<'static, Result<T, PassageError>>>;
 
+/// The core's synchronous check over actix's (http 0.2) headers: only the header values'
+/// bytes cross over, no header map is converted.
+pub(crate) fn check(passage: &Passage, source: TokenSource, headers: &HeaderMap) -> Check {
+    passage.auth().check(
+        source,
+        headers.get_all(header::AUTHORIZATION).map(|v| v.as_bytes()),
+        headers.get_all(header::COOKIE).map(|v| v.as_bytes()),
+    )
+}
+
 /// The client registered for this request, if any.
 pub(crate) fn client(req: &HttpRequest) -> Option<Passage> {
     req.app_data::<web::Data<Passage>>()
@@ -90,13 +105,7 @@ fn extract<T: 'static>(
         );
         return Either::Left(ready(Err(PassageError::NotConfigured)));
     };
-    let headers = req.headers();
-    let check = passage.auth().check(
-        passage.auth().token_source(),
-        headers.get_all(header::AUTHORIZATION).map(|v| v.as_bytes()),
-        headers.get_all(header::COOKIE).map(|v| v.as_bytes()),
-    );
-    match check {
+    match check(&passage, passage.auth().token_source(), req.headers()) {
         Check::Done(result) => Either::Left(ready(finish(result))),
         Check::NeedsKeys(token) => Either::Right(Box::pin(async move {
             finish(passage.auth().finish(&token).await)

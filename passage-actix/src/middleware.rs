@@ -9,12 +9,14 @@ use actix_web::{
     Error, HttpMessage as _, ResponseError as _,
     body::EitherBody,
     dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
-    http::header,
 };
 use futures_util::future::LocalBoxFuture;
 use passage_core::{AuthError, Passage, PassageClaims, TokenSource, auth::Check};
 
-use crate::{PassageError, extract::client};
+use crate::{
+    PassageError,
+    extract::{check, client},
+};
 
 /// Middleware that authenticates every request and stores the claims for [`PassageUser`](crate::PassageUser).
 ///
@@ -122,12 +124,7 @@ where
             .config
             .source
             .unwrap_or_else(|| passage.auth().token_source());
-        let headers = req.headers();
-        let check = passage.auth().check(
-            source,
-            headers.get_all(header::AUTHORIZATION).map(|v| v.as_bytes()),
-            headers.get_all(header::COOKIE).map(|v| v.as_bytes()),
-        );
+        let check = check(&passage, source, req.headers());
         Box::pin(async move {
             let result = match check {
                 Check::Done(result) => result,

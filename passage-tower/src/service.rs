@@ -34,14 +34,11 @@ where
         let grpc = |headers: &http::HeaderMap| {
             is_grpc(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()))
         };
-        let check = self.layer.passage.auth().check(
-            self.layer.source,
-            headers
-                .get_all(header::AUTHORIZATION)
-                .iter()
-                .map(|v| v.as_bytes()),
-            headers.get_all(header::COOKIE).iter().map(|v| v.as_bytes()),
-        );
+        let check = self
+            .layer
+            .passage
+            .auth()
+            .check_headers(self.layer.source, headers);
         match check {
             Check::Done(Ok(claims)) => {
                 request.extensions_mut().insert(claims);

@@ -174,15 +174,14 @@ impl Auth {
         source: TokenSource,
         headers: &http::HeaderMap,
     ) -> Result<PassageClaims, AuthError> {
-        let authorization = headers
-            .get_all(http::header::AUTHORIZATION)
-            .iter()
-            .map(http::HeaderValue::as_bytes);
-        let cookies = headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .map(http::HeaderValue::as_bytes);
+        let (authorization, cookies) = credentials(headers);
         self.authenticate_from(source, authorization, cookies).await
+    }
+
+    /// [`check`](Self::check) over an `http` 1 header map.
+    pub fn check_headers(&self, source: TokenSource, headers: &http::HeaderMap) -> Check {
+        let (authorization, cookies) = credentials(headers);
+        self.check(source, authorization, cookies)
     }
 
     /// Where this client looks for tokens by default.
@@ -213,6 +212,26 @@ impl Auth {
             .as_ref()
             .map_or(0, cache::TokenCache::len)
     }
+}
+
+/// The `Authorization` and `Cookie` values of an `http` 1 header map, as the plain inputs the
+/// token lookup takes.
+fn credentials(
+    headers: &http::HeaderMap,
+) -> (
+    impl Iterator<Item = &[u8]> + '_,
+    impl Iterator<Item = &[u8]> + '_,
+) {
+    let values = |name| {
+        headers
+            .get_all(name)
+            .into_iter()
+            .map(http::HeaderValue::as_bytes)
+    };
+    (
+        values(http::header::AUTHORIZATION),
+        values(http::header::COOKIE),
+    )
 }
 
 /// Maps "no token" to `None`, for optional authentication.
