@@ -134,9 +134,9 @@ impl KeyStore {
 
     /// The current key-removal epoch; starts a background refresh when the set is stale, so
     /// even traffic served entirely from the verified-token cache notices removed keys.
-    pub(crate) fn epoch(self: &Arc<Self>) -> u64 {
+    pub(crate) fn epoch(self: &Arc<Self>, now: Instant) -> u64 {
         let set = self.current.load();
-        if set.is_stale(Instant::now()) {
+        if set.is_stale(now) {
             self.refresh_in_background();
         }
         set.epoch

@@ -46,7 +46,7 @@ impl Auth {
     /// [`AuthError::Malformed`], [`AuthError::Invalid`], or [`AuthError::KeysUnavailable`]
     /// when the JWKS cannot be fetched and no keys are cached.
     pub async fn validate_jwt(&self, token: &str) -> Result<PassageClaims, AuthError> {
-        self.validator.validate(token).await
+        self.validator.validate(token::RawToken::text(token)).await
     }
 
     /// Validates a Passage JWT and returns just the user id (`sub`), like the other Passage SDKs.
@@ -102,7 +102,7 @@ impl Auth {
     {
         let result =
             match token::locate_token(source, self.validator.max_len, authorization, cookies) {
-                Ok(token) => self.validate_jwt(token).await,
+                Ok(token) => self.validator.validate(token).await,
                 Err(err) => Err(err),
             };
         log_outcome(result)
@@ -134,7 +134,7 @@ impl Auth {
             };
         match self.validator.validate_now(token) {
             validate::Now::Done(result) => Check::Done(log_outcome(result)),
-            validate::Now::NeedsKeys => Check::NeedsKeys(token.to_owned()),
+            validate::Now::NeedsKeys(token) => Check::NeedsKeys(token.to_owned()),
         }
     }
 

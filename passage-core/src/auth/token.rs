@@ -74,20 +74,56 @@ where
     A: IntoIterator<Item = &'a [u8]>,
     C: IntoIterator<Item = &'a [u8]>,
 {
-    let token = locate_token(source, max_len, authorization, cookies)?;
+    let token = locate_token(source, max_len, authorization, cookies)?.to_str()?;
     check_token_shape(token, max_len)?;
     Ok(token)
 }
 
-/// [`find_token`] without the character check, for callers that validate next: validation
-/// checks the shape before any parsing on a cache miss, and a cache hit compares the whole
-/// token with one that passed, so the hot path scans the token once instead of twice.
+/// A credential as found in the request, before its characters are checked.
+///
+/// Validation looks it up in the verified-token cache as raw bytes first: a hit compares every
+/// byte with a token that passed every check, so the hot path needs no UTF-8 or character scan;
+/// a miss checks the characters ([`to_str`](Self::to_str), then [`check_token_shape`]) before
+/// any parsing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawToken<'a> {
+    bytes: &'a [u8],
+    /// From an `Authorization` header, whose bytes beyond ASCII are a header-encoding error.
+    in_header: bool,
+}
+
+impl<'a> RawToken<'a> {
+    /// A token given as text (by a caller of `validate_jwt`, or from a cookie).
+    pub(crate) fn text(token: &'a str) -> Self {
+        Self {
+            bytes: token.as_bytes(),
+            in_header: false,
+        }
+    }
+
+    pub(crate) fn as_bytes(self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The token as text; its characters are then checked by [`check_token_shape`].
+    ///
+    /// # Errors
+    /// [`Malformed::HeaderEncoding`] for header bytes outside ASCII.
+    pub(crate) fn to_str(self) -> Result<&'a str, AuthError> {
+        match std::str::from_utf8(self.bytes) {
+            Ok(text) if !self.in_header || text.is_ascii() => Ok(text),
+            _ => Err(malformed(Malformed::HeaderEncoding)),
+        }
+    }
+}
+
+/// [`find_token`] without the character check, for callers that validate next.
 pub(crate) fn locate_token<'a, A, C>(
     source: TokenSource,
     max_len: usize,
     authorization: A,
     cookies: C,
-) -> Result<&'a str, AuthError>
+) -> Result<RawToken<'a>, AuthError>
 where
     A: IntoIterator<Item = &'a [u8]>,
     C: IntoIterator<Item = &'a [u8]>,
@@ -98,7 +134,10 @@ where
             if headers.next().is_some() {
                 return Err(malformed(Malformed::MultipleAuthorizationHeaders));
             }
-            return parse_bearer(value, max_len);
+            return parse_bearer(value, max_len).map(|bytes| RawToken {
+                bytes,
+                in_header: true,
+            });
         }
     }
     if source.cookie()
@@ -107,34 +146,55 @@ where
         if token.len() > max_len {
             return Err(malformed(Malformed::TooLong));
         }
-        return Ok(token);
+        return Ok(RawToken::text(token));
     }
     Err(AuthError::MissingToken)
 }
 
-/// Parses `Bearer <token>` (scheme case-insensitive, RFC 6750 §2.1).
-fn parse_bearer(value: &[u8], max_len: usize) -> Result<&str, AuthError> {
+/// Parses `Bearer <token>` (scheme case-insensitive, RFC 6750 §2.1), over bytes: the token's
+/// characters are checked later, and only on a cache miss.
+fn parse_bearer(value: &[u8], max_len: usize) -> Result<&[u8], AuthError> {
     // "Bearer " plus the token plus a little white space; anything longer is refused unread.
     if value.len() > max_len + 16 {
         return Err(malformed(Malformed::TooLong));
     }
-    // ASCII here; control characters inside the token are refused by `check_token_shape`.
-    let value = std::str::from_utf8(value)
-        .ok()
-        .filter(|v| v.is_ascii())
-        .ok_or(malformed(Malformed::HeaderEncoding))?;
-    let value = value.trim_matches([' ', '\t']);
-    let (scheme, rest) = value
-        .split_once([' ', '\t'])
+    let value = trim_start_ows(trim_end_ows(value));
+    let space = value
+        .iter()
+        .position(|&b| is_ows(b))
         .ok_or(malformed(Malformed::NotBearer))?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let (scheme, rest) = value.split_at(space);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Err(malformed(Malformed::NotBearer));
     }
-    let token = rest.trim_start_matches([' ', '\t']);
+    let token = trim_start_ows(rest);
     if token.is_empty() {
         return Err(malformed(Malformed::Empty));
     }
     Ok(token)
+}
+
+/// HTTP's optional white space: space and horizontal tab.
+fn is_ows(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn trim_start_ows(mut value: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = value
+        && is_ows(*first)
+    {
+        value = rest;
+    }
+    value
+}
+
+fn trim_end_ows(mut value: &[u8]) -> &[u8] {
+    while let [rest @ .., last] = value
+        && is_ows(*last)
+    {
+        value = rest;
+    }
+    value
 }
 
 /// Finds `psg_auth_token` among any number of `Cookie` headers.

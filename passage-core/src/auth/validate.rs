@@ -3,7 +3,7 @@
 //! app id; non-empty `sub`). The algorithm never comes from the token, and header URLs (`jku`,
 //! `x5u`, `jwk`, `x5c`) are never read.
 
-use std::{borrow::Cow, sync::Arc};
+use std::{borrow::Cow, sync::Arc, time::Instant};
 
 use aws_lc_rs::signature::ParsedPublicKey;
 
@@ -11,7 +11,12 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Deserializer, de::IgnoredAny};
 use serde_json::{Map, Value};
 
-use super::{cache::TokenCache, jwks::KeyStore, now_secs, token::check_token_shape};
+use super::{
+    cache::TokenCache,
+    jwks::KeyStore,
+    now_secs,
+    token::{RawToken, check_token_shape},
+};
 use crate::{
     PassageClaims,
     error::{AuthError, Invalid, Malformed},
@@ -48,11 +53,11 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error>
 }
 
 /// How far [`Validator::validate_now`] got without waiting.
-pub(crate) enum Now {
+pub(crate) enum Now<'t> {
     /// Decided.
     Done(Result<PassageClaims, AuthError>),
     /// The token's key is not held: finishing needs the JWKS.
-    NeedsKeys,
+    NeedsKeys(&'t str),
 }
 
 /// A token that passed every check that needs no key.
@@ -61,6 +66,7 @@ enum Prepared<'t> {
     Cached(PassageClaims),
     /// Ready for the signature check under `kid`.
     Unverified {
+        token: &'t str,
         kid: Cow<'t, str>,
         signing_input: &'t str,
         payload: &'t str,
@@ -70,10 +76,11 @@ enum Prepared<'t> {
 }
 
 impl Validator {
-    pub(crate) async fn validate(&self, token: &str) -> Result<PassageClaims, AuthError> {
+    pub(crate) async fn validate(&self, token: RawToken<'_>) -> Result<PassageClaims, AuthError> {
         match self.prepare(token)? {
             Prepared::Cached(claims) => Ok(claims),
             Prepared::Unverified {
+                token,
                 kid,
                 signing_input,
                 payload,
@@ -87,7 +94,7 @@ impl Validator {
     }
 
     /// Everything that needs no I/O: all rules, when the key is held (the usual case).
-    pub(crate) fn validate_now(&self, token: &str) -> Now {
+    pub(crate) fn validate_now<'t>(&self, token: RawToken<'t>) -> Now<'t> {
         let prepared = match self.prepare(token) {
             Ok(prepared) => prepared,
             Err(err) => return Now::Done(Err(err)),
@@ -95,6 +102,7 @@ impl Validator {
         match prepared {
             Prepared::Cached(claims) => Now::Done(Ok(claims)),
             Prepared::Unverified {
+                token,
                 kid,
                 signing_input,
                 payload,
@@ -104,23 +112,26 @@ impl Validator {
                 Some(key) => {
                     Now::Done(self.finish(token, &key, signing_input, payload, &signature, epoch))
                 }
-                None => Now::NeedsKeys,
+                None => Now::NeedsKeys(token),
             },
         }
     }
 
-    /// Size, cache, shape, segments, header rules, signature decoding.
-    fn prepare<'t>(&self, token: &'t str) -> Result<Prepared<'t>, AuthError> {
-        if token.len() > self.max_len {
+    /// Size, cache, characters, shape, segments, header rules, signature decoding.
+    fn prepare<'t>(&self, raw: RawToken<'t>) -> Result<Prepared<'t>, AuthError> {
+        if raw.as_bytes().len() > self.max_len {
             return Err(AuthError::Malformed(Malformed::TooLong));
         }
+        // One clock reading serves the key set's staleness and the cached entry's expiry.
+        let now = Instant::now();
         // Read before any key lookup: if a key is removed meanwhile, this entry is already old.
-        let epoch = self.keys.epoch();
+        let epoch = self.keys.epoch(now);
         if let Some(cache) = &self.cache
-            && let Some(claims) = cache.get(token, epoch)
+            && let Some(claims) = cache.get(raw.as_bytes(), epoch, now)
         {
             return Ok(Prepared::Cached(claims));
         }
+        let token = raw.to_str()?;
         check_token_shape(token, self.max_len)?;
         let (signing_input, signature) = token
             .rsplit_once('.')
@@ -151,6 +162,7 @@ impl Validator {
         // The header was decoded into a local buffer; keep only an owned kid past it.
         let kid = Cow::Owned(kid.into_owned());
         Ok(Prepared::Unverified {
+            token,
             kid,
             signing_input,
             payload,

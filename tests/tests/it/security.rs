@@ -302,6 +302,36 @@ fn rows(emu: &Emulator, watched: &str, attacker: &SigningKey) -> Vec<Row> {
         Refused,
     ));
     rows.push(row("1 MB token", bearer(&"a".repeat(1 << 20)), Refused));
+    // Near misses of the verified token, which the first row put into the token cache: a cache
+    // lookup compares raw bytes, so each must miss and then fail the full checks.
+    for (name, token) in [
+        (
+            "cached token plus a non-ASCII byte",
+            format!("{valid}\u{e9}"),
+        ),
+        ("cached token minus its last byte", {
+            let mut cut = valid.clone();
+            cut.pop();
+            cut
+        }),
+        ("cached token with one signature byte changed", {
+            let at = valid.len() - 10;
+            let swap = if &valid[at..=at] == "A" { "B" } else { "A" };
+            format!("{}{swap}{}", &valid[..at], &valid[at + 1..])
+        }),
+    ] {
+        rows.push(row(name, bearer(&token), Status(401)));
+    }
+    rows.push(row(
+        "cached token plus a DEL (refused by the HTTP parser)",
+        bearer(&format!("{valid}\u{7f}")),
+        Refused,
+    ));
+    rows.push(row(
+        "cached token then a tab (optional white space)",
+        vec![format!("Authorization: Bearer {valid}\t")],
+        Status(200),
+    ));
     // Credential placement.
     rows.push(row(
         "two Authorization headers",
