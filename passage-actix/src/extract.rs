@@ -76,10 +76,12 @@ type Extraction<T> =
 /// The core's synchronous check over actix's (http 0.2) headers: only the header values'
 /// bytes cross over, no header map is converted.
 pub(crate) fn check(passage: &Passage, source: TokenSource, headers: &HeaderMap) -> Check {
+    // Cookies are looked up on first use: never, when an Authorization header is present.
+    let cookies = std::iter::once(headers).flat_map(|headers| headers.get_all(header::COOKIE));
     passage.auth().check(
         source,
         headers.get_all(header::AUTHORIZATION).map(|v| v.as_bytes()),
-        headers.get_all(header::COOKIE).map(|v| v.as_bytes()),
+        cookies.map(|v| v.as_bytes()),
     )
 }
 

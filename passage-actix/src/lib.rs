@@ -6,5 +6,5 @@ mod middleware;
 
 pub use error::PassageError;
 pub use extract::{OptionalPassageUser, PassageUser};
-pub use middleware::{PassageAuth, PassageAuthMiddleware};
+pub use middleware::{PassageAuth, PassageAuthFuture, PassageAuthMiddleware};
 pub use passage_core::{Passage, PassageClaims, TokenSource};

@@ -1,8 +1,11 @@
 //! [`PassageAuth`]: protect a whole `App` or scope.
 
 use std::{
-    future::{Ready, ready},
+    fmt,
+    future::{Future, Ready, ready},
+    pin::Pin,
     rc::Rc,
+    task::{Context, Poll},
 };
 
 use actix_web::{
@@ -12,6 +15,7 @@ use actix_web::{
 };
 use futures_util::future::LocalBoxFuture;
 use passage_core::{AuthError, Passage, PassageClaims, TokenSource, auth::Check};
+use pin_project_lite::pin_project;
 
 use crate::{
     PassageError,
@@ -102,48 +106,153 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = PassageAuthFuture<S, B>;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let passage = self
-            .config
-            .passage
-            .clone()
-            .or_else(|| client(req.request()));
-        let service = Rc::clone(&self.service);
-        let Some(passage) = passage else {
-            tracing::error!(
-                "passage: PassageAuth found no Passage client: pass one to PassageAuth::new or register web::Data<Passage>"
-            );
-            return Box::pin(async move { Ok(reject(req, &PassageError::NotConfigured)) });
+        let registered;
+        let passage = match &self.config.passage {
+            Some(passage) => passage,
+            None => match client(req.request()) {
+                Some(passage) => {
+                    registered = passage;
+                    &registered
+                }
+                None => {
+                    tracing::error!(
+                        "passage: PassageAuth found no Passage client: pass one to PassageAuth::new or register web::Data<Passage>"
+                    );
+                    return PassageAuthFuture::done(reject(req, &PassageError::NotConfigured));
+                }
+            },
         };
         let optional = self.config.optional;
         let source = self
             .config
             .source
             .unwrap_or_else(|| passage.auth().token_source());
-        let check = check(&passage, source, req.headers());
-        Box::pin(async move {
-            let result = match check {
-                Check::Done(result) => result,
-                Check::NeedsKeys(token) => passage.auth().finish(&token).await,
-            };
-            match admit(result, optional) {
+        match check(passage, source, req.headers()) {
+            Check::Done(result) => match admit(result, optional) {
                 Ok(claims) => {
                     if let Some(claims) = claims {
                         req.extensions_mut().insert(claims);
                     }
-                    service
-                        .call(req)
-                        .await
-                        .map(ServiceResponse::map_into_left_body)
+                    PassageAuthFuture::called(self.service.call(req))
                 }
-                Err(err) => Ok(reject(req, &PassageError::Auth(err))),
+                Err(err) => PassageAuthFuture::done(reject(req, &PassageError::Auth(err))),
+            },
+            // Rare (a key not held yet): the one path that allocates a future.
+            Check::NeedsKeys(token) => {
+                let passage = passage.clone();
+                let service = Rc::clone(&self.service);
+                PassageAuthFuture::fetching(Box::pin(async move {
+                    match admit(passage.auth().finish(&token).await, optional) {
+                        Ok(claims) => {
+                            if let Some(claims) = claims {
+                                req.extensions_mut().insert(claims);
+                            }
+                            service
+                                .call(req)
+                                .await
+                                .map(ServiceResponse::map_into_left_body)
+                        }
+                        Err(err) => Ok(reject(req, &PassageError::Auth(err))),
+                    }
+                }))
             }
-        })
+        }
     }
+}
+
+type Response<B> = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+pin_project! {
+    /// The future of [`PassageAuthMiddleware`]: the wrapped service's own future when the request
+    /// was decided at once (the usual case), a ready response when refused, and a boxed future
+    /// only while signing keys are fetched.
+    pub struct PassageAuthFuture<S, B>
+    where
+        S: Service<ServiceRequest>,
+    {
+        #[pin]
+        state: State<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<ServiceRequest>,
+    {
+        Called { #[pin] future: S::Future },
+        Done { response: Option<ServiceResponse<EitherBody<B>>> },
+        Fetching { future: LocalBoxFuture<'static, Response<B>> },
+    }
+}
+
+impl<S, B> PassageAuthFuture<S, B>
+where
+    S: Service<ServiceRequest>,
+{
+    fn called(future: S::Future) -> Self {
+        Self {
+            state: State::Called { future },
+        }
+    }
+
+    fn done(response: ServiceResponse<EitherBody<B>>) -> Self {
+        Self {
+            state: State::Done {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn fetching(future: LocalBoxFuture<'static, Response<B>>) -> Self {
+        Self {
+            state: State::Fetching { future },
+        }
+    }
+}
+
+impl<S, B> Future for PassageAuthFuture<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Output = Response<B>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Called { future } => {
+                future.poll(cx).map_ok(ServiceResponse::map_into_left_body)
+            }
+            StateProj::Done { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => polled_after_completion(),
+            },
+            StateProj::Fetching { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<S, B> fmt::Debug for PassageAuthFuture<S, B>
+where
+    S: Service<ServiceRequest>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PassageAuthFuture").finish_non_exhaustive()
+    }
+}
+
+/// Polling a future again after it returned `Ready` breaks the `Future` contract.
+#[allow(
+    clippy::panic,
+    reason = "a contract violation by the caller, as in every std future"
+)]
+fn polled_after_completion() -> ! {
+    panic!("PassageAuthFuture polled after completion")
 }
 
 /// Required: every error refuses. Optional: a missing token passes, anonymous.

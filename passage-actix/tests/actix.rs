@@ -171,6 +171,34 @@ async fn every_outcome_with_and_without_the_middleware() {
 }
 
 #[tokio::test]
+async fn the_middleware_fetches_keys_on_first_use_and_after_rotation() {
+    let (emu, _) = setup().await;
+    // No unknown-kid cooldown, so the rotated key is fetched at once.
+    let passage = Passage::builder(emu.app_id())
+        .auth_url(emu.auth_url())
+        .jwks_refetch_cooldown(Duration::ZERO)
+        .build()
+        .unwrap();
+    let app = app!(passage);
+    let bearer = |token: String| Some(("authorization", format!("Bearer {token}")));
+    // No keys held yet: the middleware's only path that waits (and allocates) fetches them.
+    let first = emu.mint_token("user-9").unwrap();
+    assert_eq!(
+        get(&app, "/mw/me", bearer(first)).await,
+        (200, None, "user-9".to_owned())
+    );
+    assert_eq!(emu.jwks_hits(), 1);
+    // A new signing key is unknown until fetched again.
+    emu.rotate_key().unwrap();
+    let rotated = emu.mint_token("user-10").unwrap();
+    assert_eq!(
+        get(&app, "/mw/me", bearer(rotated)).await,
+        (200, None, "user-10".to_owned())
+    );
+    assert_eq!(emu.jwks_hits(), 2);
+}
+
+#[tokio::test]
 async fn keys_unavailable_is_503_with_retry_after() {
     let (emu, passage) = setup().await;
     emu.set_fault(Target::Jwks, Fault::Unavailable);

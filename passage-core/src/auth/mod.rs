@@ -222,10 +222,10 @@ fn credentials(
     impl Iterator<Item = &[u8]> + '_,
     impl Iterator<Item = &[u8]> + '_,
 ) {
-    let values = |name| {
-        headers
-            .get_all(name)
-            .into_iter()
+    // Looked up on first use: with an Authorization header present, cookies are never read.
+    let values = |name: http::HeaderName| {
+        std::iter::once(headers)
+            .flat_map(move |headers| headers.get_all(&name))
             .map(http::HeaderValue::as_bytes)
     };
     (

@@ -1,0 +1,203 @@
+//! What authentication adds to one request inside the framework, without sockets: the axum and
+//! actix apps of `bench-http` called in process, with and without Passage, on a repeat token.
+//!
+//! ```text
+//! cargo bench -p bench-http --bench stack
+//! ```
+//!
+//! The variants of one framework take turns in short slices (round-robin, `ROUNDS` rounds), so a
+//! slow spell of this shared machine hits all of them alike; each prints its median ns/request
+//! and the median of its per-round ratio to the app without authentication.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a benchmark has nothing to do but stop when its setup fails"
+)]
+
+use std::{hint::black_box, time::Instant};
+
+use actix_web::{App, HttpResponse, test as actix_test, web};
+use axum::{Json, Router, body::Body, routing::get};
+use http::Request;
+use passage_axum::{Passage, PassageLayer, PassageUser};
+use passage_emulator::Emulator;
+use tower::ServiceExt as _;
+
+/// A named app and how to send it one request.
+type Variant<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+
+/// Requests per variant per round.
+const SLICE: u32 = 20_000;
+
+fn rounds() -> usize {
+    std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(15)
+}
+
+fn body(id: &str) -> std::collections::BTreeMap<&'static str, String> {
+    std::collections::BTreeMap::from([("user_id", id.to_owned())])
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (emulator, passage, token) = runtime.block_on(async {
+        let emulator = Emulator::builder()
+            .app_id("bench_app")
+            .start()
+            .await
+            .unwrap();
+        let passage = Passage::builder(emulator.app_id())
+            .auth_url(emulator.auth_url())
+            .build()
+            .unwrap();
+        passage.auth().warm_up().await.unwrap();
+        let token = emulator.mint_token("bench-user").unwrap();
+        (emulator, passage, token)
+    });
+    let bearer = format!("Bearer {token}");
+    axum_stack(&runtime, &passage, &bearer);
+    actix_stack(&passage, &bearer);
+    drop(emulator);
+}
+
+fn axum_stack(runtime: &tokio::runtime::Runtime, passage: &Passage, bearer: &str) {
+    let authorization = http::HeaderValue::try_from(bearer).unwrap();
+    let request = || {
+        Request::get("/me")
+            .header(http::header::HOST, "127.0.0.1")
+            .header(http::header::AUTHORIZATION, authorization.clone())
+            .body(Body::empty())
+            .unwrap()
+    };
+    let none = Router::new().route("/me", get(|| async { Json(body("bench-user")) }));
+    let identity = none.clone().layer(tower_layer::Identity::new());
+    let me = get(|user: PassageUser| async move { Json(body(user.id())) });
+    let layer = Router::new()
+        .route("/me", me.clone())
+        .layer(PassageLayer::new(passage.clone()))
+        .with_state(passage.clone());
+    let extractor = Router::new().route("/me", me).with_state(passage.clone());
+    let variants = [
+        ("none", none),
+        ("identity layer", identity),
+        ("PassageLayer + PassageUser", layer),
+        ("PassageUser alone", extractor),
+    ];
+    for (name, router) in &variants {
+        let response = runtime.block_on(router.clone().oneshot(request())).unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+    }
+    let request = &request;
+    let mut timed: Vec<Variant<'_>> = variants
+        .into_iter()
+        .map(|(name, router)| {
+            let run: Box<dyn FnMut() + '_> = Box::new(move || {
+                black_box(runtime.block_on(router.clone().oneshot(request())).unwrap());
+            });
+            (name, run)
+        })
+        .collect();
+    report("axum 0.8, Router::oneshot", &mut timed);
+}
+
+fn actix_stack(passage: &Passage, bearer: &str) {
+    let system = actix_web::rt::System::new();
+    let me =
+        |user: passage_actix::PassageUser| async move { HttpResponse::Ok().json(body(user.id())) };
+    // Every variant routes through a scope, as `bench-http` does, so only authentication differs.
+    let none = system.block_on(actix_test::init_service(App::new().service(
+        web::scope("").route(
+            "/me",
+            web::get().to(|| async { HttpResponse::Ok().json(body("bench-user")) }),
+        ),
+    )));
+    let middleware = system.block_on(actix_test::init_service(
+        App::new().service(
+            web::scope("")
+                .wrap(passage_actix::PassageAuth::new(passage.clone()))
+                .route("/me", web::get().to(me)),
+        ),
+    ));
+    let extractor = system.block_on(actix_test::init_service(
+        App::new()
+            .app_data(web::Data::new(passage.clone()))
+            .service(web::scope("").route("/me", web::get().to(me))),
+    ));
+    let request = || {
+        actix_test::TestRequest::get()
+            .uri("/me")
+            .insert_header(("authorization", bearer))
+            .to_request()
+    };
+    macro_rules! variant {
+        ($name:expr, $app:expr) => {{
+            let status = system
+                .block_on(actix_test::call_service(&$app, request()))
+                .status();
+            assert_eq!(status, 200, "{}", $name);
+            let run: Box<dyn FnMut() + '_> = Box::new(|| {
+                black_box(system.block_on(actix_test::call_service(&$app, request())));
+            });
+            ($name, run)
+        }};
+    }
+    let mut timed: Vec<Variant<'_>> = vec![
+        variant!("none", none),
+        variant!("PassageAuth + PassageUser", middleware),
+        variant!("PassageUser alone", extractor),
+    ];
+    report("actix-web 4, call_service", &mut timed);
+}
+
+/// Runs the variants round-robin and prints medians; the first variant is the baseline.
+fn report(title: &str, variants: &mut [Variant<'_>]) {
+    let rounds = rounds();
+    let mut ns: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); variants.len()];
+    for (_, run) in variants.iter_mut() {
+        for _ in 0..SLICE / 4 {
+            run();
+        }
+    }
+    for _ in 0..rounds {
+        for (i, (_, run)) in variants.iter_mut().enumerate() {
+            let start = Instant::now();
+            for _ in 0..SLICE {
+                run();
+            }
+            ns[i].push(start.elapsed().as_nanos() as f64 / f64::from(SLICE));
+        }
+    }
+    println!("\n== {title}: {rounds} rounds of {SLICE} requests per variant ==");
+    println!(
+        "{:<28} {:>10} {:>12} {:>14}",
+        "variant", "ns/request", "ratio", "added ns"
+    );
+    for (i, (name, _)) in variants.iter().enumerate() {
+        let ratios: Vec<f64> = ns[i].iter().zip(&ns[0]).map(|(v, b)| v / b).collect();
+        let added: Vec<f64> = ns[i].iter().zip(&ns[0]).map(|(v, b)| v - b).collect();
+        println!(
+            "{name:<28} {:>10.0} {:>12.3} {:>14.0}",
+            median(&ns[i]),
+            median(&ratios),
+            median(&added)
+        );
+    }
+    println!("ratio = time per request / time without authentication (median of per-round ratios)");
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}
