@@ -2,20 +2,28 @@
 # HTTP load: the same app with and without Passage, loaded on loopback by wrk, as ratios
 # measured in one run (absolute numbers on a shared 2-core machine mean little).
 #
-#   benches/http.sh                      # axum and actix
-#   DURATION=20s CONNECTIONS=64 benches/http.sh
+#   benches/http.sh                          # axum and actix, paired (default)
+#   METHOD=alternate benches/http.sh         # the classic way: one server at a time
+#   DURATION=5s ROUNDS=15 FRAMEWORKS=axum benches/http.sh
 #
 # Target (DESIGN.md): with the layer >= 0.90x the requests/s without it.
+#
+# Every server runs on core SERVER_CPU with one worker thread; wrk runs on core LOAD_CPU.
+# METHOD=paired loads the app without authentication and one variant *at the same time*: the
+# two servers share one core, so a slow spell of the machine (this VM's neighbours steal whole
+# seconds) slows both alike and cancels out of their ratio; with the core split evenly, the
+# ratio of their requests/s is the ratio of their CPU cost per request. A second copy of the
+# unauthenticated app ("control") measures how far from 1.00 the method itself strays.
+# METHOD=alternate loads one server at a time, alternating, and compares neighbouring runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-2s}
+METHOD=${METHOD:-paired}
+DURATION=${DURATION:-3s}
 ROUNDS=${ROUNDS:-9}
 CONNECTIONS=${CONNECTIONS:-32}
 FRAMEWORKS=${FRAMEWORKS:-axum actix}
 PORT=${PORT:-39871}
-# Server on core 0 with one worker thread, wrk on core 1: the two never steal each other's CPU,
-# which is most of the noise on a 2-core machine.
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
@@ -28,8 +36,9 @@ fi
 cargo build --release -q -p bench-http
 BIN=target/release/bench-http
 
-MODES="none auth auth-nocache"
-EXTRA_AXUM_MODE=noop-layer
+declare -a PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
 
 # start FRAMEWORK MODE PORT -> starts a server pinned to SERVER_CPU, prints "pid token"
 start() {
@@ -37,56 +46,73 @@ start() {
   TOKIO_WORKER_THREADS=1 ACTIX_WORKERS=1 taskset -c "$SERVER_CPU" "$BIN" "$1" "$2" "127.0.0.1:$3" >"$out" 2>/dev/null &
   local pid=$!
   for _ in $(seq 100); do grep -q READY "$out" && break; sleep 0.1; done
+  grep -q READY "$out" || { echo "bench-http $1 $2 did not start" >&2; exit 1; }
   echo "$pid $(sed -n 's/^TOKEN=//p' "$out")"
   rm -f "$out"
 }
 
-# load PORT TOKEN -> prints "rps p99_ms"
-load() {
-  local report; report=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency \
-    -H "Authorization: Bearer $2" "http://127.0.0.1:$1/me")
-  if echo "$report" | grep -q "Non-2xx"; then echo "non-2xx responses on port $1" >&2; exit 1; fi
-  local rps p99
-  rps=$(echo "$report" | awk '/Requests\/sec/ {print $2}')
-  p99=$(echo "$report" | awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}')
-  echo "$rps $p99"
+# wrk_run PORT TOKEN OUT -> wrk's report in OUT
+wrk_run() {
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency \
+    -H "Authorization: Bearer $2" "http://127.0.0.1:$1/me" >"$3"
+}
+
+# parse OUT -> prints "rps p99_ms"; fails on any non-2xx answer
+parse() {
+  if grep -q "Non-2xx" "$1"; then echo "non-2xx responses: $(cat "$1")" >&2; exit 1; fi
+  awk '/Requests\/sec/ {rps=$2}
+       $1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; p99=v}
+       END {print rps, p99}' "$1"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-printf '%-8s %-6s %-14s %12s %10s %8s\n' framework round mode "requests/s" "p99 ms" ratio
+A=$(mktemp); B=$(mktemp)
+printf 'method: %s, %s rounds of %s, %s connections per server\n' "$METHOD" "$ROUNDS" "$DURATION" "$CONNECTIONS"
+printf '%-6s %-6s %-14s %12s %8s %12s %8s %7s\n' fw round variant "base req/s" "p99 ms" "req/s" "p99 ms" ratio
 for fw in $FRAMEWORKS; do
-  # All three servers run side by side (idle ones cost nothing); wrk alternates between them,
-  # so each round's three measurements see the same background load.
-  declare -A pid=() token=() port=()
+  variants="auth auth-nocache"
+  [ "$fw" = axum ] && variants="noop-layer $variants"
+  [ "$METHOD" = paired ] && variants="control $variants"
+  declare -A pid=() token=() port=() ratios=()
   p=$PORT
-  modes=$MODES
-  [ "$fw" = axum ] && modes="$MODES $EXTRA_AXUM_MODE"
-  for mode in $modes; do
-    read -r pid[$mode] token[$mode] < <(start "$fw" "$mode" "$p")
-    port[$mode]=$p; p=$((p + 1))
-    taskset -c "$LOAD_CPU" wrk -t1 -c8 -d1s -H "Authorization: Bearer ${token[$mode]}" "http://127.0.0.1:${port[$mode]}/me" >/dev/null
+  for v in none $variants; do
+    mode=$v; [ "$v" = control ] && mode=none
+    read -r pid[$v] token[$v] < <(start "$fw" "$mode" "$p")
+    PIDS+=("${pid[$v]}")
+    port[$v]=$p; p=$((p + 1))
+    taskset -c "$LOAD_CPU" wrk -t1 -c8 -d1s -H "Authorization: Bearer ${token[$v]}" "http://127.0.0.1:${port[$v]}/me" >/dev/null
   done
-  auth_ratios=(); nocache_ratios=(); noop_ratios=()
   for round in $(seq "$ROUNDS"); do
-    read -r base_rps base_p99 < <(load "${port[none]}" "${token[none]}")
-    printf '%-8s %-6s %-14s %12.0f %10.2f %8s\n' "$fw" "$round" none "$base_rps" "$base_p99" "1.00"
-    for mode in ${modes#none }; do
-      read -r rps p99 < <(load "${port[$mode]}" "${token[$mode]}")
+    for v in $variants; do
+      if [ "$METHOD" = paired ]; then
+        wrk_run "${port[none]}" "${token[none]}" "$A" & w=$!
+        wrk_run "${port[$v]}" "${token[$v]}" "$B"
+        wait "$w"
+      else
+        wrk_run "${port[none]}" "${token[none]}" "$A"
+        wrk_run "${port[$v]}" "${token[$v]}" "$B"
+      fi
+      read -r base_rps base_p99 < <(parse "$A")
+      read -r rps p99 < <(parse "$B")
       ratio=$(awk -v a="$rps" -v b="$base_rps" 'BEGIN {printf "%.3f", a/b}')
-      printf '%-8s %-6s %-14s %12.0f %10.2f %8s\n' "$fw" "$round" "$mode" "$rps" "$p99" "$ratio"
-      case "$mode" in
-        auth) auth_ratios+=("$ratio") ;;
-        auth-nocache) nocache_ratios+=("$ratio") ;;
-        noop-layer) noop_ratios+=("$ratio") ;;
-      esac
+      ratios[$v]="${ratios[$v]:-} $ratio"
+      printf '%-6s %-6s %-14s %12.0f %8.2f %12.0f %8.2f %7s\n' "$fw" "$round" "$v" "$base_rps" "$base_p99" "$rps" "$p99" "$ratio"
     done
   done
-  for mode in $modes; do kill "${pid[$mode]}"; wait "${pid[$mode]}" 2>/dev/null || true; done
-  if [ ${#noop_ratios[@]} -gt 0 ]; then
-    printf '%s median ratio of an identity layer (plumbing only): %.2f\n' "$fw" "$(printf '%s\n' "${noop_ratios[@]}" | median)"
-  fi
-  printf '%s median ratio over %s rounds: auth %.2f (target >= 0.90), auth without token cache %.2f\n' \
-    "$fw" "$ROUNDS" "$(printf '%s\n' "${auth_ratios[@]}" | median)" "$(printf '%s\n' "${nocache_ratios[@]}" | median)"
+  for v in none $variants; do kill "${pid[$v]}"; wait "${pid[$v]}" 2>/dev/null || true; done
+  echo "-- $fw, median ratio over $ROUNDS rounds ($METHOD):"
+  for v in $variants; do
+    m=$(printf '%s\n' ${ratios[$v]} | median)
+    case "$v" in
+      control) note="another copy of the app without authentication: the method's own error" ;;
+      noop-layer) note="an identity layer: what any layer costs in axum" ;;
+      auth) note="PassageLayer/PassageAuth + PassageUser (target >= 0.90)" ;;
+      auth-nocache) note="the same with the verified-token cache off" ;;
+    esac
+    printf '   %-14s %.2f  %s\n' "$v" "$m" "$note"
+  done
+  unset pid token port ratios
 done
-echo "ratio = requests/s / requests/s of the same app without authentication, same round"
+rm -f "$A" "$B"
+echo "ratio = requests/s of the variant / requests/s of the app without authentication, same round"

@@ -8,7 +8,11 @@ use axum::{
     http::{StatusCode, request::Parts},
     response::{IntoResponse, Response},
 };
-use passage_core::{AuthError, Passage, PassageClaims, auth::rejection_response, optional};
+use passage_core::{
+    AuthError, Passage, PassageClaims,
+    auth::{Check, rejection_response},
+    optional,
+};
 
 /// The authenticated Passage user of a request.
 ///
@@ -126,6 +130,9 @@ where
 {
     let passage = Passage::from_ref(state);
     let auth = passage.auth();
-    auth.authenticate_headers(auth.token_source(), &parts.headers)
-        .await
+    // Decided at once unless the token's key must be fetched first.
+    match auth.check_headers(auth.token_source(), &parts.headers) {
+        Check::Done(result) => result,
+        Check::NeedsKeys(token) => auth.finish(&token).await,
+    }
 }
