@@ -57,24 +57,28 @@ wrk_run() {
     -H "Authorization: Bearer $2" "http://127.0.0.1:$1/me" >"$3"
 }
 
-# parse OUT -> prints "rps p99_ms"; fails on any non-2xx answer
+# parse OUT -> prints "rps p99_ms requests"; fails on any non-2xx answer
 parse() {
   if grep -q "Non-2xx" "$1"; then echo "non-2xx responses: $(cat "$1")" >&2; exit 1; fi
   awk '/Requests\/sec/ {rps=$2}
+       / requests in / {n=$1}
        $1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; p99=v}
-       END {print rps, p99}' "$1"
+       END {print rps, p99, n}' "$1"
 }
+
+# cpu_ns PID -> CPU time the server has used so far, in ns (all threads, user + kernel)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s+=$1} END {printf "%.0f\n", s}'; }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 A=$(mktemp); B=$(mktemp)
 printf 'method: %s, %s rounds of %s, %s connections per server\n' "$METHOD" "$ROUNDS" "$DURATION" "$CONNECTIONS"
-printf '%-6s %-6s %-14s %12s %8s %12s %8s %7s\n' fw round variant "base req/s" "p99 ms" "req/s" "p99 ms" ratio
+printf '%-6s %-5s %-13s %10s %7s %8s %10s %7s %8s %7s %7s\n' fw round variant "base req/s" "p99 ms" "CPU us" "req/s" "p99 ms" "CPU us" ratio "CPU r."
 for fw in $FRAMEWORKS; do
   variants="auth auth-nocache"
   [ "$fw" = axum ] && variants="noop-layer $variants"
   [ "$METHOD" = paired ] && variants="control $variants"
-  declare -A pid=() token=() port=() ratios=()
+  declare -A pid=() token=() port=() ratios=() cpu_ratios=()
   p=$PORT
   for v in none $variants; do
     mode=$v; [ "$v" = control ] && mode=none
@@ -85,6 +89,7 @@ for fw in $FRAMEWORKS; do
   done
   for round in $(seq "$ROUNDS"); do
     for v in $variants; do
+      ca=$(cpu_ns "${pid[none]}"); cb=$(cpu_ns "${pid[$v]}")
       if [ "$METHOD" = paired ]; then
         wrk_run "${port[none]}" "${token[none]}" "$A" & w=$!
         wrk_run "${port[$v]}" "${token[$v]}" "$B"
@@ -93,26 +98,35 @@ for fw in $FRAMEWORKS; do
         wrk_run "${port[none]}" "${token[none]}" "$A"
         wrk_run "${port[$v]}" "${token[$v]}" "$B"
       fi
-      read -r base_rps base_p99 < <(parse "$A")
-      read -r rps p99 < <(parse "$B")
+      ca=$(( $(cpu_ns "${pid[none]}") - ca )); cb=$(( $(cpu_ns "${pid[$v]}") - cb ))
+      read -r base_rps base_p99 base_n < <(parse "$A")
+      read -r rps p99 n < <(parse "$B")
       ratio=$(awk -v a="$rps" -v b="$base_rps" 'BEGIN {printf "%.3f", a/b}')
+      # CPU per request of the base over that of the variant: the throughput ratio a saturated
+      # core would give, whatever else limited this round.
+      base_cpu=$(awk -v c="$ca" -v n="$base_n" 'BEGIN {printf "%.2f", c/n/1000}')
+      cpu=$(awk -v c="$cb" -v n="$n" 'BEGIN {printf "%.2f", c/n/1000}')
+      cpu_ratio=$(awk -v a="$base_cpu" -v b="$cpu" 'BEGIN {printf "%.3f", a/b}')
       ratios[$v]="${ratios[$v]:-} $ratio"
-      printf '%-6s %-6s %-14s %12.0f %8.2f %12.0f %8.2f %7s\n' "$fw" "$round" "$v" "$base_rps" "$base_p99" "$rps" "$p99" "$ratio"
+      cpu_ratios[$v]="${cpu_ratios[$v]:-} $cpu_ratio"
+      printf '%-6s %-5s %-13s %10.0f %7.2f %8s %10.0f %7.2f %8s %7s %7s\n' "$fw" "$round" "$v" "$base_rps" "$base_p99" "$base_cpu" "$rps" "$p99" "$cpu" "$ratio" "$cpu_ratio"
     done
   done
   for v in none $variants; do kill "${pid[$v]}"; wait "${pid[$v]}" 2>/dev/null || true; done
-  echo "-- $fw, median ratio over $ROUNDS rounds ($METHOD):"
+  echo "-- $fw, medians over $ROUNDS rounds ($METHOD): requests/s ratio, CPU-per-request ratio"
   for v in $variants; do
     m=$(printf '%s\n' ${ratios[$v]} | median)
+    mc=$(printf '%s\n' ${cpu_ratios[$v]} | median)
     case "$v" in
       control) note="another copy of the app without authentication: the method's own error" ;;
       noop-layer) note="an identity layer: what any layer costs in axum" ;;
       auth) note="PassageLayer/PassageAuth + PassageUser (target >= 0.90)" ;;
       auth-nocache) note="the same with the verified-token cache off" ;;
     esac
-    printf '   %-14s %.2f  %s\n' "$v" "$m" "$note"
+    printf '   %-14s %.2f  %.2f  %s\n' "$v" "$m" "$mc" "$note"
   done
-  unset pid token port ratios
+  unset pid token port ratios cpu_ratios
 done
 rm -f "$A" "$B"
 echo "ratio = requests/s of the variant / requests/s of the app without authentication, same round"
+echo "CPU r. = server CPU per request without authentication / with the variant, same round"
