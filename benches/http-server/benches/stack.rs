@@ -1,5 +1,5 @@
 //! What authentication adds to one request inside the framework, without sockets: the axum and
-//! actix apps of `bench-http` called in process, with and without Passage, on a repeat token.
+//! actix apps `bench-http` serves (its library), called in process, on a repeat token.
 //!
 //! ```text
 //! cargo bench -p bench-http --bench stack
@@ -17,10 +17,11 @@
 
 use std::{hint::black_box, time::Instant};
 
-use actix_web::{App, HttpResponse, test as actix_test, web};
-use axum::{Json, Router, body::Body, routing::get};
+use actix_web::{App, test as actix_test};
+use axum::body::Body;
+use bench_http::{Mode, actix_app, axum_app};
 use http::Request;
-use passage_axum::{Passage, PassageLayer, PassageUser};
+use passage_axum::Passage;
 use passage_emulator::Emulator;
 use tower::ServiceExt as _;
 
@@ -35,10 +36,6 @@ fn rounds() -> usize {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(15)
-}
-
-fn body(id: &str) -> std::collections::BTreeMap<&'static str, String> {
-    std::collections::BTreeMap::from([("user_id", id.to_owned())])
 }
 
 fn main() {
@@ -75,60 +72,35 @@ fn axum_stack(runtime: &tokio::runtime::Runtime, passage: &Passage, bearer: &str
             .body(Body::empty())
             .unwrap()
     };
-    let none = Router::new().route("/me", get(|| async { Json(body("bench-user")) }));
-    let identity = none.clone().layer(tower_layer::Identity::new());
-    let me = get(|user: PassageUser| async move { Json(body(user.id())) });
-    let layer = Router::new()
-        .route("/me", me.clone())
-        .layer(PassageLayer::new(passage.clone()))
-        .with_state(passage.clone());
-    let extractor = Router::new().route("/me", me).with_state(passage.clone());
-    let variants = [
-        ("none", none),
-        ("identity layer", identity),
-        ("PassageLayer + PassageUser", layer),
-        ("PassageUser alone", extractor),
-    ];
-    for (name, router) in &variants {
+    let request = &request;
+    let mut timed: Vec<Variant<'_>> = [
+        ("none", Mode::None),
+        ("identity layer", Mode::NoopLayer),
+        ("PassageLayer + PassageUser", Mode::Auth),
+        ("PassageUser alone", Mode::Extractor),
+    ]
+    .into_iter()
+    .map(|(name, mode)| {
+        let router = axum_app(mode, passage);
         let response = runtime.block_on(router.clone().oneshot(request())).unwrap();
         assert_eq!(response.status(), 200, "{name}");
-    }
-    let request = &request;
-    let mut timed: Vec<Variant<'_>> = variants
-        .into_iter()
-        .map(|(name, router)| {
-            let run: Box<dyn FnMut() + '_> = Box::new(move || {
-                black_box(runtime.block_on(router.clone().oneshot(request())).unwrap());
-            });
-            (name, run)
-        })
-        .collect();
+        let run: Box<dyn FnMut() + '_> = Box::new(move || {
+            black_box(runtime.block_on(router.clone().oneshot(request())).unwrap());
+        });
+        (name, run)
+    })
+    .collect();
     report("axum 0.8, Router::oneshot", &mut timed);
 }
 
 fn actix_stack(passage: &Passage, bearer: &str) {
     let system = actix_web::rt::System::new();
-    let me =
-        |user: passage_actix::PassageUser| async move { HttpResponse::Ok().json(body(user.id())) };
-    // Every variant routes through a scope, as `bench-http` does, so only authentication differs.
-    let none = system.block_on(actix_test::init_service(App::new().service(
-        web::scope("").route(
-            "/me",
-            web::get().to(|| async { HttpResponse::Ok().json(body("bench-user")) }),
-        ),
-    )));
-    let middleware = system.block_on(actix_test::init_service(
-        App::new().service(
-            web::scope("")
-                .wrap(passage_actix::PassageAuth::new(passage.clone()))
-                .route("/me", web::get().to(me)),
-        ),
-    ));
-    let extractor = system.block_on(actix_test::init_service(
-        App::new()
-            .app_data(web::Data::new(passage.clone()))
-            .service(web::scope("").route("/me", web::get().to(me))),
-    ));
+    let app = |mode| {
+        system.block_on(actix_test::init_service(
+            App::new().configure(actix_app(mode, passage.clone())),
+        ))
+    };
+    let (none, middleware, extractor) = (app(Mode::None), app(Mode::Auth), app(Mode::Extractor));
     let request = || {
         actix_test::TestRequest::get()
             .uri("/me")
