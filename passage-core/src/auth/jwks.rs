@@ -224,6 +224,11 @@ impl KeyStore {
     }
 
     fn refresh_in_background(self: &Arc<Self>) {
+        // Every request sees a stale set until the refresh lands: a plain load, not the lock or
+        // a read-modify-write, keeps those requests from contending.
+        if self.refreshing.load(Ordering::Acquire) {
+            return;
+        }
         if lock(&self.state)
             .retry_at
             .is_some_and(|at| Instant::now() < at)
