@@ -198,6 +198,14 @@ mod tests {
     }
 
     #[test]
+    fn any_configured_capacity_builds_and_allocates_lazily() {
+        let cache = TokenCache::new(u64::MAX);
+        let now = crate::auth::now_secs();
+        cache.insert("j.k.l", claims(now + 60), 0);
+        assert!(cache.get(b"j.k.l", 0, Instant::now()).is_some());
+    }
+
+    #[test]
     fn the_cache_is_bounded() {
         let cache = TokenCache::new(100);
         let now = crate::auth::now_secs();
