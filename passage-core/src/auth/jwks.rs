@@ -110,6 +110,15 @@ impl std::fmt::Debug for KeyStore {
     }
 }
 
+/// Clears a flag when dropped.
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 impl KeyStore {
     pub(crate) fn new(url: String, http: reqwest::Client, cfg: JwksConfig) -> Self {
         Self {
@@ -244,13 +253,21 @@ impl KeyStore {
         };
         let this = Arc::clone(self);
         runtime.spawn(async move {
-            {
+            // Cleared however this task ends, even when its runtime shuts down mid-fetch: a flag
+            // left set would stop every later background refresh.
+            let _refreshing = ClearOnDrop(&this.refreshing);
+            let retry_at = {
                 let _flight = this.fetch_lock.lock().await;
                 if this.current.load().is_stale(Instant::now()) {
                     this.fetch_and_store().await;
                 }
+                lock(&this.state).retry_at
+            };
+            // After a failure, stay "refreshing" through the backoff: requests meanwhile skip with
+            // a plain load rather than each taking the state lock to read the retry time.
+            if let Some(at) = retry_at {
+                tokio::time::sleep_until(at.into()).await;
             }
-            this.refreshing.store(false, Ordering::Release);
         });
     }
 

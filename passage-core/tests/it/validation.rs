@@ -796,3 +796,41 @@ fn passage_now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+#[tokio::test]
+async fn a_refresh_cut_short_by_its_runtime_does_not_stop_later_ones() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| stale_keys(&emu, b));
+    let token = emu.mint_token(USER).unwrap();
+    passage.auth().validate_jwt(&token).await.unwrap();
+    // On a runtime of its own, a cached-token request starts a background refresh that hangs;
+    // then that runtime shuts down, dropping the refresh mid-fetch.
+    emu.set_fault(Target::Jwks, Fault::Hang);
+    let (other, cached) = (passage.clone(), token.clone());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            other.auth().validate_jwt(&cached).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        });
+    })
+    .join()
+    .unwrap();
+    emu.clear_fault(Target::Jwks);
+    let before = emu.jwks_hits();
+    // Cached-token traffic here must still refresh the stale keys.
+    for _ in 0..50 {
+        passage.auth().validate_jwt(&token).await.unwrap();
+        if emu.jwks_hits() > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        emu.jwks_hits() > before,
+        "no background refresh after the first one was dropped with its runtime"
+    );
+}
