@@ -113,3 +113,74 @@ proptest! {
         }
     }
 }
+
+/// The verified-token cache is looked up by the credential's raw bytes before any character
+/// check. Around a cached token, any one-byte edit of the `Authorization` value (replace, insert,
+/// delete, anywhere) authenticates exactly when the token found in the edited value is still
+/// the cached token byte for byte (e.g. the scheme's case or the white space changed).
+#[test]
+fn one_byte_edits_of_a_cached_credential_authenticate_only_as_that_token() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime
+        .block_on(
+            passage_emulator::Emulator::builder()
+                .app_id("prop_app")
+                .start(),
+        )
+        .unwrap();
+    let passage = Passage::builder(emulator.app_id())
+        .auth_url(emulator.auth_url())
+        .build()
+        .unwrap();
+    let token = emulator.mint_token("user-prop").unwrap();
+    runtime
+        .block_on(passage.auth().validate_jwt(&token))
+        .unwrap();
+    let header = format!("Bearer {token}");
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 2048,
+        ..ProptestConfig::default()
+    });
+    let edits = (0..=header.len(), any::<u8>(), 0..3u8);
+    runner
+        .run(&edits, |(at, byte, kind)| {
+            let mut edited = header.clone().into_bytes();
+            match kind {
+                0 if at < edited.len() => edited[at] = byte,
+                1 => edited.insert(at, byte),
+                _ if at < edited.len() => {
+                    edited.remove(at);
+                }
+                _ => edited.push(byte),
+            }
+            let same_token = find_token(
+                TokenSource::default(),
+                DEFAULT_MAX_TOKEN_LEN,
+                [edited.as_slice()],
+                [],
+            )
+            .is_ok_and(|found| found == token);
+            let authenticated =
+                match passage
+                    .auth()
+                    .check(TokenSource::default(), [edited.as_slice()], [])
+                {
+                    Check::Done(Ok(claims)) => {
+                        prop_assert_eq!(claims.user_id(), "user-prop");
+                        true
+                    }
+                    Check::Done(Err(_)) | Check::NeedsKeys(_) => false,
+                };
+            prop_assert_eq!(
+                authenticated,
+                same_token,
+                "edit {} at {}: {:?}",
+                kind,
+                at,
+                String::from_utf8_lossy(&edited)
+            );
+            Ok(())
+        })
+        .unwrap();
+    drop(emulator);
+}
