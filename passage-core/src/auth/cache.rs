@@ -23,7 +23,8 @@ use crate::PassageClaims;
 struct Entry {
     claims: PassageClaims,
     epoch: u64,
-    /// The token's `exp` on the monotonic clock the lookups read.
+    /// The token's `exp` on the monotonic clock the lookups read (converted once, at insertion:
+    /// a later step of the wall clock does not move it).
     expires: Instant,
 }
 
