@@ -3,7 +3,7 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use super::Call;
+use super::{Call, json_body};
 use crate::{
     Passage,
     error::Error,
@@ -174,7 +174,7 @@ impl<'a> MagicLinks<'a> {
     /// [`Error::InvalidArgument`] before sending; 400/404 from Passage.
     pub async fn create(self, link: CreateMagicLink) -> Result<MagicLink, Error> {
         link.check()?;
-        let body = serde_json::to_vec(&link).map_err(|e| Error::Decode(std::sync::Arc::new(e)))?;
+        let body = json_body(&link)?;
         let envelope: MagicLinkEnvelope = self
             .passage
             .call(Call {

@@ -45,13 +45,21 @@ impl Default for RetryConfig {
     }
 }
 
+/// A request body: `value` as JSON.
+pub(crate) fn json_body<T: serde::Serialize>(value: &T) -> Result<bytes::Bytes, Error> {
+    serde_json::to_vec(value)
+        .map(bytes::Bytes::from)
+        .map_err(|e| Error::Decode(std::sync::Arc::new(e)))
+}
+
 /// One API call, described.
 pub(crate) struct Call<'a> {
     pub(crate) operation: &'static str,
     pub(crate) method: Method,
     pub(crate) path: String,
     pub(crate) query: &'a [(&'static str, String)],
-    pub(crate) body: Option<Vec<u8>>,
+    /// JSON; shared, so each retry sends it again without a copy.
+    pub(crate) body: Option<bytes::Bytes>,
     /// Safe to send again (GET, DELETE, and updates that set values); never a POST create.
     pub(crate) idempotent: bool,
     /// Needs the API key.

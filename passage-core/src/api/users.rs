@@ -4,7 +4,7 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{Call, ListUsers, segment};
+use super::{Call, ListUsers, json_body, segment};
 use crate::{
     Passage,
     error::{ApiError, Error, ErrorCode},
@@ -117,10 +117,6 @@ struct DevicesEnvelope {
     devices: Option<Vec<WebAuthnDevice>>,
 }
 
-fn json_body<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
-    serde_json::to_vec(value).map_err(|e| Error::Decode(std::sync::Arc::new(e)))
-}
-
 impl<'a> Users<'a> {
     pub(crate) fn new(passage: &'a Passage) -> Self {
         Self { passage }
@@ -130,7 +126,7 @@ impl<'a> Users<'a> {
         operation: &'static str,
         method: Method,
         path: String,
-        body: Option<Vec<u8>>,
+        body: Option<bytes::Bytes>,
         idempotent: bool,
     ) -> Call<'static> {
         Call {
