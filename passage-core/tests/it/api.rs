@@ -406,6 +406,22 @@ async fn idempotent_calls_retry_5xx_then_succeed() {
 }
 
 #[tokio::test]
+async fn a_retried_update_sends_its_body_again_intact() {
+    let (emu, passage) = setup().await;
+    emu.set_fault_times(Target::Api, Fault::Unavailable, 2);
+    let updated = passage
+        .users()
+        .update("user-ada", UpdateUser::new().email("ada@lovelace.example"))
+        .await
+        .unwrap();
+    assert_eq!(updated.email, "ada@lovelace.example");
+    assert_eq!(
+        passage.users().get("user-ada").await.unwrap().email,
+        "ada@lovelace.example"
+    );
+}
+
+#[tokio::test]
 async fn retries_give_up_with_the_last_error() {
     let (emu, passage) = setup().await;
     emu.set_fault_times(Target::Api, Fault::Status(502), 3); // 1 try + 2 retries
