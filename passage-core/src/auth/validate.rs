@@ -64,31 +64,28 @@ pub(crate) enum Now<'t> {
 enum Prepared<'t> {
     /// Verified before and still trusted.
     Cached(PassageClaims),
-    /// Ready for the signature check under `kid`.
-    Unverified {
-        token: &'t str,
-        kid: Cow<'t, str>,
-        signing_input: &'t str,
-        payload: &'t str,
-        signature: Vec<u8>,
-        epoch: u64,
-    },
+    /// Ready for the signature check under its `kid`.
+    Unverified(Unverified<'t>),
+}
+
+/// A token's parts, ready for the signature check.
+struct Unverified<'t> {
+    token: &'t str,
+    kid: String,
+    signing_input: &'t str,
+    payload: &'t str,
+    signature: Vec<u8>,
+    /// The key-removal epoch read before any key lookup, for the cache entry.
+    epoch: u64,
 }
 
 impl Validator {
     pub(crate) async fn validate(&self, token: RawToken<'_>) -> Result<PassageClaims, AuthError> {
         match self.prepare(token)? {
             Prepared::Cached(claims) => Ok(claims),
-            Prepared::Unverified {
-                token,
-                kid,
-                signing_input,
-                payload,
-                signature,
-                epoch,
-            } => {
-                let key = self.keys.key(&kid).await?;
-                self.finish(token, &key, signing_input, payload, &signature, epoch)
+            Prepared::Unverified(unverified) => {
+                let key = self.keys.key(&unverified.kid).await?;
+                self.finish(&unverified, &key)
             }
         }
     }
@@ -101,18 +98,9 @@ impl Validator {
         };
         match prepared {
             Prepared::Cached(claims) => Now::Done(Ok(claims)),
-            Prepared::Unverified {
-                token,
-                kid,
-                signing_input,
-                payload,
-                signature,
-                epoch,
-            } => match self.keys.key_now(&kid) {
-                Some(key) => {
-                    Now::Done(self.finish(token, &key, signing_input, payload, &signature, epoch))
-                }
-                None => Now::NeedsKeys(token),
+            Prepared::Unverified(unverified) => match self.keys.key_now(&unverified.kid) {
+                Some(key) => Now::Done(self.finish(&unverified, &key)),
+                None => Now::NeedsKeys(unverified.token),
             },
         }
     }
@@ -159,28 +147,31 @@ impl Validator {
             return Err(AuthError::Invalid(Invalid::Signature));
         }
         let signature = decode_segment(signature)?;
-        // The header was decoded into a local buffer; keep only an owned kid past it.
-        let kid = Cow::Owned(kid.into_owned());
-        Ok(Prepared::Unverified {
+        Ok(Prepared::Unverified(Unverified {
             token,
-            kid,
+            // The header was decoded into a local buffer; keep only an owned kid past it.
+            kid: kid.into_owned(),
             signing_input,
             payload,
             signature,
             epoch,
-        })
+        }))
     }
 
     /// Signature, then claims; caches the result.
     fn finish(
         &self,
-        token: &str,
+        unverified: &Unverified<'_>,
         key: &ParsedPublicKey,
-        signing_input: &str,
-        payload: &str,
-        signature: &[u8],
-        epoch: u64,
     ) -> Result<PassageClaims, AuthError> {
+        let Unverified {
+            token,
+            signing_input,
+            payload,
+            signature,
+            epoch,
+            ..
+        } = unverified;
         key.verify_sig(signing_input.as_bytes(), signature)
             .map_err(|_| AuthError::Invalid(Invalid::Signature))?;
         let claims_json = decode_segment(payload)?;
@@ -189,7 +180,7 @@ impl Validator {
             .0;
         let claims = check_claims(claims, &self.app_id, now_secs(), self.leeway)?;
         if let Some(cache) = &self.cache {
-            cache.insert(token, claims.clone(), epoch);
+            cache.insert(token, claims.clone(), *epoch);
         }
         Ok(claims)
     }
