@@ -133,35 +133,38 @@ where
             .source
             .unwrap_or_else(|| passage.auth().token_source());
         match check(passage, source, req.headers()) {
-            Check::Done(result) => match admit(result, optional) {
-                Ok(claims) => {
-                    if let Some(claims) = claims {
-                        req.extensions_mut().insert(claims);
-                    }
-                    PassageAuthFuture::called(self.service.call(req))
-                }
-                Err(err) => PassageAuthFuture::done(reject(req, &PassageError::Auth(err))),
-            },
+            Check::Done(result) => proceed(&self.service, req, result, optional),
             // Rare (a key not held yet): the one path that allocates a future.
             Check::NeedsKeys(token) => {
                 let passage = passage.clone();
                 let service = Rc::clone(&self.service);
                 PassageAuthFuture::fetching(Box::pin(async move {
-                    match admit(passage.auth().finish(&token).await, optional) {
-                        Ok(claims) => {
-                            if let Some(claims) = claims {
-                                req.extensions_mut().insert(claims);
-                            }
-                            service
-                                .call(req)
-                                .await
-                                .map(ServiceResponse::map_into_left_body)
-                        }
-                        Err(err) => Ok(reject(req, &PassageError::Auth(err))),
-                    }
+                    let result = passage.auth().finish(&token).await;
+                    proceed(&service, req, result, optional).await
                 }))
             }
         }
+    }
+}
+
+/// Admits the request (claims into its extensions) and calls the wrapped service, or refuses it.
+fn proceed<S, B>(
+    service: &S,
+    req: ServiceRequest,
+    result: Result<PassageClaims, AuthError>,
+    optional: bool,
+) -> PassageAuthFuture<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    match admit(result, optional) {
+        Ok(claims) => {
+            if let Some(claims) = claims {
+                req.extensions_mut().insert(claims);
+            }
+            PassageAuthFuture::called(service.call(req))
+        }
+        Err(err) => PassageAuthFuture::done(reject(req, &PassageError::Auth(err))),
     }
 }
 
