@@ -45,6 +45,14 @@ fn get() -> http::request::Builder {
     Request::get("/")
 }
 
+/// `GET /` with `Authorization: Bearer <token>`.
+fn bearer(token: &str) -> Request<()> {
+    get()
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(())
+        .unwrap()
+}
+
 #[tokio::test]
 async fn every_outcome() {
     let (emu, passage) = setup().await;
@@ -52,14 +60,7 @@ async fn every_outcome() {
     let token = emu.mint_token("user-1").unwrap();
 
     // First request: keys not held yet, so the slow (fetching) path runs.
-    let response = send(
-        &layer,
-        get()
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(())
-            .unwrap(),
-    )
-    .await;
+    let response = send(&layer, bearer(&token)).await;
     assert_eq!(
         (response.status(), response.body().as_str()),
         (StatusCode::OK, "user-1")
@@ -127,27 +128,13 @@ async fn keys_unavailable_is_503_with_retry_after_then_recovers() {
     let layer = PassageLayer::new(passage);
     let token = emu.mint_token("user-1").unwrap();
     emu.set_fault(Target::Jwks, Fault::Unavailable);
-    let response = send(
-        &layer,
-        get()
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(())
-            .unwrap(),
-    )
-    .await;
+    let response = send(&layer, bearer(&token)).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().contains_key(header::RETRY_AFTER));
     assert!(response.body().contains("keys_unavailable"));
     emu.clear_fault(Target::Jwks);
     tokio::time::sleep(Duration::from_millis(60)).await;
-    let response = send(
-        &layer,
-        get()
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(())
-            .unwrap(),
-    )
-    .await;
+    let response = send(&layer, bearer(&token)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -160,24 +147,10 @@ async fn optional_mode_lets_anonymous_through_but_not_bad_tokens() {
         (anonymous.status(), anonymous.body().as_str()),
         (StatusCode::OK, "anonymous")
     );
-    let bad = send(
-        &layer,
-        get()
-            .header(header::AUTHORIZATION, "Bearer x.y.z")
-            .body(())
-            .unwrap(),
-    )
-    .await;
+    let bad = send(&layer, bearer("x.y.z")).await;
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
     let token = emu.mint_token("user-2").unwrap();
-    let good = send(
-        &layer,
-        get()
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(())
-            .unwrap(),
-    )
-    .await;
+    let good = send(&layer, bearer(&token)).await;
     assert_eq!(good.body(), "user-2");
 }
 
