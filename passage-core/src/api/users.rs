@@ -122,6 +122,12 @@ impl<'a> Users<'a> {
         Self { passage }
     }
 
+    /// Makes a call whose answer is one user.
+    async fn user(self, call: Call<'static>) -> Result<User, Error> {
+        let envelope: UserEnvelope = self.passage.call(call).await?;
+        Ok(envelope.user)
+    }
+
     fn call(
         operation: &'static str,
         method: Method,
@@ -153,11 +159,8 @@ impl<'a> Users<'a> {
     /// [`Error::Api`] with 404 `user_not_found`, and the transport errors of every call.
     pub async fn get(self, user_id: &str) -> Result<User, Error> {
         let path = format!("/users/{}", segment("user_id", user_id)?);
-        let envelope: UserEnvelope = self
-            .passage
-            .call(Self::call("get_user", Method::GET, path, None, true))
-            .await?;
-        Ok(envelope.user)
+        self.user(Self::call("get_user", Method::GET, path, None, true))
+            .await
     }
 
     /// Gets a user by email or phone (case-insensitive), like the other Passage SDKs: a list
@@ -210,17 +213,14 @@ impl<'a> Users<'a> {
             });
         }
         let body = json_body(&user)?;
-        let envelope: UserEnvelope = self
-            .passage
-            .call(Self::call(
-                "create_user",
-                Method::POST,
-                "/users".to_owned(),
-                Some(body),
-                false,
-            ))
-            .await?;
-        Ok(envelope.user)
+        self.user(Self::call(
+            "create_user",
+            Method::POST,
+            "/users".to_owned(),
+            Some(body),
+            false,
+        ))
+        .await
     }
 
     /// Updates a user's email, phone or metadata.
@@ -230,17 +230,14 @@ impl<'a> Users<'a> {
     pub async fn update(self, user_id: &str, change: UpdateUser) -> Result<User, Error> {
         let path = format!("/users/{}", segment("user_id", user_id)?);
         let body = json_body(&change)?;
-        let envelope: UserEnvelope = self
-            .passage
-            .call(Self::call(
-                "update_user",
-                Method::PATCH,
-                path,
-                Some(body),
-                true,
-            ))
-            .await?;
-        Ok(envelope.user)
+        self.user(Self::call(
+            "update_user",
+            Method::PATCH,
+            path,
+            Some(body),
+            true,
+        ))
+        .await
     }
 
     /// Deletes a user.
@@ -260,11 +257,8 @@ impl<'a> Users<'a> {
     /// 404 for an unknown user.
     pub async fn activate(self, user_id: &str) -> Result<User, Error> {
         let path = format!("/users/{}/activate", segment("user_id", user_id)?);
-        let envelope: UserEnvelope = self
-            .passage
-            .call(Self::call("activate_user", Method::PATCH, path, None, true))
-            .await?;
-        Ok(envelope.user)
+        self.user(Self::call("activate_user", Method::PATCH, path, None, true))
+            .await
     }
 
     /// Deactivates a user (they can no longer sign in).
@@ -273,17 +267,14 @@ impl<'a> Users<'a> {
     /// 404 for an unknown user.
     pub async fn deactivate(self, user_id: &str) -> Result<User, Error> {
         let path = format!("/users/{}/deactivate", segment("user_id", user_id)?);
-        let envelope: UserEnvelope = self
-            .passage
-            .call(Self::call(
-                "deactivate_user",
-                Method::PATCH,
-                path,
-                None,
-                true,
-            ))
-            .await?;
-        Ok(envelope.user)
+        self.user(Self::call(
+            "deactivate_user",
+            Method::PATCH,
+            path,
+            None,
+            true,
+        ))
+        .await
     }
 
     /// Lists a user's passkeys and security keys.
