@@ -151,8 +151,9 @@ impl KeyStore {
         set.epoch
     }
 
-    /// The key for `kid`. A known key is returned at once (a stale set is refreshed in the
-    /// background); an unknown one may trigger a fetch, subject to cooldown and backoff.
+    /// The key for `kid`. A known key is returned at once; an unknown one may trigger a fetch,
+    /// subject to cooldown and backoff. (Staleness is [`epoch`](Self::epoch)'s to notice: every
+    /// validation reads it first.)
     pub(crate) async fn key(
         self: &Arc<Self>,
         kid: &str,
@@ -164,15 +165,9 @@ impl KeyStore {
         }
     }
 
-    /// The key for `kid` if it is held now (a stale set is refreshed in the background); `None`
-    /// when getting it would need a fetch.
-    pub(crate) fn key_now(self: &Arc<Self>, kid: &str) -> Option<Arc<ParsedPublicKey>> {
-        let set = self.current.load();
-        let key = set.keys.get(kid)?;
-        if set.is_stale(Instant::now()) {
-            self.refresh_in_background();
-        }
-        Some(Arc::clone(key))
+    /// The key for `kid` if it is held now; `None` when getting it would need a fetch.
+    pub(crate) fn key_now(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
+        self.current.load().keys.get(kid).cloned()
     }
 
     /// Fetches now (single flight) unless the store is warm, or backing off.
