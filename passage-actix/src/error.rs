@@ -4,7 +4,7 @@ use actix_web::{
     HttpResponse, ResponseError,
     http::{StatusCode, header::HeaderValue},
 };
-use passage_core::{AuthError, auth::rejection_response};
+use passage_core::{AuthError, adapter::rejection_response};
 
 /// Why a request was not authenticated.
 #[derive(Debug)]

@@ -9,15 +9,21 @@ use actix_web::{
     web,
 };
 use futures_util::future::{Either, LocalBoxFuture, Ready, ready};
-use passage_core::{AuthError, Passage, PassageClaims, TokenSource, auth::Check, optional};
+use passage_core::{
+    AuthError, Passage, PassageClaims,
+    adapter::{Admission, Anonymous, Decision, Hooks as _, Layered, required},
+};
 
 use crate::PassageError;
 
 /// The authenticated Passage user of a request.
 ///
-/// Uses the claims [`PassageAuth`](crate::PassageAuth) stored, else validates the request with
-/// the client from `app_data` (`web::Data<Passage>` or `Passage`). Without a fetch of signing
-/// keys, the extraction completes at once.
+/// Behind [`PassageAuth`](crate::PassageAuth) of the same app, the middleware's verdict is
+/// final: the claims it verified, or "anonymous" (a 401 here, `None` for
+/// [`OptionalPassageUser`]), never a second look with another token source. Without it, the
+/// extractor validates the request itself with the client from `app_data`
+/// (`web::Data<Passage>` or `Passage`). Without a fetch of signing keys, the extraction
+/// completes at once.
 #[derive(Debug, Clone)]
 pub struct PassageUser(PassageClaims);
 
@@ -73,16 +79,26 @@ impl Deref for OptionalPassageUser {
 type Extraction<T> =
     Either<Ready<Result<T, PassageError>>, LocalBoxFuture<'static, Result<T, PassageError>>>;
 
-/// The core's synchronous check over actix's (http 0.2) headers: only the header values'
-/// bytes cross over, no header map is converted.
-pub(crate) fn check(passage: &Passage, source: TokenSource, headers: &HeaderMap) -> Check {
-    // Cookies are looked up on first use: never, when an Authorization header is present.
+/// The `Authorization` and `Cookie` values of actix's (http 0.2) headers: only the values'
+/// bytes cross over, no header map is converted. Cookies are looked up on first use: never,
+/// when an Authorization header decided.
+fn credentials(
+    headers: &HeaderMap,
+) -> (
+    impl Iterator<Item = &[u8]> + '_,
+    impl Iterator<Item = &[u8]> + '_,
+) {
     let cookies = std::iter::once(headers).flat_map(|headers| headers.get_all(header::COOKIE));
-    passage.auth().check(
-        source,
+    (
         headers.get_all(header::AUTHORIZATION).map(|v| v.as_bytes()),
         cookies.map(|v| v.as_bytes()),
     )
+}
+
+/// The middleware's decision for a request.
+pub(crate) fn admit(passage: &Passage, admission: Admission, headers: &HeaderMap) -> Decision {
+    let (authorization, cookies) = credentials(headers);
+    passage.auth().admit(admission, authorization, cookies)
 }
 
 /// The client registered for this request, if any.
@@ -92,26 +108,44 @@ pub(crate) fn client(req: &HttpRequest) -> Option<Passage> {
         .or_else(|| req.app_data::<Passage>().cloned())
 }
 
-/// Validates `req` (or reuses what the middleware stored), then maps the outcome with `finish`.
+/// The middleware's verdict for `req`, or the extractor's own decision; then `finish` maps it.
 fn extract<T: 'static>(
     req: &HttpRequest,
-    finish: fn(Result<PassageClaims, AuthError>) -> Result<T, PassageError>,
+    optional: bool,
+    finish: fn(Result<Option<PassageClaims>, AuthError>) -> Result<T, PassageError>,
 ) -> Extraction<T> {
-    if let Some(claims) = req.extensions().get::<PassageClaims>() {
-        return Either::Left(ready(finish(Ok(claims.clone()))));
-    }
     let Some(passage) = client(req) else {
+        // No client of our own: the middleware's verdict (it was given a client) is all we have.
+        let extensions = req.extensions();
+        let layered = Layered {
+            claims: extensions.get::<PassageClaims>(),
+            anonymous: extensions.get::<Anonymous>(),
+        };
+        if let Some(verdict) = layered.without_client(optional) {
+            return Either::Left(ready(finish(verdict)));
+        }
         tracing::error!(
             path = req.path(),
             "passage: PassageUser needs a Passage client: add `.app_data(web::Data::new(passage))` or wrap with PassageAuth"
         );
         return Either::Left(ready(Err(PassageError::NotConfigured)));
     };
-    match check(&passage, passage.auth().token_source(), req.headers()) {
-        Check::Done(result) => Either::Left(ready(finish(result))),
-        Check::NeedsKeys(token) => Either::Right(Box::pin(async move {
-            finish(passage.auth().finish(&token).await)
-        })),
+    let decision = {
+        let extensions = req.extensions();
+        let layered = Layered {
+            claims: extensions.get::<PassageClaims>(),
+            anonymous: extensions.get::<Anonymous>(),
+        };
+        let (authorization, cookies) = credentials(req.headers());
+        passage
+            .auth()
+            .extract(optional, layered, authorization, cookies)
+    };
+    match decision {
+        Decision::Ready(verdict) => Either::Left(ready(finish(verdict))),
+        Decision::Pending(pending) => {
+            Either::Right(Box::pin(async move { finish(pending.resolve().await) }))
+        }
     }
 }
 
@@ -120,7 +154,9 @@ impl FromRequest for PassageUser {
     type Future = Extraction<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        extract(req, |result| result.map(Self).map_err(PassageError::Auth))
+        extract(req, false, |verdict| {
+            required(verdict).map(Self).map_err(PassageError::Auth)
+        })
     }
 }
 
@@ -129,8 +165,8 @@ impl FromRequest for OptionalPassageUser {
     type Future = Extraction<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        extract(req, |result| {
-            optional(result)
+        extract(req, true, |verdict| {
+            verdict
                 .map(|claims| Self(claims.map(PassageUser)))
                 .map_err(PassageError::Auth)
         })

@@ -14,12 +14,15 @@ use actix_web::{
     dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
 };
 use futures_util::future::LocalBoxFuture;
-use passage_core::{AuthError, Passage, PassageClaims, TokenSource, auth::Check};
+use passage_core::{
+    AuthError, Passage, PassageClaims, TokenSource,
+    adapter::{Admission, Decision, Hooks as _},
+};
 use pin_project_lite::pin_project;
 
 use crate::{
     PassageError,
-    extract::{check, client},
+    extract::{admit, client},
 };
 
 /// Middleware that authenticates every request and stores the claims for [`PassageUser`](crate::PassageUser).
@@ -127,41 +130,48 @@ where
                 }
             },
         };
-        let optional = self.config.optional;
         let source = self
             .config
             .source
             .unwrap_or_else(|| passage.auth().token_source());
-        match check(passage, source, req.headers()) {
-            Check::Done(result) => proceed(&self.service, req, result, optional),
+        let admission = if self.config.optional {
+            Admission::optional(source)
+        } else {
+            Admission::required(source)
+        };
+        match admit(passage, admission, req.headers()) {
+            Decision::Ready(verdict) => proceed(&self.service, req, passage, verdict),
             // Rare (a key not held yet): the one path that allocates a future.
-            Check::NeedsKeys(token) => {
+            Decision::Pending(pending) => {
                 let passage = passage.clone();
                 let service = Rc::clone(&self.service);
                 PassageAuthFuture::fetching(Box::pin(async move {
-                    let result = passage.auth().finish(&token).await;
-                    proceed(&service, req, result, optional).await
+                    let verdict = pending.resolve().await;
+                    proceed(&service, req, &passage, verdict).await
                 }))
             }
         }
     }
 }
 
-/// Admits the request (claims into its extensions) and calls the wrapped service, or refuses it.
+/// Leaves the verdict in the request's extensions (the claims, or anonymous) and calls the
+/// wrapped service, or refuses the request.
 fn proceed<S, B>(
     service: &S,
     req: ServiceRequest,
-    result: Result<PassageClaims, AuthError>,
-    optional: bool,
+    passage: &Passage,
+    verdict: Result<Option<PassageClaims>, AuthError>,
 ) -> PassageAuthFuture<S, B>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
 {
-    match admit(result, optional) {
-        Ok(claims) => {
-            if let Some(claims) = claims {
-                req.extensions_mut().insert(claims);
-            }
+    match verdict {
+        Ok(Some(claims)) => {
+            req.extensions_mut().insert(claims);
+            PassageAuthFuture::called(service.call(req))
+        }
+        Ok(None) => {
+            req.extensions_mut().insert(passage.auth().anonymous());
             PassageAuthFuture::called(service.call(req))
         }
         Err(err) => PassageAuthFuture::done(reject(req, &PassageError::Auth(err))),
@@ -256,18 +266,6 @@ where
 )]
 fn polled_after_completion() -> ! {
     panic!("PassageAuthFuture polled after completion")
-}
-
-/// Required: every error refuses. Optional: a missing token passes, anonymous.
-fn admit(
-    result: Result<PassageClaims, AuthError>,
-    optional: bool,
-) -> Result<Option<PassageClaims>, AuthError> {
-    if optional {
-        passage_core::optional(result)
-    } else {
-        result.map(Some)
-    }
 }
 
 fn reject<B>(req: ServiceRequest, error: &PassageError) -> ServiceResponse<EitherBody<B>> {

@@ -10,15 +10,16 @@ use axum::{
 };
 use passage_core::{
     AuthError, Passage, PassageClaims,
-    auth::{Check, rejection_response},
-    optional,
+    adapter::{Anonymous, Decision, Hooks as _, Layered, rejection_response, required},
 };
 
 /// The authenticated Passage user of a request.
 ///
-/// Uses the claims a [`PassageLayer`](crate::PassageLayer) put into the request extensions;
-/// without the layer, validates the request itself with the [`Passage`] client from the router
-/// state (`Passage: FromRef<S>`).
+/// Behind a [`PassageLayer`](crate::PassageLayer) of the same app, the layer's verdict is final:
+/// the claims it verified, or "anonymous" (then `PassageUser` is a 401 and
+/// `Option<PassageUser>` is `None`), never a second look with another token source. Without
+/// one, the extractor validates the request itself with the [`Passage`] client from the router
+/// state (`Passage: FromRef<S>`) and its token source.
 #[derive(Debug, Clone)]
 pub struct PassageUser(PassageClaims);
 
@@ -94,11 +95,7 @@ where
     type Rejection = PassageRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(claims) = parts.extensions.get::<PassageClaims>() {
-            return Ok(Self(claims.clone()));
-        }
-        authenticate(parts, state)
-            .await
+        required(decide(parts, state, false).await)
             .map(Self)
             .map_err(PassageRejection)
     }
@@ -115,24 +112,32 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        if let Some(claims) = parts.extensions.get::<PassageClaims>() {
-            return Ok(Some(Self(claims.clone())));
-        }
-        optional(authenticate(parts, state).await)
+        decide(parts, state, true)
+            .await
             .map(|claims| claims.map(Self))
             .map_err(PassageRejection)
     }
 }
 
-async fn authenticate<S>(parts: &Parts, state: &S) -> Result<PassageClaims, AuthError>
+/// The layer's verdict, or the extractor's own decision; awaits only to fetch keys.
+async fn decide<S>(
+    parts: &Parts,
+    state: &S,
+    optional: bool,
+) -> Result<Option<PassageClaims>, AuthError>
 where
     Passage: FromRef<S>,
 {
     let passage = Passage::from_ref(state);
-    let auth = passage.auth();
-    // Decided at once unless the token's key must be fetched first.
-    match auth.check_headers(auth.token_source(), &parts.headers) {
-        Check::Done(result) => result,
-        Check::NeedsKeys(token) => auth.finish(&token).await,
+    let layered = Layered {
+        claims: parts.extensions.get::<PassageClaims>(),
+        anonymous: parts.extensions.get::<Anonymous>(),
+    };
+    match passage
+        .auth()
+        .extract_headers(optional, layered, &parts.headers)
+    {
+        Decision::Ready(verdict) => verdict,
+        Decision::Pending(pending) => pending.resolve().await,
     }
 }

@@ -29,7 +29,10 @@ use std::{
 use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use criterion::Criterion;
-use passage_core::Passage;
+use passage_core::{
+    Passage,
+    adapter::{Admission, Decision, Hooks as _},
+};
 use passage_emulator::Emulator;
 
 const GROUP: &str = "validate";
@@ -115,13 +118,13 @@ fn main() {
         let header = format!("Bearer {token}");
         group.bench_function("request_check_cached", |b| {
             b.iter(|| {
-                match cached.auth().check(
-                    passage_core::TokenSource::default(),
+                match cached.auth().admit(
+                    Admission::required(passage_core::TokenSource::default()),
                     [black_box(header.as_bytes())],
                     std::iter::empty(),
                 ) {
-                    passage_core::auth::Check::Done(result) => result.expect("valid"),
-                    passage_core::auth::Check::NeedsKeys(_) => unreachable!("keys are warm"),
+                    Decision::Ready(result) => result.expect("valid"),
+                    Decision::Pending(_) => unreachable!("keys are warm"),
                 }
             });
         });

@@ -3,15 +3,11 @@
 use std::{fmt, sync::Arc, time::Duration};
 
 use crate::{
+    Clock,
     api::{App, MagicLinks, RetryConfig, Users},
-    auth::{
-        Auth,
-        cache::TokenCache,
-        jwks::{JwksConfig, KeyStore},
-        validate::Validator,
-    },
+    auth::{Auth, AuthConfig, clock::WallClock},
     error::{ConfigError, Secret},
-    token::{DEFAULT_MAX_TOKEN_LEN, TokenSource},
+    token::TokenSource,
 };
 
 /// The default auth host (JWKS).
@@ -163,15 +159,19 @@ pub struct PassageBuilder {
     api_key: Option<String>,
     auth_url: String,
     api_url: String,
-    jwks: JwksConfig,
-    token_cache_capacity: u64,
-    leeway: Duration,
-    max_token_len: usize,
-    token_source: TokenSource,
+    auth: AuthConfig,
+    plain_http: bool,
     http: Option<reqwest::Client>,
     request_timeout: Duration,
     retry: RetryConfig,
 }
+
+/// The longest duration any setting accepts; longer values are a [`ConfigError`].
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+/// The largest clock-skew leeway accepted.
+const MAX_LEEWAY: Duration = Duration::from_secs(3600);
+/// The largest token length limit accepted (no HTTP server takes larger headers by default).
+const MAX_TOKEN_LEN_LIMIT: usize = 1024 * 1024;
 
 impl fmt::Debug for PassageBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -180,11 +180,8 @@ impl fmt::Debug for PassageBuilder {
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("auth_url", &self.auth_url)
             .field("api_url", &self.api_url)
-            .field("jwks", &self.jwks)
-            .field("token_cache_capacity", &self.token_cache_capacity)
-            .field("leeway", &self.leeway)
-            .field("max_token_len", &self.max_token_len)
-            .field("token_source", &self.token_source)
+            .field("auth", &self.auth)
+            .field("plain_http", &self.plain_http)
             .field("request_timeout", &self.request_timeout)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
@@ -193,19 +190,17 @@ impl fmt::Debug for PassageBuilder {
 
 impl PassageBuilder {
     /// Defaults: Passage's hosts, JWKS TTL 5 min (or `Cache-Control` within 30 s–24 h),
-    /// unknown-kid refetch at most every 5 s, fetch timeout 5 s, backoff 1 s–60 s, token cache
-    /// of 10 000 entries, no leeway, 8 KiB token limit, header then cookie.
+    /// unknown-kid refetch at most every 5 s, fetch timeout 5 s, backoff 1 s–60 s, stale keys
+    /// served for at most 24 h past their TTL, token cache of 10 000 entries, no leeway, 8 KiB
+    /// token limit, header then cookie, the system clock.
     pub fn new(app_id: impl Into<String>) -> Self {
         Self {
             app_id: app_id.into(),
             api_key: None,
             auth_url: DEFAULT_AUTH_URL.to_owned(),
             api_url: DEFAULT_API_URL.to_owned(),
-            jwks: JwksConfig::default(),
-            token_cache_capacity: 10_000,
-            leeway: Duration::ZERO,
-            max_token_len: DEFAULT_MAX_TOKEN_LEN,
-            token_source: TokenSource::default(),
+            auth: AuthConfig::default(),
+            plain_http: false,
             http: None,
             request_timeout: Duration::from_secs(10),
             retry: RetryConfig::default(),
@@ -252,57 +247,86 @@ impl PassageBuilder {
 
     /// How long fetched keys are fresh when the JWKS response has no `Cache-Control: max-age`.
     pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
-        self.jwks.ttl = ttl;
+        self.auth.jwks.ttl = ttl;
         self
     }
 
     /// Bounds applied to a `Cache-Control: max-age` from the JWKS host.
     pub fn jwks_ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
-        self.jwks.min_ttl = min;
-        self.jwks.max_ttl = max;
+        self.auth.jwks.min_ttl = min;
+        self.auth.jwks.max_ttl = max;
         self
     }
 
     /// At most one JWKS refetch for an unknown `kid` per this interval (default 5 s).
     pub fn jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
-        self.jwks.refetch_cooldown = cooldown;
+        self.auth.jwks.refetch_cooldown = cooldown;
         self
     }
 
     /// Timeout of one JWKS fetch, connect to last byte (default 5 s).
     pub fn jwks_fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.jwks.fetch_timeout = timeout;
+        self.auth.jwks.fetch_timeout = timeout;
         self
     }
 
     /// Wait after a failed JWKS fetch: `min`, doubling per failure up to `max`.
     pub fn jwks_retry_backoff(mut self, min: Duration, max: Duration) -> Self {
-        self.jwks.backoff_min = min;
-        self.jwks.backoff_max = max;
+        self.auth.jwks.backoff_min = min;
+        self.auth.jwks.backoff_max = max;
+        self
+    }
+
+    /// How long past their freshness held keys keep serving while every refresh fails
+    /// (default 24 h); `None` serves them for as long as the process runs.
+    ///
+    /// Past the ceiling, requests get 503 until a refresh succeeds. The trade-off: serving stale
+    /// keys keeps an app up through an outage of the auth host, but a key removed from the JWKS
+    /// (after a compromise) keeps verifying for as long as the host cannot be reached — and an
+    /// attacker who can block that traffic can make it last. A day rides out any ordinary
+    /// outage, and bounds how long a blocked host can keep a revoked key alive.
+    pub fn jwks_max_stale(mut self, ceiling: Option<Duration>) -> Self {
+        self.auth.jwks.max_stale = ceiling;
         self
     }
 
     /// Entries in the verified-token cache (default 10 000); 0 turns it off.
     pub fn token_cache_capacity(mut self, entries: u64) -> Self {
-        self.token_cache_capacity = entries;
+        self.auth.token_cache_capacity = entries;
         self
     }
 
-    /// Clock skew tolerated on `exp` and `nbf` (default none).
+    /// Clock skew tolerated on `exp` and `nbf` (default none, at most 1 h).
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
+        self.auth.leeway = leeway;
         self
     }
 
-    /// Longest token accepted, in bytes (default 8 KiB).
+    /// Longest token accepted, in bytes (default 8 KiB, at most 1 MiB).
     pub fn max_token_len(mut self, bytes: usize) -> Self {
-        self.max_token_len = bytes;
+        self.auth.max_token_len = bytes;
         self
     }
 
     /// Where requests' tokens are looked for (default header, then cookie).
     pub fn token_source(mut self, source: TokenSource) -> Self {
-        self.token_source = source;
+        self.auth.source = source;
+        self
+    }
+
+    /// The clock token times and key freshness are read from (default the system clock); for
+    /// tests that move time.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.auth.clock = WallClock::custom(Arc::new(clock));
+        self
+    }
+
+    /// Allows `http://` auth and API URLs on hosts other than loopback. Only for test rigs on a
+    /// private network: over plain HTTP anyone on the path can serve a JWKS of their own (and so
+    /// forge tokens) and read the API key. Loopback hosts (`127.0.0.0/8`, `::1`, `localhost`)
+    /// never need it.
+    pub fn danger_allow_plain_http(mut self) -> Self {
+        self.plain_http = true;
         self
     }
 
@@ -336,7 +360,9 @@ impl PassageBuilder {
     ///
     /// # Errors
     /// [`ConfigError`] for an invalid app id, an empty API key, a host that is not an absolute
-    /// http(s) URL, a zero timeout, or an HTTP client that cannot be built.
+    /// http(s) URL (or plain `http://` off loopback), a zero timeout, a duration over a year, a
+    /// `(min, max)` pair out of order, a leeway over an hour, a token limit of 0 or over 1 MiB,
+    /// or an HTTP client that cannot be built.
     pub fn build(self) -> Result<Passage, ConfigError> {
         if self.app_id.is_empty()
             || !self
@@ -349,43 +375,20 @@ impl PassageBuilder {
         if self.api_key.as_deref().is_some_and(str::is_empty) {
             return Err(ConfigError::EmptyApiKey);
         }
-        let auth_url = base_url("auth_url", &self.auth_url)?;
-        let api_url = base_url("api_url", &self.api_url)?;
-        if self.jwks.fetch_timeout.is_zero() {
-            return Err(ConfigError::OutOfRange("jwks_fetch_timeout"));
-        }
-        if self.request_timeout.is_zero() {
-            return Err(ConfigError::OutOfRange("request_timeout"));
-        }
-        if self.jwks.min_ttl > self.jwks.max_ttl || self.jwks.backoff_min > self.jwks.backoff_max {
-            return Err(ConfigError::OutOfRange("a (min, max) pair"));
-        }
-        if self.max_token_len == 0 {
-            return Err(ConfigError::OutOfRange("max_token_len"));
-        }
+        let auth_url = base_url("auth_url", &self.auth_url, self.plain_http)?;
+        let api_url = base_url("api_url", &self.api_url, self.plain_http)?;
+        self.check_ranges()?;
         let http = match self.http {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .user_agent(USER_AGENT)
-                .connect_timeout(Duration::from_secs(5))
+                .connect_timeout(CONNECT_TIMEOUT)
                 .build()
                 .map_err(|e| ConfigError::HttpClient(Arc::new(e)))?,
         };
         let app_id: Arc<str> = self.app_id.into();
         let jwks_url = format!("{auth_url}/v1/apps/{app_id}/.well-known/jwks.json");
-        let keys = Arc::new(KeyStore::new(jwks_url, http.clone(), self.jwks));
-        let cache =
-            (self.token_cache_capacity > 0).then(|| TokenCache::new(self.token_cache_capacity));
-        let auth = Auth {
-            validator: Validator {
-                app_id: Arc::clone(&app_id),
-                keys,
-                cache,
-                leeway: self.leeway.as_secs(),
-                max_len: self.max_token_len,
-            },
-            source: self.token_source,
-        };
+        let auth = Auth::new(Arc::clone(&app_id), jwks_url, http.clone(), self.auth);
         Ok(Passage {
             inner: Arc::new(Inner {
                 app_id,
@@ -399,7 +402,49 @@ impl PassageBuilder {
             }),
         })
     }
+
+    /// Every numeric setting can work: no zero timeouts, nothing that could overflow a clock.
+    fn check_ranges(&self) -> Result<(), ConfigError> {
+        let jwks = &self.auth.jwks;
+        let durations = [
+            ("jwks_ttl", jwks.ttl),
+            ("jwks_ttl_bounds", jwks.max_ttl),
+            ("jwks_refetch_cooldown", jwks.refetch_cooldown),
+            ("jwks_fetch_timeout", jwks.fetch_timeout),
+            ("jwks_retry_backoff", jwks.backoff_max),
+            ("jwks_max_stale", jwks.max_stale.unwrap_or_default()),
+            ("request_timeout", self.request_timeout),
+            ("retry_backoff", self.retry.max_backoff),
+        ];
+        for (name, value) in durations {
+            if value > MAX_DURATION {
+                return Err(ConfigError::OutOfRange(name));
+            }
+        }
+        if jwks.fetch_timeout.is_zero() {
+            return Err(ConfigError::OutOfRange("jwks_fetch_timeout"));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ConfigError::OutOfRange("request_timeout"));
+        }
+        if jwks.min_ttl > jwks.max_ttl
+            || jwks.backoff_min > jwks.backoff_max
+            || self.retry.backoff > self.retry.max_backoff
+        {
+            return Err(ConfigError::OutOfRange("a (min, max) pair"));
+        }
+        if self.auth.leeway > MAX_LEEWAY {
+            return Err(ConfigError::OutOfRange("leeway"));
+        }
+        if self.auth.max_token_len == 0 || self.auth.max_token_len > MAX_TOKEN_LEN_LIMIT {
+            return Err(ConfigError::OutOfRange("max_token_len"));
+        }
+        Ok(())
+    }
 }
+
+/// Connect timeout of the HTTP client the builder makes.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Reads an environment variable; unset or empty is `None`.
 fn env(name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -411,23 +456,37 @@ fn env(name: &'static str) -> Result<Option<String>, ConfigError> {
     }
 }
 
-/// An absolute http(s) URL with a host and no query or fragment, without its trailing slash.
-fn base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
+/// An absolute http(s) URL with a host and no query or fragment, without its trailing slash;
+/// plain `http://` only on loopback unless `plain_http` allows it.
+fn base_url(name: &'static str, raw: &str, plain_http: bool) -> Result<String, ConfigError> {
     let invalid = |reason| ConfigError::InvalidUrl { name, reason };
     let url = reqwest::Url::parse(raw).map_err(|_| invalid("it does not parse"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid("the scheme is not http or https"));
     }
-    if url.host_str().is_none_or(str::is_empty) {
+    let Some(host) = url.host().filter(|h| !matches!(h, url::Host::Domain(""))) else {
         return Err(invalid("it has no host"));
-    }
+    };
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid("it has a query or fragment"));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid("it carries credentials"));
     }
+    if url.scheme() == "http" && !plain_http && !is_loopback(&host) {
+        return Err(invalid(
+            "plain http is only allowed on loopback (see PassageBuilder::danger_allow_plain_http)",
+        ));
+    }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Domain(domain) => domain.eq_ignore_ascii_case("localhost"),
+    }
 }
 
 #[cfg(test)]

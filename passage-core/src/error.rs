@@ -86,6 +86,10 @@ pub enum Invalid {
     /// The header has a `crit` parameter (no extensions are supported).
     #[error("the header has a crit parameter")]
     CriticalHeader,
+    /// The header has a parameter that names or carries a key (`jku`, `jwk`, `x5u`, `x5c`) or
+    /// changes how the token is read (`b64`, `enc`, `zip`); none is ever honoured.
+    #[error("the header has a {0} parameter, which is not supported")]
+    UnsupportedHeader(&'static str),
     /// The signature does not verify under the key named by `kid`.
     #[error("the signature does not verify")]
     Signature,

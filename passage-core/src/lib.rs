@@ -12,6 +12,7 @@ pub use api::{
 pub use auth::{
     Auth,
     claims::PassageClaims,
+    clock::Clock,
     optional,
     token::{self, AUTH_COOKIE, DEFAULT_MAX_TOKEN_LEN, TokenSource, check_token_shape, find_token},
 };
@@ -19,3 +20,40 @@ pub use client::{DEFAULT_API_URL, DEFAULT_AUTH_URL, Passage, PassageBuilder};
 pub use error::{
     ApiError, AuthError, ConfigError, Error, ErrorCode, Invalid, JwksError, Malformed, Report,
 };
+
+pub mod adapter {
+    //! The hooks framework adapters are built on; applications rarely need them.
+    //!
+    //! passage-tower, passage-axum and passage-actix use exactly these items, so any adapter
+    //! (another framework, a gRPC server) makes the same decisions they do:
+    //!
+    //! - a layer or middleware calls [`Hooks::admit`] with its [`Admission`] and puts its verdict
+    //!   into the request's extensions: the [`PassageClaims`](crate::PassageClaims), or
+    //!   [`Anonymous`] ([`Hooks::anonymous`]);
+    //! - an extractor calls [`Hooks::extract`] with what it finds there ([`Layered`]): a layer's
+    //!   verdict is final for its request, and only a verdict of the extractor's own client
+    //!   (same app id and auth host) is trusted;
+    //! - a refusal is answered with [`rejection_response`] (HTTP or gRPC).
+    //!
+    //! ```
+    //! use passage_core::{Passage, TokenSource, adapter::{Admission, Decision, Hooks as _}};
+    //!
+    //! # async fn run(passage: Passage, headers: http::HeaderMap) {
+    //! let admission = Admission::optional(TokenSource::Header);
+    //! let verdict = match passage.auth().admit_headers(admission, &headers) {
+    //!     Decision::Ready(verdict) => verdict,
+    //!     Decision::Pending(pending) => pending.resolve().await,
+    //! };
+    //! match verdict {
+    //!     Ok(Some(claims)) => println!("user {}", claims.user_id()),
+    //!     Ok(None) => println!("anonymous"),
+    //!     Err(refused) => println!("{} {}", refused.status(), refused.code()),
+    //! }
+    //! # }
+    //! ```
+
+    pub use crate::auth::{
+        admission::{Admission, Anonymous, Decision, Hooks, Layered, Pending, required},
+        response::{is_grpc, rejection_response},
+    };
+}

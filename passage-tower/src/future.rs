@@ -8,11 +8,11 @@ use std::{
 };
 
 use http::{Request, Response};
-use passage_core::{AuthError, PassageClaims};
+use passage_core::{Auth, AuthError, PassageClaims};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-type Validation = Pin<Box<dyn Future<Output = Result<PassageClaims, AuthError>> + Send>>;
+type Validation = Pin<Box<dyn Future<Output = Result<Option<PassageClaims>, AuthError>> + Send>>;
 type Reject<B> = Box<dyn FnOnce(&AuthError) -> Response<B> + Send>;
 
 pin_project! {
@@ -38,6 +38,7 @@ pin_project! {
             validation: Validation,
             inner: Option<S>,
             request: Option<Request<ReqBody>>,
+            auth: Auth,
             reject: Option<Reject<ResBody>>,
         },
     }
@@ -65,6 +66,7 @@ where
         validation: Validation,
         inner: S,
         request: Request<ReqBody>,
+        auth: Auth,
         reject: impl FnOnce(&AuthError) -> Response<ResBody> + Send + 'static,
     ) -> Self {
         Self {
@@ -72,6 +74,7 @@ where
                 validation,
                 inner: Some(inner),
                 request: Some(request),
+                auth,
                 reject: Some(Box::new(reject)),
             },
         }
@@ -98,6 +101,7 @@ where
                     validation,
                     inner,
                     request,
+                    auth,
                     reject,
                 } => {
                     let result = ready!(validation.as_mut().poll(cx));
@@ -108,7 +112,7 @@ where
                     };
                     match result {
                         Ok(claims) => {
-                            request.extensions_mut().insert(claims);
+                            crate::service::admitted(&mut request, claims, auth);
                             state.set(State::Called {
                                 future: inner.call(request),
                             });

@@ -1,6 +1,6 @@
 //! [`PassageLayer`]: configuration of the middleware.
 
-use passage_core::{Passage, TokenSource};
+use passage_core::{Passage, TokenSource, adapter::Admission};
 use tower_layer::Layer;
 
 use crate::{DefaultRejection, PassageService};
@@ -8,7 +8,7 @@ use crate::{DefaultRejection, PassageService};
 /// Authenticates requests with Passage; see the [crate docs](crate).
 ///
 /// ```
-/// use passage_core::{Passage, TokenSource};
+/// use passage_core::{Passage, TokenSource, adapter::Admission};
 /// use passage_tower::PassageLayer;
 ///
 /// # fn run() -> Result<(), passage_core::ConfigError> {
@@ -23,40 +23,45 @@ use crate::{DefaultRejection, PassageService};
 #[must_use]
 pub struct PassageLayer<R = DefaultRejection> {
     pub(crate) passage: Passage,
-    pub(crate) optional: bool,
-    pub(crate) source: TokenSource,
+    pub(crate) admission: Admission,
     pub(crate) rejection: R,
 }
 
 impl PassageLayer {
     /// A layer that requires a valid token, looking where `passage` is configured to.
     pub fn new(passage: Passage) -> Self {
-        let source = passage.auth().token_source();
+        let admission = Admission::required(passage.auth().token_source());
         Self {
             passage,
-            optional: false,
-            source,
+            admission,
             rejection: DefaultRejection,
         }
     }
 }
 
 impl<R> PassageLayer<R> {
-    /// Lets requests without any token through, unauthenticated (no extension inserted).
+    /// Lets requests without any token (where the layer looks) through, as anonymous: the
+    /// request carries [`Anonymous`](passage_core::adapter::Anonymous) instead of claims, and
+    /// `Option<PassageUser>` extractors see `None`.
     pub fn optional(mut self) -> Self {
-        self.optional = true;
+        self.admission = Admission::optional(self.admission.source());
         self
     }
 
     /// Requires a valid token (the default).
     pub fn required(mut self) -> Self {
-        self.optional = false;
+        self.admission = Admission::required(self.admission.source());
         self
     }
 
-    /// Where to look for the token (default: the client's setting, header then cookie).
+    /// Where to look for the token (default: the client's setting, header then cookie). The
+    /// layer's choice is final for the request: extractors behind it never look elsewhere.
     pub fn token_source(mut self, source: TokenSource) -> Self {
-        self.source = source;
+        self.admission = if self.admission.is_optional() {
+            Admission::optional(source)
+        } else {
+            Admission::required(source)
+        };
         self
     }
 
@@ -64,8 +69,7 @@ impl<R> PassageLayer<R> {
     pub fn on_rejection<R2>(self, rejection: R2) -> PassageLayer<R2> {
         PassageLayer {
             passage: self.passage,
-            optional: self.optional,
-            source: self.source,
+            admission: self.admission,
             rejection,
         }
     }

@@ -1,7 +1,7 @@
 //! What the layer answers when a request is refused.
 
 use http::Response;
-use passage_core::{AuthError, auth::rejection_response};
+use passage_core::{AuthError, adapter::rejection_response};
 
 /// Turns a refused request into a response. Implement it for your own body shape; the default
 /// is [`DefaultRejection`].

@@ -3,7 +3,10 @@
 use std::task::{Context, Poll};
 
 use http::{Request, Response, header};
-use passage_core::auth::{Check, is_grpc};
+use passage_core::{
+    Auth, PassageClaims,
+    adapter::{Decision, Hooks as _, is_grpc},
+};
 use tower_service::Service;
 
 use crate::{OnRejection, PassageLayer, ResponseFuture};
@@ -30,38 +33,45 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let headers = request.headers();
         let grpc = |headers: &http::HeaderMap| {
             is_grpc(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()))
         };
-        let check = self
-            .layer
-            .passage
-            .auth()
-            .check_headers(self.layer.source, headers);
-        match check {
-            Check::Done(Ok(claims)) => {
-                request.extensions_mut().insert(claims);
+        let auth = self.layer.passage.auth();
+        match auth.admit_headers(self.layer.admission, request.headers()) {
+            Decision::Ready(Ok(claims)) => {
+                admitted(&mut request, claims, auth);
                 ResponseFuture::called(self.inner.call(request))
             }
-            Check::Done(Err(err)) if self.layer.optional && err.is_missing_token() => {
-                ResponseFuture::called(self.inner.call(request))
-            }
-            Check::Done(Err(err)) => {
+            Decision::Ready(Err(err)) => {
                 ResponseFuture::rejected(self.layer.rejection.reject(&err, grpc(request.headers())))
             }
-            Check::NeedsKeys(token) => {
+            Decision::Pending(pending) => {
                 // Keep the service that was polled ready for this request; leave a clone behind.
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
-                let passage = self.layer.passage.clone();
                 let rejection = self.layer.rejection.clone();
                 let grpc = grpc(request.headers());
-                let validation = Box::pin(async move { passage.auth().finish(&token).await });
-                ResponseFuture::fetching(validation, ready, request, move |err| {
-                    rejection.reject(err, grpc)
-                })
+                ResponseFuture::fetching(
+                    Box::pin(pending.resolve()),
+                    ready,
+                    request,
+                    auth.clone(),
+                    move |err| rejection.reject(err, grpc),
+                )
             }
+        }
+    }
+}
+
+/// Leaves the layer's verdict in the request's extensions: the claims, or anonymous.
+pub(crate) fn admitted<B>(request: &mut Request<B>, claims: Option<PassageClaims>, auth: &Auth) {
+    let extensions = request.extensions_mut();
+    match claims {
+        Some(claims) => {
+            extensions.insert(claims);
+        }
+        None => {
+            extensions.insert(auth.anonymous());
         }
     }
 }

@@ -9,7 +9,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::{rt::TokioIo, service::TowerToHyperService};
-use passage_core::{AuthError, Passage, PassageClaims, auth::rejection_response};
+use passage_core::{AuthError, Passage, PassageClaims, adapter::rejection_response};
 use passage_tower::PassageLayer;
 use tower::{Service, ServiceBuilder, ServiceExt as _, service_fn, util::BoxCloneSyncService};
 

@@ -2,18 +2,17 @@
 //!
 //! Keyed by the whole token (a lookup compares every byte, so no collision can authenticate
 //! anyone); bounded in entries ([`quick_cache`]'s scan-resistant CLOCK-Pro eviction); an entry is
-//! never served at or after its token's `exp`; entries made under an older key-removal epoch (a
-//! key has since left the JWKS) are refused and dropped.
+//! served only inside its token's `nbf`..`exp` window on the wall clock (the same clock and the
+//! same seconds the full validation reads, so a hit never outlives what a full validation would
+//! accept, even after a host suspend or a corrected clock); entries made under an older key
+//! epoch (a key has since left the JWKS or changed its material) are refused and dropped.
 //!
 //! Why `quick_cache` and not `moka`: a hit here is the whole per-request cost of authentication.
 //! A `quick_cache` hit is one shard read lock and a hash-table probe; a `moka` hit also records
 //! the read in a channel and runs its housekeeping on the caller's thread. The expiry `moka`
 //! offered is one comparison here, against the clock reading the caller already made.
 
-use std::{
-    hash::{BuildHasher, Hasher, RandomState},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
-};
+use std::hash::{BuildHasher, Hasher, RandomState};
 
 use quick_cache::{UnitWeighter, sync::Cache};
 
@@ -23,9 +22,10 @@ use crate::PassageClaims;
 struct Entry {
     claims: PassageClaims,
     epoch: u64,
-    /// The token's `exp` on the monotonic clock the lookups read (converted once, at insertion:
-    /// a later step of the wall clock does not move it).
-    expires: Instant,
+    /// First second the entry may serve: the token's `nbf` less the leeway (0 without `nbf`).
+    from: u64,
+    /// The token's `exp`, in seconds since the Unix epoch: never served at or after it.
+    until: u64,
 }
 
 /// Hashes only the last [`TAIL`] bytes of what it is given, with a per-process random key.
@@ -87,35 +87,42 @@ impl TokenCache {
         }
     }
 
-    /// The claims of a token verified before, if `now` is before its `exp` and it was verified
-    /// under the current key epoch. Compares the raw bytes of the request's credential: only
-    /// tokens that passed every check are cached, so an equal credential is that same token.
-    pub(crate) fn get(&self, token: &[u8], epoch: u64, now: Instant) -> Option<PassageClaims> {
+    /// The claims of a token verified before, if `now` (wall-clock seconds) is inside its
+    /// validity window and it was verified under the current key epoch. Compares the raw bytes of
+    /// the request's credential: only tokens that passed every check are cached, so an equal
+    /// credential is that same token.
+    pub(crate) fn get(&self, token: &[u8], epoch: u64, now: u64) -> Option<PassageClaims> {
         let entry = self.entries.get(token)?;
-        if entry.epoch != epoch || now >= entry.expires {
+        if entry.epoch != epoch || now >= entry.until {
             self.entries.remove(token);
             return None;
         }
-        Some(entry.claims)
+        // Before `nbf` (the clock stepped back since): not served, but kept for later.
+        (now >= entry.from).then_some(entry.claims)
     }
 
-    /// Remembers a verified token until its `exp` (not at all when that has passed).
-    pub(crate) fn insert(&self, token: &str, claims: PassageClaims, epoch: u64) {
-        let now = Instant::now();
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let left = Duration::from_secs(claims.expires_at()).saturating_sub(since_epoch);
-        if left.is_zero() {
+    /// Remembers a verified token for its validity window: from its `nbf` less `leeway`, until
+    /// its `exp` (not at all when that has passed at `now`).
+    pub(crate) fn insert(
+        &self,
+        token: &str,
+        claims: PassageClaims,
+        epoch: u64,
+        now: u64,
+        leeway: u64,
+    ) {
+        let until = claims.expires_at();
+        if now >= until {
             return;
         }
-        let Some(expires) = now.checked_add(left) else {
-            return;
-        };
+        let from = claims
+            .not_before()
+            .map_or(0, |nbf| nbf.saturating_sub(leeway));
         let entry = Entry {
             claims,
             epoch,
-            expires,
+            from,
+            until,
         };
         self.entries.insert(token.as_bytes().into(), entry);
     }
@@ -131,46 +138,50 @@ mod tests {
     use serde_json::Map;
 
     use super::*;
+    use crate::auth::claims::Verified;
 
-    fn claims(exp: u64) -> PassageClaims {
-        PassageClaims::new(
-            "u".into(),
+    const NOW: u64 = 1_800_000_000;
+
+    fn claims(exp: u64, nbf: Option<u64>) -> PassageClaims {
+        PassageClaims::new(Verified {
+            sub: "u".into(),
             exp,
-            None,
-            None,
-            None,
-            vec!["app".into()],
-            Map::new(),
-        )
-    }
-
-    fn in_secs(secs: u64) -> Instant {
-        Instant::now() + Duration::from_secs(secs)
+            iat: None,
+            nbf,
+            iss: None,
+            aud: vec!["app".into()],
+            all: Map::new(),
+            authority: "test".into(),
+        })
     }
 
     #[test]
     fn a_shared_tail_never_matches_another_token() {
         let cache = TokenCache::new(10);
         let tail = "s".repeat(TAIL);
-        let now = crate::auth::now_secs();
-        cache.insert(&format!("genuine.{tail}"), claims(now + 60), 0);
+        cache.insert(
+            &format!("genuine.{tail}"),
+            claims(NOW + 60, None),
+            0,
+            NOW,
+            0,
+        );
         let genuine = format!("genuine.{tail}");
         let forged = format!("forged.{tail}");
-        assert!(cache.get(genuine.as_bytes(), 0, Instant::now()).is_some());
-        assert!(cache.get(forged.as_bytes(), 0, Instant::now()).is_none());
+        assert!(cache.get(genuine.as_bytes(), 0, NOW).is_some());
+        assert!(cache.get(forged.as_bytes(), 0, NOW).is_none());
     }
 
     #[test]
     fn entries_from_an_older_key_epoch_are_refused() {
         let cache = TokenCache::new(10);
-        let now = crate::auth::now_secs();
-        cache.insert("a.b.c", claims(now + 60), 3);
+        cache.insert("a.b.c", claims(NOW + 60, None), 3, NOW, 0);
         assert!(
-            cache.get(b"a.b.c", 4, Instant::now()).is_none(),
+            cache.get(b"a.b.c", 4, NOW).is_none(),
             "a key left the JWKS since"
         );
         assert!(
-            cache.get(b"a.b.c", 3, Instant::now()).is_none(),
+            cache.get(b"a.b.c", 3, NOW).is_none(),
             "and the entry is gone"
         );
     }
@@ -178,42 +189,59 @@ mod tests {
     #[test]
     fn entries_are_never_served_at_or_after_exp() {
         let cache = TokenCache::new(10);
-        let now = crate::auth::now_secs();
-        cache.insert("d.e.f", claims(now + 1), 0);
-        assert!(cache.get(b"d.e.f", 0, Instant::now()).is_some());
-        // `exp` is at most one second away: never served a second from now.
-        assert!(cache.get(b"d.e.f", 0, in_secs(1)).is_none());
+        cache.insert("d.e.f", claims(NOW + 1, None), 0, NOW, 0);
+        assert!(cache.get(b"d.e.f", 0, NOW).is_some());
+        assert!(cache.get(b"d.e.f", 0, NOW + 1).is_none());
         assert!(
-            cache.get(b"d.e.f", 0, Instant::now()).is_none(),
+            cache.get(b"d.e.f", 0, NOW).is_none(),
             "and the expired entry is gone"
+        );
+    }
+
+    #[test]
+    fn entries_are_not_served_before_nbf_after_the_clock_steps_back() {
+        let cache = TokenCache::new(10);
+        cache.insert("n.b.f", claims(NOW + 60, Some(NOW - 10)), 0, NOW, 5);
+        assert!(cache.get(b"n.b.f", 0, NOW).is_some());
+        assert!(
+            cache.get(b"n.b.f", 0, NOW - 15).is_some(),
+            "within the leeway"
+        );
+        assert!(
+            cache.get(b"n.b.f", 0, NOW - 16).is_none(),
+            "before nbf - leeway"
+        );
+        assert!(
+            cache.get(b"n.b.f", 0, NOW).is_some(),
+            "kept for when it is valid again"
         );
     }
 
     #[test]
     fn tokens_already_expired_are_not_cached() {
         let cache = TokenCache::new(10);
-        let now = crate::auth::now_secs();
-        cache.insert("g.h.i", claims(now.saturating_sub(1)), 0);
-        assert!(cache.get(b"g.h.i", 0, Instant::now()).is_none());
+        cache.insert("g.h.i", claims(NOW - 1, None), 0, NOW, 0);
+        cache.insert("g.h.j", claims(NOW, None), 0, NOW, 0);
+        assert!(cache.get(b"g.h.i", 0, NOW - 5).is_none());
         assert_eq!(cache.len(), 0);
     }
 
     #[test]
     fn any_configured_capacity_builds_and_allocates_lazily() {
         let cache = TokenCache::new(u64::MAX);
-        let now = crate::auth::now_secs();
-        cache.insert("j.k.l", claims(now + 60), 0);
-        assert!(cache.get(b"j.k.l", 0, Instant::now()).is_some());
+        cache.insert("j.k.l", claims(NOW + 60, None), 0, NOW, 0);
+        assert!(cache.get(b"j.k.l", 0, NOW).is_some());
     }
 
     #[test]
     fn the_cache_is_bounded() {
         let cache = TokenCache::new(100);
-        let now = crate::auth::now_secs();
         for i in 0..5_000 {
             cache.insert(
                 &format!("token.{i}.{}", "x".repeat(40)),
-                claims(now + 600),
+                claims(NOW + 600, None),
+                0,
+                NOW,
                 0,
             );
         }

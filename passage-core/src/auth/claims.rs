@@ -14,37 +14,56 @@ pub struct PassageClaims {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    sub: String,
-    exp: u64,
-    iat: Option<u64>,
-    nbf: Option<u64>,
-    iss: Option<String>,
-    aud: Vec<String>,
-    all: Map<String, Value>,
+/// What a validation established; becomes [`PassageClaims`].
+pub(crate) struct Verified {
+    pub(crate) sub: String,
+    pub(crate) exp: u64,
+    pub(crate) iat: Option<u64>,
+    pub(crate) nbf: Option<u64>,
+    pub(crate) iss: Option<String>,
+    pub(crate) aud: Vec<String>,
+    pub(crate) all: Map<String, Value>,
+    /// Who verified them: the JWKS URL of the validating client (see [`Authority`]).
+    pub(crate) authority: Authority,
+}
+
+type Inner = Verified;
+
+/// The identity of a validating client, kept with every verdict it makes: the URL of the JWKS
+/// it trusts (which names the app id and the auth host). An extractor trusts a layer's verdict
+/// only when it names the same authority as the extractor's own client.
+#[derive(Debug, Clone)]
+pub(crate) struct Authority(Arc<str>);
+
+impl Authority {
+    pub(crate) fn new(jwks_url: &str) -> Self {
+        Self(jwks_url.into())
+    }
+
+    /// The same client, or another client of the same app and auth host.
+    #[inline]
+    pub(crate) fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl From<&str> for Authority {
+    fn from(url: &str) -> Self {
+        Self::new(url)
+    }
 }
 
 impl PassageClaims {
-    pub(crate) fn new(
-        sub: String,
-        exp: u64,
-        iat: Option<u64>,
-        nbf: Option<u64>,
-        iss: Option<String>,
-        aud: Vec<String>,
-        all: Map<String, Value>,
-    ) -> Self {
+    pub(crate) fn new(verified: Verified) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                sub,
-                exp,
-                iat,
-                nbf,
-                iss,
-                aud,
-                all,
-            }),
+            inner: Arc::new(verified),
         }
+    }
+
+    /// Whether these claims were verified by a client with `authority`.
+    #[inline]
+    pub(crate) fn verified_by(&self, authority: &Authority) -> bool {
+        self.inner.authority.same(authority)
     }
 
     /// The Passage user id (the `sub` claim).

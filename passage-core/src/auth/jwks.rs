@@ -1,12 +1,14 @@
 //! The JWKS key store: signing keys fetched from Passage, parsed once per fetch, and the refresh
-//! policy of DESIGN.md (TTL from `Cache-Control`, unknown-kid refetch cooldown, single flight,
-//! stale-while-failing with backoff, fetch timeout).
+//! policy: TTL from `Cache-Control` (within bounds), a background refresh when stale, requests
+//! with an unknown kid waiting for the fetch in flight, a cooldown on fetches caused by unknown
+//! kids, stale-while-failing with backoff up to an optional ceiling, a fetch timeout, and a key
+//! identified by its material (a kid removed or re-keyed flushes the verified-token cache).
 
 use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -19,6 +21,7 @@ use base64::{
 };
 use serde::Deserialize;
 
+use super::clock::WallClock;
 use crate::error::{AuthError, Invalid, JwksError};
 
 /// JWK `n`/`e` are unpadded base64url by RFC 7518; some servers pad them anyway.
@@ -27,7 +30,8 @@ const JWK_B64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// Tuning of the key store; set through [`PassageBuilder`](crate::PassageBuilder).
+/// Tuning of the key store; set through [`PassageBuilder`](crate::PassageBuilder), which
+/// documents each default.
 #[derive(Debug, Clone)]
 pub(crate) struct JwksConfig {
     /// Lifetime of a fetched key set when the response has no usable `Cache-Control`.
@@ -35,13 +39,16 @@ pub(crate) struct JwksConfig {
     /// Bounds applied to a `Cache-Control: max-age`.
     pub(crate) min_ttl: Duration,
     pub(crate) max_ttl: Duration,
-    /// At most one refetch for an unknown `kid` per this interval.
+    /// At most one fetch caused by unknown `kid`s per this interval.
     pub(crate) refetch_cooldown: Duration,
     /// A fetch (connect, headers and body) must finish within this.
     pub(crate) fetch_timeout: Duration,
     /// After a failed fetch, wait this long before the next (doubling up to `backoff_max`).
     pub(crate) backoff_min: Duration,
     pub(crate) backoff_max: Duration,
+    /// How long past its freshness a key set keeps serving while every refresh fails; `None`
+    /// serves it for as long as the process runs.
+    pub(crate) max_stale: Option<Duration>,
     /// Largest JWKS document accepted.
     pub(crate) max_document_bytes: usize,
 }
@@ -56,30 +63,70 @@ impl Default for JwksConfig {
             fetch_timeout: Duration::from_secs(5),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
+            max_stale: Some(Duration::from_secs(24 * 3600)),
             max_document_bytes: 1024 * 1024,
         }
     }
 }
 
+/// A signing key as published: parsed once per fetch, and its material, which is what makes it
+/// this key (a `kid` is only a name: a JWKS may re-publish a name with new material).
+pub(crate) struct Key {
+    parsed: ParsedPublicKey,
+    n: Box<[u8]>,
+    e: Box<[u8]>,
+}
+
+impl Key {
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.parsed.verify_sig(message, signature).is_ok()
+    }
+
+    fn same_material(&self, other: &Self) -> bool {
+        self.n == other.n && self.e == other.e
+    }
+}
+
+/// When a key set was fetched, on the wall clock (see [`clock`](super::clock)).
+#[derive(Debug, Clone, Copy)]
+struct Fetched {
+    at: Duration,
+    fresh_until: Duration,
+    /// Past this, the keys stop serving (the `max_stale` ceiling).
+    usable_until: Option<Duration>,
+}
+
 /// One immutable snapshot of the keys; readers never wait for a fetch.
 struct KeySet {
-    keys: HashMap<Box<str>, Arc<ParsedPublicKey>>,
+    keys: HashMap<Box<str>, Arc<Key>>,
     /// `None` until the first successful fetch.
-    fresh_until: Option<Instant>,
-    /// Bumped whenever a refresh removes a key; verified tokens cached under an older epoch are
-    /// no longer trusted.
+    fetched: Option<Fetched>,
+    /// Bumped whenever a refresh removes a key or changes one's material; verified tokens cached
+    /// under an older epoch are no longer trusted.
     epoch: u64,
 }
 
 impl KeySet {
-    fn is_stale(&self, now: Instant) -> bool {
-        self.fresh_until.is_some_and(|t| now >= t)
+    /// Past its freshness, or fetched "in the future" (the wall clock stepped back): refresh.
+    fn is_stale(&self, now: Duration) -> bool {
+        self.fetched
+            .is_some_and(|f| now >= f.fresh_until || now < f.at)
+    }
+
+    /// Loaded, and not past the staleness ceiling.
+    fn is_usable(&self, now: Duration) -> bool {
+        self.fetched
+            .is_some_and(|f| f.usable_until.is_none_or(|until| now < until))
     }
 }
 
 #[derive(Default)]
 struct FetchState {
-    last_attempt: Option<Instant>,
+    /// Start of the last fetch made because a request named a kid the serving set does not
+    /// hold: the unknown-kid cooldown runs from it. Loads and background refreshes do not set it.
+    last_demanded: Option<Instant>,
+    /// Start of the last fetch that finished (success or failure).
+    last_finished_start: Option<Instant>,
     failures: u32,
     retry_at: Option<Instant>,
     last_error: Option<JwksError>,
@@ -89,13 +136,12 @@ pub(crate) struct KeyStore {
     url: String,
     http: reqwest::Client,
     cfg: JwksConfig,
+    clock: WallClock,
     current: ArcSwap<KeySet>,
-    /// Held while fetching: concurrent callers share the one in-flight fetch.
+    /// Held while fetching: a request that needs a key waits for the fetch in flight, and
+    /// concurrent requests share one fetch.
     fetch_lock: tokio::sync::Mutex<()>,
     state: Mutex<FetchState>,
-    /// Fetches finished (success or failure); read before looking at the snapshot, so a caller
-    /// that then waits for the fetch lock knows whether a fetch completed meanwhile.
-    completed: AtomicU64,
     refreshing: AtomicBool,
 }
 
@@ -119,20 +165,36 @@ impl Drop for ClearOnDrop<'_> {
     }
 }
 
+/// Why a fetch is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// No keys may serve yet (not loaded, or past the staleness ceiling).
+    Load,
+    /// A request names a kid the serving set does not hold: the cooldown limits these.
+    UnknownKid,
+    /// The set went stale (background).
+    Refresh,
+}
+
 impl KeyStore {
-    pub(crate) fn new(url: String, http: reqwest::Client, cfg: JwksConfig) -> Self {
+    pub(crate) fn new(
+        url: String,
+        http: reqwest::Client,
+        cfg: JwksConfig,
+        clock: WallClock,
+    ) -> Self {
         Self {
             url,
             http,
             cfg,
+            clock,
             current: ArcSwap::from_pointee(KeySet {
                 keys: HashMap::new(),
-                fresh_until: None,
+                fetched: None,
                 epoch: 0,
             }),
             fetch_lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(FetchState::default()),
-            completed: AtomicU64::new(0),
             refreshing: AtomicBool::new(false),
         }
     }
@@ -141,82 +203,112 @@ impl KeyStore {
         &self.url
     }
 
-    /// The current key-removal epoch; starts a background refresh when the set is stale, so
-    /// even traffic served entirely from the verified-token cache notices removed keys.
-    pub(crate) fn epoch(self: &Arc<Self>, now: Instant) -> u64 {
+    /// The current key epoch, or `None` when the keys may not serve (not loaded, or past the
+    /// staleness ceiling): then nothing is trusted from the verified-token cache either. Starts a
+    /// background refresh when the set is stale, so even traffic served entirely from the
+    /// verified-token cache notices removed and changed keys.
+    pub(crate) fn epoch(self: &Arc<Self>, now: Duration) -> Option<u64> {
         let set = self.current.load();
         if set.is_stale(now) {
             self.refresh_in_background();
         }
-        set.epoch
+        set.is_usable(now).then_some(set.epoch)
     }
 
-    /// The key for `kid`. A known key is returned at once; an unknown one may trigger a fetch,
-    /// subject to cooldown and backoff. (Staleness is [`epoch`](Self::epoch)'s to notice: every
-    /// validation reads it first.)
-    pub(crate) async fn key(
-        self: &Arc<Self>,
-        kid: &str,
-    ) -> Result<Arc<ParsedPublicKey>, AuthError> {
-        let seen = self.completed.load(Ordering::Acquire);
-        match self.key_now(kid) {
+    /// The key for `kid`. A held key is returned at once; otherwise the request waits for a
+    /// fetch in flight, or makes one (subject to the unknown-kid cooldown and the backoff).
+    ///
+    /// Returns the key with the epoch of the set it came from, for the verified-token cache.
+    pub(crate) async fn key(&self, kid: &str) -> Result<(Arc<Key>, u64), AuthError> {
+        match self.key_now(kid, self.clock.now()) {
             Some(key) => Ok(key),
-            None => self.fetch_for_unknown(kid, seen).await,
+            None => self.fetch_for(kid).await,
         }
     }
 
-    /// The key for `kid` if it is held now; `None` when getting it would need a fetch.
-    pub(crate) fn key_now(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
-        self.current.load().keys.get(kid).cloned()
+    /// The key for `kid` if it is held and may serve now; `None` when getting it needs a fetch.
+    /// (Staleness is [`epoch`](Self::epoch)'s to notice: every validation reads it first.)
+    pub(crate) fn key_now(&self, kid: &str, now: Duration) -> Option<(Arc<Key>, u64)> {
+        let set = self.current.load();
+        if !set.is_usable(now) {
+            return None;
+        }
+        set.keys.get(kid).map(|key| (Arc::clone(key), set.epoch))
     }
 
-    /// Fetches now (single flight) unless the store is warm, or backing off.
-    pub(crate) async fn warm_up(self: &Arc<Self>) -> Result<(), AuthError> {
-        if self.current.load().fresh_until.is_some() {
+    /// Fetches now unless the keys may serve (single flight; subject to the backoff).
+    pub(crate) async fn warm_up(&self) -> Result<(), AuthError> {
+        let _flight = self.fetch_lock.lock().await;
+        if self.current.load().is_usable(self.clock.now()) {
             return Ok(());
         }
-        let seen = self.completed.load(Ordering::Acquire);
-        match self.fetch_for_unknown("", seen).await {
-            Err(err) if err.is_keys_unavailable() => Err(err),
-            _ => Ok(()),
-        }
-    }
-
-    async fn fetch_for_unknown(
-        &self,
-        kid: &str,
-        seen: u64,
-    ) -> Result<Arc<ParsedPublicKey>, AuthError> {
         {
             let state = lock(&self.state);
-            let now = Instant::now();
-            if state.retry_at.is_some_and(|at| now < at) {
-                return Err(self.miss_error(&state, now));
+            let instant = Instant::now();
+            if state.retry_at.is_some_and(|at| instant < at) {
+                return Err(self.miss_error(&state, instant));
             }
-            let warm = self.current.load().fresh_until.is_some();
+        }
+        self.fetch_and_store(Cause::Load).await;
+        if self.current.load().is_usable(self.clock.now()) {
+            return Ok(());
+        }
+        Err(self.miss_error(&lock(&self.state), Instant::now()))
+    }
+
+    /// A request needs `kid`, which the current set does not hold (or may not serve).
+    ///
+    /// It waits for a fetch in flight, whatever started it, and uses its result. If that fetch
+    /// began before this request arrived and does not have the kid, the request may fetch
+    /// again: the cooldown limits only fetches caused by unknown kids, so a key published after
+    /// the last fetch is unreachable for at most the cooldown, whatever anyone sends.
+    async fn fetch_for(&self, kid: &str) -> Result<(Arc<Key>, u64), AuthError> {
+        let arrived = Instant::now();
+        // Each fetch is bounded by the fetch timeout, so this wait is too.
+        let _flight = self.fetch_lock.lock().await;
+        let usable = {
+            let set = self.current.load();
+            let usable = set.is_usable(self.clock.now());
+            if let Some(key) = set.keys.get(kid).filter(|_| usable) {
+                return Ok((Arc::clone(key), set.epoch));
+            }
+            usable
+        };
+        {
+            let state = lock(&self.state);
+            let instant = Instant::now();
+            // A fetch that started after this request arrived has answered it.
+            let answered = state
+                .last_finished_start
+                .is_some_and(|start| start >= arrived);
+            let backing_off = state.retry_at.is_some_and(|at| instant < at);
+            if answered || backing_off {
+                return Err(self.miss_error(&state, instant));
+            }
             let cooling = state
-                .last_attempt
-                .is_some_and(|last| now.duration_since(last) < self.cfg.refetch_cooldown);
-            if warm && cooling {
+                .last_demanded
+                .is_some_and(|last| instant.duration_since(last) < self.cfg.refetch_cooldown);
+            if usable && cooling {
                 tracing::debug!(kid, "passage: unknown kid within the refetch cooldown");
                 return Err(AuthError::Invalid(Invalid::UnknownKeyId));
             }
         }
-        let _flight = self.fetch_lock.lock().await;
-        // A fetch that finished since we looked at the snapshot is the one we share.
-        if self.completed.load(Ordering::Acquire) == seen {
-            self.fetch_and_store().await;
+        let cause = if usable {
+            Cause::UnknownKid
+        } else {
+            Cause::Load
+        };
+        self.fetch_and_store(cause).await;
+        match self.key_now(kid, self.clock.now()) {
+            Some(key) => Ok(key),
+            None => Err(self.miss_error(&lock(&self.state), Instant::now())),
         }
-        if let Some(key) = self.current.load().keys.get(kid) {
-            return Ok(Arc::clone(key));
-        }
-        let state = lock(&self.state);
-        Err(self.miss_error(&state, Instant::now()))
     }
 
-    /// The error for a kid we do not hold: unknown when we hold a key set, else unavailable.
+    /// The error for a kid we cannot serve: unknown when the held keys may serve, else
+    /// unavailable (nothing loaded yet, or past the staleness ceiling while refreshes fail).
     fn miss_error(&self, state: &FetchState, now: Instant) -> AuthError {
-        if self.current.load().fresh_until.is_some() {
+        if self.current.load().is_usable(self.clock.now()) {
             return AuthError::Invalid(Invalid::UnknownKeyId);
         }
         AuthError::KeysUnavailable {
@@ -253,8 +345,8 @@ impl KeyStore {
             let _refreshing = ClearOnDrop(&this.refreshing);
             let retry_at = {
                 let _flight = this.fetch_lock.lock().await;
-                if this.current.load().is_stale(Instant::now()) {
-                    this.fetch_and_store().await;
+                if this.current.load().is_stale(this.clock.now()) {
+                    this.fetch_and_store(Cause::Refresh).await;
                 }
                 lock(&this.state).retry_at
             };
@@ -267,25 +359,40 @@ impl KeyStore {
     }
 
     /// One fetch; records its outcome. Call with `fetch_lock` held.
-    async fn fetch_and_store(&self) {
-        lock(&self.state).last_attempt = Some(Instant::now());
+    async fn fetch_and_store(&self, cause: Cause) {
+        let started = Instant::now();
+        if cause == Cause::UnknownKid {
+            // Set before the fetch: a request cancelled mid-fetch still spent the cooldown.
+            lock(&self.state).last_demanded = Some(started);
+        }
         let outcome = self.fetch().await;
+        let now = self.clock.now();
         let mut state = lock(&self.state);
+        state.last_finished_start = Some(started);
         match outcome {
             Ok((keys, ttl)) => {
                 let old = self.current.load();
-                let removed = old.keys.keys().any(|kid| !keys.contains_key(kid));
-                let epoch = old.epoch + u64::from(removed);
+                let gone = old
+                    .keys
+                    .iter()
+                    .any(|(kid, key)| keys.get(kid).is_none_or(|new| !new.same_material(key)));
+                let epoch = old.epoch + u64::from(gone);
                 tracing::debug!(
                     url = %self.url,
                     keys = keys.len(),
                     ttl_secs = ttl.as_secs(),
-                    removed,
+                    removed_or_changed = gone,
+                    ?cause,
                     "passage: JWKS refreshed"
                 );
+                let fresh_until = now.saturating_add(ttl);
                 self.current.store(Arc::new(KeySet {
                     keys,
-                    fresh_until: Some(Instant::now() + ttl),
+                    fetched: Some(Fetched {
+                        at: now,
+                        fresh_until,
+                        usable_until: self.cfg.max_stale.map(|m| fresh_until.saturating_add(m)),
+                    }),
                     epoch,
                 }));
                 state.failures = 0;
@@ -299,24 +406,22 @@ impl KeyStore {
                     url = %self.url,
                     error = %err,
                     failures = state.failures,
-                    retry_in_ms = backoff.as_millis() as u64,
+                    retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
                     keeping_cached_keys = self.current.load().keys.len(),
                     "passage: JWKS fetch failed"
                 );
-                state.retry_at = Some(Instant::now() + backoff);
+                state.retry_at = Some(later(Instant::now(), backoff));
                 state.last_error = Some(err);
             }
         }
-        self.completed.fetch_add(1, Ordering::Release);
     }
 
-    async fn fetch(
-        &self,
-    ) -> Result<(HashMap<Box<str>, Arc<ParsedPublicKey>>, Duration), JwksError> {
+    async fn fetch(&self) -> Result<(HashMap<Box<str>, Arc<Key>>, Duration), JwksError> {
         let mut response = self
             .http
             .get(&self.url)
             .header(http::header::ACCEPT, "application/json")
+            .header(http::header::USER_AGENT, crate::client::USER_AGENT)
             .timeout(self.cfg.fetch_timeout)
             .send()
             .await
@@ -335,7 +440,7 @@ impl KeyStore {
             });
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(JwksError::from_reqwest)? {
-            if body.len() + chunk.len() > self.cfg.max_document_bytes {
+            if body.len().saturating_add(chunk.len()) > self.cfg.max_document_bytes {
                 return Err(JwksError::TooLarge(self.cfg.max_document_bytes));
             }
             body.extend_from_slice(&chunk);
@@ -344,6 +449,14 @@ impl KeyStore {
             serde_json::from_slice(&body).map_err(|e| JwksError::Parse(Arc::new(e)))?;
         Ok((parse_keys(document.keys), ttl))
     }
+}
+
+/// `now + d`, saturating far in the future instead of overflowing.
+fn later(now: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(d)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
 }
 
 /// The TTL a `Cache-Control` value asks for: `max-age`, or zero for `no-cache`/`no-store`.
@@ -387,25 +500,37 @@ struct Jwk {
     e: Option<String>,
 }
 
-/// Keeps the RSA keys usable for RS256 (≥ 2048 bits); skips the rest with a trace event.
-fn parse_keys(values: Vec<serde_json::Value>) -> HashMap<Box<str>, Arc<ParsedPublicKey>> {
-    let mut keys = HashMap::new();
+/// Keeps the RSA keys usable for RS256 (≥ 2048 bits); skips the rest with a trace event. A kid
+/// listed twice with different material is dropped: document order must not pick the key.
+fn parse_keys(values: Vec<serde_json::Value>) -> HashMap<Box<str>, Arc<Key>> {
+    let mut keys: HashMap<Box<str>, Arc<Key>> = HashMap::new();
+    let mut conflicting = Vec::new();
     for value in values {
         match parse_key(value) {
-            Ok((kid, key)) => {
-                if keys.contains_key(kid.as_str()) {
-                    tracing::trace!(kid, "passage: skipping a duplicate kid in the JWKS");
-                    continue;
+            Ok((kid, key)) => match keys.get(kid.as_str()) {
+                Some(held) if held.same_material(&key) => {
+                    tracing::trace!(kid, "passage: skipping a repeated JWK");
                 }
-                keys.insert(kid.into_boxed_str(), Arc::new(key));
-            }
+                Some(_) => conflicting.push(kid),
+                None => {
+                    keys.insert(kid.into_boxed_str(), Arc::new(key));
+                }
+            },
             Err(reason) => tracing::trace!(reason, "passage: skipping a JWK"),
+        }
+    }
+    for kid in conflicting {
+        if keys.remove(kid.as_str()).is_some() {
+            tracing::warn!(
+                kid,
+                "passage: the JWKS lists this kid with different keys; refusing tokens that name it"
+            );
         }
     }
     keys
 }
 
-fn parse_key(value: serde_json::Value) -> Result<(String, ParsedPublicKey), &'static str> {
+fn parse_key(value: serde_json::Value) -> Result<(String, Key), &'static str> {
     let jwk: Jwk = serde_json::from_value(value).map_err(|_| "not a JWK object")?;
     if jwk.kty != "RSA" {
         return Err("kty is not RSA");
@@ -427,10 +552,17 @@ fn parse_key(value: serde_json::Value) -> Result<(String, ParsedPublicKey), &'st
         return Err("modulus is not 2048 to 8192 bits");
     }
     let components = RsaPublicKeyComponents { n, e };
-    let key = components
+    let parsed = components
         .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
         .map_err(|_| "not a usable RSA key (at least 2048 bits)")?;
-    Ok((kid, key))
+    Ok((
+        kid,
+        Key {
+            parsed,
+            n: n.into(),
+            e: e.into(),
+        },
+    ))
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {

@@ -1,38 +1,112 @@
 //! Authenticating requests: find the token ([`token`]), validate it against the JWKS
 //! ([`Auth::validate_jwt`]), and remember tokens already verified.
 
+pub(crate) mod admission;
 pub(crate) mod cache;
 pub(crate) mod claims;
+pub(crate) mod clock;
 pub(crate) mod jwks;
-mod response;
+pub(crate) mod response;
 pub mod token;
 pub(crate) mod validate;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{fmt, sync::Arc, time::Duration};
 
 use crate::{AuthError, PassageClaims, TokenSource};
 
-pub use response::{is_grpc, rejection_response};
+use self::{
+    cache::TokenCache,
+    claims::Authority,
+    clock::WallClock,
+    jwks::{JwksConfig, KeyStore},
+    validate::Validator,
+};
 
-/// The outcome of [`Auth::check`]: decided at once, or needing the JWKS first.
-#[derive(Debug)]
-#[must_use]
-pub enum Check {
-    /// Decided without waiting (the usual case: keys held, or the token refused outright).
-    Done(Result<PassageClaims, AuthError>),
-    /// The token is signed by a key not held yet: finish with [`Auth::finish`], which may
-    /// fetch the JWKS.
-    NeedsKeys(String),
+/// How a client validates tokens; the [`PassageBuilder`](crate::PassageBuilder) setters fill it
+/// and document each default.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthConfig {
+    pub(crate) jwks: JwksConfig,
+    pub(crate) token_cache_capacity: u64,
+    pub(crate) leeway: Duration,
+    pub(crate) max_token_len: usize,
+    pub(crate) source: TokenSource,
+    pub(crate) clock: WallClock,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwks: JwksConfig::default(),
+            token_cache_capacity: 10_000,
+            leeway: Duration::ZERO,
+            max_token_len: token::DEFAULT_MAX_TOKEN_LEN,
+            source: TokenSource::default(),
+            clock: WallClock::default(),
+        }
+    }
 }
 
 /// Token validation for one Passage app; reached through [`Passage::auth`](crate::Passage::auth).
-#[derive(Debug)]
+/// Cheap to clone (one `Arc`).
+#[derive(Clone)]
 pub struct Auth {
-    pub(crate) validator: validate::Validator,
-    pub(crate) source: TokenSource,
+    inner: Arc<AuthInner>,
+}
+
+struct AuthInner {
+    validator: Validator,
+    source: TokenSource,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("app_id", &self.inner.validator.app_id)
+            .field("keys", &self.inner.validator.keys)
+            .field("cache", &self.inner.validator.cache)
+            .field("source", &self.inner.source)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Auth {
+    /// Validation for `app_id` against the JWKS at `jwks_url`, fetched with `http`.
+    pub(crate) fn new(
+        app_id: Arc<str>,
+        jwks_url: String,
+        http: reqwest::Client,
+        config: AuthConfig,
+    ) -> Self {
+        let authority = Authority::new(&jwks_url);
+        let keys = Arc::new(KeyStore::new(
+            jwks_url,
+            http,
+            config.jwks,
+            config.clock.clone(),
+        ));
+        let cache =
+            (config.token_cache_capacity > 0).then(|| TokenCache::new(config.token_cache_capacity));
+        Self {
+            inner: Arc::new(AuthInner {
+                validator: Validator {
+                    app_id,
+                    authority,
+                    keys,
+                    cache,
+                    leeway: config.leeway.as_secs(),
+                    max_len: config.max_token_len,
+                    clock: config.clock,
+                },
+                source: config.source,
+            }),
+        }
+    }
+
+    fn validator(&self) -> &Validator {
+        &self.inner.validator
+    }
+
     /// Validates a Passage JWT and returns its claims.
     ///
     /// ```no_run
@@ -46,7 +120,9 @@ impl Auth {
     /// [`AuthError::Malformed`], [`AuthError::Invalid`], or [`AuthError::KeysUnavailable`]
     /// when the JWKS cannot be fetched and no keys are cached.
     pub async fn validate_jwt(&self, token: &str) -> Result<PassageClaims, AuthError> {
-        self.validator.validate(token::RawToken::text(token)).await
+        self.validator()
+            .validate(token::RawToken::text(token))
+            .await
     }
 
     /// Validates a Passage JWT and returns just the user id (`sub`), like the other Passage SDKs.
@@ -82,7 +158,7 @@ impl Auth {
         A: IntoIterator<Item = &'a [u8]>,
         C: IntoIterator<Item = &'a [u8]>,
     {
-        self.authenticate_from(self.source, authorization, cookies)
+        self.authenticate_from(self.inner.source, authorization, cookies)
             .await
     }
 
@@ -101,49 +177,11 @@ impl Auth {
         C: IntoIterator<Item = &'a [u8]>,
     {
         let result =
-            match token::locate_token(source, self.validator.max_len, authorization, cookies) {
-                Ok(token) => self.validator.validate(token).await,
+            match token::locate_token(source, self.validator().max_len, authorization, cookies) {
+                Ok(token) => self.validator().validate(token).await,
                 Err(err) => Err(err),
             };
         log_outcome(result)
-    }
-
-    /// Decides a request without waiting when it can — always, unless the token's key must be
-    /// fetched. Adapters use this to avoid allocating a future per request.
-    ///
-    /// ```no_run
-    /// # async fn run(passage: passage_core::Passage) {
-    /// use passage_core::{auth::Check, TokenSource};
-    /// let authorization: Option<&[u8]> = Some(b"Bearer eyJ...");
-    /// let cookies: [&[u8]; 0] = [];
-    /// let result = match passage.auth().check(TokenSource::default(), authorization, cookies) {
-    ///     Check::Done(result) => result,
-    ///     Check::NeedsKeys(token) => passage.auth().finish(&token).await,
-    /// };
-    /// # }
-    /// ```
-    pub fn check<'a, A, C>(&self, source: TokenSource, authorization: A, cookies: C) -> Check
-    where
-        A: IntoIterator<Item = &'a [u8]>,
-        C: IntoIterator<Item = &'a [u8]>,
-    {
-        let token =
-            match token::locate_token(source, self.validator.max_len, authorization, cookies) {
-                Ok(token) => token,
-                Err(err) => return Check::Done(log_outcome(Err(err))),
-            };
-        match self.validator.validate_now(token) {
-            validate::Now::Done(result) => Check::Done(log_outcome(result)),
-            validate::Now::NeedsKeys(token) => Check::NeedsKeys(token.to_owned()),
-        }
-    }
-
-    /// Finishes a [`Check::NeedsKeys`]: validates, fetching keys as needed, and logs the outcome.
-    ///
-    /// # Errors
-    /// As [`validate_jwt`](Self::validate_jwt).
-    pub async fn finish(&self, token: &str) -> Result<PassageClaims, AuthError> {
-        log_outcome(self.validate_jwt(token).await)
     }
 
     /// Optional authentication: no token is `Ok(None)`; a present but bad token is still an error.
@@ -160,7 +198,7 @@ impl Auth {
         C: IntoIterator<Item = &'a [u8]>,
     {
         optional(
-            self.authenticate_from(self.source, authorization, cookies)
+            self.authenticate_from(self.inner.source, authorization, cookies)
                 .await,
         )
     }
@@ -178,22 +216,16 @@ impl Auth {
         self.authenticate_from(source, authorization, cookies).await
     }
 
-    /// [`check`](Self::check) over an `http` 1 header map.
-    pub fn check_headers(&self, source: TokenSource, headers: &http::HeaderMap) -> Check {
-        let (authorization, cookies) = credentials(headers);
-        self.check(source, authorization, cookies)
-    }
-
     /// Where this client looks for tokens by default.
     #[must_use]
     pub fn token_source(&self) -> TokenSource {
-        self.source
+        self.inner.source
     }
 
     /// The JWKS URL keys are fetched from.
     #[must_use]
     pub fn jwks_url(&self) -> &str {
-        self.validator.keys.url()
+        self.validator().keys.url()
     }
 
     /// Fetches the signing keys now if none are held yet (e.g. at start-up, to fail fast).
@@ -201,13 +233,13 @@ impl Auth {
     /// # Errors
     /// [`AuthError::KeysUnavailable`] when the JWKS cannot be fetched.
     pub async fn warm_up(&self) -> Result<(), AuthError> {
-        self.validator.keys.warm_up().await
+        self.validator().keys.warm_up().await
     }
 
     /// The number of tokens in the verified-token cache (0 when it is off).
     #[must_use]
     pub fn cached_tokens(&self) -> u64 {
-        self.validator
+        self.validator()
             .cache
             .as_ref()
             .map_or(0, cache::TokenCache::len)
@@ -216,7 +248,7 @@ impl Auth {
 
 /// The `Authorization` and `Cookie` values of an `http` 1 header map, as the plain inputs the
 /// token lookup takes.
-fn credentials(
+pub(crate) fn credentials(
     headers: &http::HeaderMap,
 ) -> (
     impl Iterator<Item = &[u8]> + '_,
@@ -250,7 +282,9 @@ pub fn optional(
 
 /// One place decides how rejections are logged: a debug event per request (a warning for 503),
 /// with the cause and never the token.
-fn log_outcome(result: Result<PassageClaims, AuthError>) -> Result<PassageClaims, AuthError> {
+pub(crate) fn log_outcome(
+    result: Result<PassageClaims, AuthError>,
+) -> Result<PassageClaims, AuthError> {
     if let Err(err) = &result {
         log_rejection(err);
     }
@@ -267,10 +301,4 @@ fn log_rejection(err: &AuthError) {
             tracing::debug!(code = err.code(), error = %crate::error::Report(err), "passage: request not authenticated")
         }
     }
-}
-
-pub(crate) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

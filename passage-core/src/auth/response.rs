@@ -20,7 +20,7 @@ pub fn is_grpc(content_type: Option<&[u8]>) -> bool {
 /// (UNAUTHENTICATED) or 14 (UNAVAILABLE) and an empty body.
 ///
 /// ```
-/// use passage_core::{AuthError, auth::rejection_response};
+/// use passage_core::{AuthError, adapter::rejection_response};
 ///
 /// let response = rejection_response::<String>(&AuthError::MissingToken, false);
 /// assert_eq!(response.status(), 401);

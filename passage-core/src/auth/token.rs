@@ -155,7 +155,7 @@ where
 /// characters are checked later, and only on a cache miss.
 fn parse_bearer(value: &[u8], max_len: usize) -> Result<&[u8], AuthError> {
     // "Bearer " plus the token plus a little white space; anything longer is refused unread.
-    if value.len() > max_len + 16 {
+    if value.len() > max_len.saturating_add(16) {
         return Err(malformed(Malformed::TooLong));
     }
     let value = trim_start_ows(trim_end_ows(value));

@@ -1,11 +1,10 @@
-//! The rules a Passage token must pass, in order: shape, header (RS256, `kid`, no `crit`),
-//! signature under the JWKS key, then claims (`exp`, `nbf`, `iat` numeric; `aud` contains the
-//! app id; non-empty `sub`). The algorithm never comes from the token, and header URLs (`jku`,
-//! `x5u`, `jwk`, `x5c`) are never read.
+//! The rules a Passage token must pass, in order: shape, header (RS256, `kid`, no `crit`, no key
+//! references or unsupported parameters), signature under the JWKS key, then claims (`exp`,
+//! `nbf`, `iat` numeric; `aud` contains an accepted audience; non-empty `sub`). The algorithm
+//! never comes from the token, and header URLs and embedded keys (`jku`, `x5u`, `jwk`, `x5c`) are
+//! never read: a token that carries one is refused.
 
-use std::{borrow::Cow, sync::Arc, time::Instant};
-
-use aws_lc_rs::signature::ParsedPublicKey;
+use std::{borrow::Cow, sync::Arc, time::Duration};
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Deserializer, de::IgnoredAny};
@@ -13,8 +12,9 @@ use serde_json::{Map, Value};
 
 use super::{
     cache::TokenCache,
-    jwks::KeyStore,
-    now_secs,
+    claims::{Authority, Verified},
+    clock::WallClock,
+    jwks::{Key, KeyStore},
     token::{RawToken, check_token_shape},
 };
 use crate::{
@@ -31,12 +31,15 @@ const MAX_SIGNATURE_B64: usize = 1366;
 #[derive(Debug)]
 pub(crate) struct Validator {
     pub(crate) app_id: Arc<str>,
+    pub(crate) authority: Authority,
     pub(crate) keys: Arc<KeyStore>,
     pub(crate) cache: Option<TokenCache>,
     pub(crate) leeway: u64,
     pub(crate) max_len: usize,
+    pub(crate) clock: WallClock,
 }
 
+/// The JOSE header, as far as the rules read it.
 #[derive(Deserialize)]
 struct Header<'a> {
     #[serde(borrow)]
@@ -45,6 +48,52 @@ struct Header<'a> {
     kid: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "present")]
     crit: bool,
+    /// Parameters that name or carry a key, or change how the token is read: never honoured, so
+    /// a token that sets one is refused rather than read differently than its sender meant.
+    #[serde(default, deserialize_with = "present")]
+    jku: bool,
+    #[serde(default, deserialize_with = "present")]
+    jwk: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5u: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5c: bool,
+    #[serde(default, deserialize_with = "present")]
+    b64: bool,
+    #[serde(default, deserialize_with = "present")]
+    enc: bool,
+    #[serde(default, deserialize_with = "present")]
+    zip: bool,
+    /// Registered parameters that are strings when present (checked, not used).
+    #[serde(default, rename = "typ", borrow)]
+    _typ: Option<Cow<'a, str>>,
+    #[serde(default, rename = "cty", borrow)]
+    _cty: Option<Cow<'a, str>>,
+    #[serde(default, rename = "x5t", borrow)]
+    _x5t: Option<Cow<'a, str>>,
+    #[serde(default, rename = "x5t#S256", borrow)]
+    _x5t_s256: Option<Cow<'a, str>>,
+    #[serde(default, rename = "url", borrow)]
+    _url: Option<Cow<'a, str>>,
+    #[serde(default, rename = "nonce", borrow)]
+    _nonce: Option<Cow<'a, str>>,
+}
+
+impl Header<'_> {
+    /// The first parameter this validator refuses to honour, if any.
+    fn unsupported(&self) -> Option<&'static str> {
+        [
+            (self.jku, "jku"),
+            (self.jwk, "jwk"),
+            (self.x5u, "x5u"),
+            (self.x5c, "x5c"),
+            (self.b64, "b64"),
+            (self.enc, "enc"),
+            (self.zip, "zip"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| set.then_some(name))
+    }
 }
 
 /// True for any value, `null` included: the parameter's presence is what matters.
@@ -56,7 +105,7 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error>
 pub(crate) enum Now<'t> {
     /// Decided.
     Done(Result<PassageClaims, AuthError>),
-    /// The token's key is not held: finishing needs the JWKS.
+    /// The token's key is not held (or may not serve): finishing needs the JWKS.
     NeedsKeys(&'t str),
 }
 
@@ -75,47 +124,44 @@ struct Unverified<'t> {
     signing_input: &'t str,
     payload: &'t str,
     signature: Vec<u8>,
-    /// The key-removal epoch read before any key lookup, for the cache entry.
-    epoch: u64,
 }
 
 impl Validator {
     pub(crate) async fn validate(&self, token: RawToken<'_>) -> Result<PassageClaims, AuthError> {
-        match self.prepare(token)? {
+        match self.prepare(token, self.clock.now())? {
             Prepared::Cached(claims) => Ok(claims),
             Prepared::Unverified(unverified) => {
-                let key = self.keys.key(&unverified.kid).await?;
-                self.finish(&unverified, &key)
+                let (key, epoch) = self.keys.key(&unverified.kid).await?;
+                self.finish(&unverified, &key, epoch, self.clock.now())
             }
         }
     }
 
     /// Everything that needs no I/O: all rules, when the key is held (the usual case).
     pub(crate) fn validate_now<'t>(&self, token: RawToken<'t>) -> Now<'t> {
-        let prepared = match self.prepare(token) {
+        let now = self.clock.now();
+        let prepared = match self.prepare(token, now) {
             Ok(prepared) => prepared,
             Err(err) => return Now::Done(Err(err)),
         };
         match prepared {
             Prepared::Cached(claims) => Now::Done(Ok(claims)),
-            Prepared::Unverified(unverified) => match self.keys.key_now(&unverified.kid) {
-                Some(key) => Now::Done(self.finish(&unverified, &key)),
+            Prepared::Unverified(unverified) => match self.keys.key_now(&unverified.kid, now) {
+                Some((key, epoch)) => Now::Done(self.finish(&unverified, &key, epoch, now)),
                 None => Now::NeedsKeys(unverified.token),
             },
         }
     }
 
     /// Size, cache, characters, shape, segments, header rules, signature decoding.
-    fn prepare<'t>(&self, raw: RawToken<'t>) -> Result<Prepared<'t>, AuthError> {
+    fn prepare<'t>(&self, raw: RawToken<'t>, now: Duration) -> Result<Prepared<'t>, AuthError> {
         if raw.as_bytes().len() > self.max_len {
             return Err(AuthError::Malformed(Malformed::TooLong));
         }
-        // One clock reading serves the key set's staleness and the cached entry's expiry.
-        let now = Instant::now();
-        // Read before any key lookup: if a key is removed meanwhile, this entry is already old.
-        let epoch = self.keys.epoch(now);
-        if let Some(cache) = &self.cache
-            && let Some(claims) = cache.get(raw.as_bytes(), epoch, now)
+        // One clock reading serves the key set's staleness and the cached entry's window.
+        if let Some(epoch) = self.keys.epoch(now)
+            && let Some(cache) = &self.cache
+            && let Some(claims) = cache.get(raw.as_bytes(), epoch, now.as_secs())
         {
             return Ok(Prepared::Cached(claims));
         }
@@ -139,6 +185,9 @@ impl Validator {
         if header.crit {
             return Err(AuthError::Invalid(Invalid::CriticalHeader));
         }
+        if let Some(name) = header.unsupported() {
+            return Err(AuthError::Invalid(Invalid::UnsupportedHeader(name)));
+        }
         let kid = header
             .kid
             .filter(|kid| !kid.is_empty())
@@ -154,33 +203,34 @@ impl Validator {
             signing_input,
             payload,
             signature,
-            epoch,
         }))
     }
 
-    /// Signature, then claims; caches the result.
+    /// Signature, then claims; caches the result under the epoch of the set `key` came from.
     fn finish(
         &self,
         unverified: &Unverified<'_>,
-        key: &ParsedPublicKey,
+        key: &Key,
+        epoch: u64,
+        now: Duration,
     ) -> Result<PassageClaims, AuthError> {
-        let Unverified {
-            token,
-            signing_input,
-            payload,
-            signature,
-            epoch,
-            ..
-        } = unverified;
-        key.verify_sig(signing_input.as_bytes(), signature)
-            .map_err(|_| AuthError::Invalid(Invalid::Signature))?;
-        let claims_json = decode_segment(payload)?;
+        if !key.verify(unverified.signing_input.as_bytes(), &unverified.signature) {
+            return Err(AuthError::Invalid(Invalid::Signature));
+        }
+        let claims_json = decode_segment(unverified.payload)?;
         let claims = serde_json::from_slice::<UniqueKeys>(&claims_json)
             .map_err(|_| AuthError::Malformed(Malformed::ClaimsJson))?
             .0;
-        let claims = check_claims(claims, &self.app_id, now_secs(), self.leeway)?;
+        let now = now.as_secs();
+        let claims = check_claims(
+            claims,
+            &self.app_id,
+            now,
+            self.leeway,
+            self.authority.clone(),
+        )?;
         if let Some(cache) = &self.cache {
-            cache.insert(token, claims.clone(), *epoch);
+            cache.insert(unverified.token, claims.clone(), epoch, now, self.leeway);
         }
         Ok(claims)
     }
@@ -229,11 +279,13 @@ pub(crate) fn check_claims(
     app_id: &str,
     now: u64,
     leeway: u64,
+    authority: Authority,
 ) -> Result<PassageClaims, AuthError> {
     let invalid = AuthError::Invalid;
-    let exp = numeric_date(&all, "exp")?.ok_or(invalid(Invalid::MissingExpiry))?;
-    let nbf = numeric_date(&all, "nbf")?;
-    let iat = numeric_date(&all, "iat")?;
+    let exp = numeric_date(&all, "exp", Round::Down)?.ok_or(invalid(Invalid::MissingExpiry))?;
+    // `nbf` rounds up: a fraction of a second before it is still before it.
+    let nbf = numeric_date(&all, "nbf", Round::Up)?;
+    let iat = numeric_date(&all, "iat", Round::Down)?;
     if now >= exp.saturating_add(leeway) {
         return Err(invalid(Invalid::Expired));
     }
@@ -263,11 +315,31 @@ pub(crate) fn check_claims(
         Some(Value::String(iss)) => Some(iss.clone()),
         Some(_) => return Err(invalid(Invalid::ClaimType("iss"))),
     };
-    Ok(PassageClaims::new(sub, exp, iat, nbf, iss, aud, all))
+    Ok(PassageClaims::new(Verified {
+        sub,
+        exp,
+        iat,
+        nbf,
+        iss,
+        aud,
+        all,
+        authority,
+    }))
+}
+
+/// How a fractional NumericDate becomes whole seconds: always towards the stricter answer.
+#[derive(Clone, Copy)]
+enum Round {
+    Down,
+    Up,
 }
 
 /// A NumericDate claim: a JSON number (integer or fraction) from 0 to year 9999.
-fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<u64>, AuthError> {
+fn numeric_date(
+    claims: &Map<String, Value>,
+    name: &'static str,
+    round: Round,
+) -> Result<Option<u64>, AuthError> {
     let Some(value) = claims.get(name) else {
         return Ok(None);
     };
@@ -284,7 +356,11 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Optio
     }
     match number.as_f64() {
         Some(secs) if secs.is_finite() && (0.0..=MAX_NUMERIC_DATE).contains(&secs) => {
-            Ok(Some(secs.floor() as u64))
+            let whole = match round {
+                Round::Down => secs.floor(),
+                Round::Up => secs.ceil(),
+            };
+            Ok(Some(whole as u64))
         }
         _ => Err(wrong),
     }
@@ -302,7 +378,7 @@ mod tests {
         let Value::Object(map) = claims else {
             unreachable!()
         };
-        check_claims(map, "app", NOW, 0)
+        check_claims(map, "app", NOW, 0, "test".into())
     }
 
     fn reason(result: Result<PassageClaims, AuthError>) -> Invalid {
@@ -415,13 +491,35 @@ mod tests {
         let Value::Object(expired) = json!({"sub": "u", "exp": NOW - 5, "aud": "app"}) else {
             unreachable!()
         };
-        assert!(check_claims(expired.clone(), "app", NOW, 10).is_ok());
-        assert!(check_claims(expired, "app", NOW, 5).is_err());
+        assert!(check_claims(expired.clone(), "app", NOW, 10, "t".into()).is_ok());
+        assert!(check_claims(expired, "app", NOW, 5, "t".into()).is_err());
         let Value::Object(early) =
             json!({"sub": "u", "exp": NOW + 60, "nbf": NOW + 5, "aud": "app"})
         else {
             unreachable!()
         };
-        assert!(check_claims(early, "app", NOW, 5).is_ok());
+        assert!(check_claims(early, "app", NOW, 5, "t".into()).is_ok());
+    }
+
+    #[test]
+    fn fractional_dates_round_towards_refusal() {
+        // exp rounds down: 0.5 s before exp is already exp.
+        let exp = (NOW + 1) as f64 - 0.5;
+        assert_eq!(
+            reason(check(json!({"sub": "u", "exp": exp, "aud": "app"}))),
+            Invalid::Expired
+        );
+        // nbf rounds up: 0.5 s before nbf is not yet valid.
+        let nbf = NOW as f64 + 0.5;
+        assert_eq!(
+            reason(check(
+                json!({"sub": "u", "exp": NOW + 60, "nbf": nbf, "aud": "app"})
+            )),
+            Invalid::NotYetValid
+        );
+        assert!(
+            check(json!({"sub": "u", "exp": NOW + 60, "nbf": NOW as f64 - 0.5, "aud": "app"}))
+                .is_ok()
+        );
     }
 }

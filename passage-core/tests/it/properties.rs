@@ -2,8 +2,9 @@
 //! the synchronous check on arbitrary credentials. They run in CI with every `cargo test`.
 
 use passage_core::{
-    AuthError, DEFAULT_MAX_TOKEN_LEN, Passage, TokenSource, auth::Check, check_token_shape,
-    find_token,
+    AuthError, DEFAULT_MAX_TOKEN_LEN, Passage, TokenSource,
+    adapter::{Admission, Decision, Hooks as _},
+    check_token_shape, find_token,
 };
 use proptest::prelude::*;
 
@@ -105,10 +106,10 @@ proptest! {
     fn arbitrary_credentials_never_authenticate(header in proptest::collection::vec(any::<u8>(), 0..400), dots in "[A-Za-z0-9_.-]{0,120}") {
         let passage = Passage::builder("prop_app").auth_url("http://127.0.0.1:9").build().unwrap();
         for candidate in [header.clone(), format!("Bearer {dots}").into_bytes()] {
-            match passage.auth().check(TokenSource::default(), [candidate.as_slice()], []) {
-                Check::Done(Ok(claims)) => prop_assert!(false, "authenticated {claims:?}"),
-                Check::Done(Err(err)) => prop_assert!(matches!(err, AuthError::Malformed(_) | AuthError::Invalid(_) | AuthError::MissingToken), "{err:?}"),
-                Check::NeedsKeys(_) => {}
+            match passage.auth().admit(Admission::required(TokenSource::default()), [candidate.as_slice()], []) {
+                Decision::Ready(Ok(claims)) => prop_assert!(false, "authenticated {claims:?}"),
+                Decision::Ready(Err(err)) => prop_assert!(matches!(err, AuthError::Malformed(_) | AuthError::Invalid(_) | AuthError::MissingToken), "{err:?}"),
+                Decision::Pending(_) => {}
             }
         }
     }
@@ -160,17 +161,17 @@ fn one_byte_edits_of_a_cached_credential_authenticate_only_as_that_token() {
                 [],
             )
             .is_ok_and(|found| found == token);
-            let authenticated =
-                match passage
-                    .auth()
-                    .check(TokenSource::default(), [edited.as_slice()], [])
-                {
-                    Check::Done(Ok(claims)) => {
-                        prop_assert_eq!(claims.user_id(), "user-prop");
-                        true
-                    }
-                    Check::Done(Err(_)) | Check::NeedsKeys(_) => false,
-                };
+            let authenticated = match passage.auth().admit(
+                Admission::required(TokenSource::default()),
+                [edited.as_slice()],
+                [],
+            ) {
+                Decision::Ready(Ok(Some(claims))) => {
+                    prop_assert_eq!(claims.user_id(), "user-prop");
+                    true
+                }
+                Decision::Ready(Ok(None) | Err(_)) | Decision::Pending(_) => false,
+            };
             prop_assert_eq!(
                 authenticated,
                 same_token,
