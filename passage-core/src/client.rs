@@ -170,8 +170,10 @@ pub struct PassageBuilder {
 const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 /// The largest clock-skew leeway accepted.
 const MAX_LEEWAY: Duration = Duration::from_secs(3600);
-/// The largest token length limit accepted (no HTTP server takes larger headers by default).
-const MAX_TOKEN_LEN_LIMIT: usize = 1024 * 1024;
+/// The token length limits accepted: from what a real Passage token needs (RS256 header, claims
+/// and a 2048-bit signature already take ~700 bytes) to more than any HTTP server takes in a
+/// header by default.
+const TOKEN_LEN_LIMITS: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024;
 
 impl fmt::Debug for PassageBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -302,7 +304,7 @@ impl PassageBuilder {
         self
     }
 
-    /// Longest token accepted, in bytes (default 8 KiB, at most 1 MiB).
+    /// Longest token accepted, in bytes (default 8 KiB; 1 KiB to 1 MiB).
     pub fn max_token_len(mut self, bytes: usize) -> Self {
         self.auth.max_token_len = bytes;
         self
@@ -361,7 +363,7 @@ impl PassageBuilder {
     /// # Errors
     /// [`ConfigError`] for an invalid app id, an empty API key, a host that is not an absolute
     /// http(s) URL (or plain `http://` off loopback), a zero timeout, a duration over a year, a
-    /// `(min, max)` pair out of order, a leeway over an hour, a token limit of 0 or over 1 MiB,
+    /// `(min, max)` pair out of order, a leeway over an hour, a token limit under 1 KiB or over 1 MiB,
     /// or an HTTP client that cannot be built.
     pub fn build(self) -> Result<Passage, ConfigError> {
         if self.app_id.is_empty()
@@ -436,7 +438,7 @@ impl PassageBuilder {
         if self.auth.leeway > MAX_LEEWAY {
             return Err(ConfigError::OutOfRange("leeway"));
         }
-        if self.auth.max_token_len == 0 || self.auth.max_token_len > MAX_TOKEN_LEN_LIMIT {
+        if !TOKEN_LEN_LIMITS.contains(&self.auth.max_token_len) {
             return Err(ConfigError::OutOfRange("max_token_len"));
         }
         Ok(())

@@ -1,7 +1,10 @@
 //! Dev conveniences under `/__emulator`: mint tokens, sign in a browser (cookie), seed and
 //! reset users, rotate keys, set faults, read counters. No real Passage route lives here.
 
-use std::sync::{Arc, atomic::Ordering};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use axum::{
     Router,
@@ -170,19 +173,15 @@ async fn rotate_key(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<R
             e.to_string(),
         )
     })?;
-    let mut keys = lock(&shared.keys);
-    if request.retire_old {
-        keys.served.clear();
-    }
-    keys.served.push(key.clone());
-    keys.current = key.clone();
+    lock(&shared.keys).rotate(key.clone(), request.retire_old);
     Ok(reply(StatusCode::OK, json!({ "kid": key.kid() })))
 }
 
 #[derive(Deserialize)]
 struct FaultRequest {
     target: String,
-    /// `unavailable`, `hang`, `garbage`, `close`, a status code, or `none`.
+    /// `unavailable`, `hang`, `garbage`, `close`, `lose-response`, `slow:<ms>`, a status code,
+    /// or `none`.
     fault: String,
     #[serde(default)]
     times: Option<u32>,
@@ -201,6 +200,13 @@ async fn set_fault(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Re
         "hang" => Some(Fault::Hang),
         "garbage" => Some(Fault::Garbage),
         "close" => Some(Fault::Close),
+        "lose-response" => Some(Fault::LoseResponse),
+        other if other.starts_with("slow:") => Some(Fault::Slow(Duration::from_millis(
+            other
+                .trim_start_matches("slow:")
+                .parse()
+                .map_err(|_| ApiError::bad_request("fault: slow:<milliseconds>"))?,
+        ))),
         code => Some(Fault::Status(
             code.parse()
                 .ok()

@@ -14,6 +14,12 @@ pub enum Fault {
     Garbage,
     /// Send headers, then drop the connection mid-body.
     Close,
+    /// Handle the request (its effects happen), then drop the connection mid-body: the client
+    /// never learns the outcome (a lost response).
+    LoseResponse,
+    /// Make the answer at once, then send it only after this long (a slow link: the answer
+    /// reflects the moment the request arrived).
+    Slow(std::time::Duration),
 }
 
 /// Which part of the emulator a fault applies to.

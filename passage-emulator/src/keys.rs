@@ -36,9 +36,18 @@ impl SigningKey {
     /// # Errors
     /// When the crypto library cannot generate a key.
     pub fn generate() -> Result<Self, EmulatorError> {
+        Self::generate_with_kid(crate::ids::random_id())
+    }
+
+    /// Generates a fresh RSA-2048 key under the given `kid` (to re-key a kid, or to serve two
+    /// keys under one name).
+    ///
+    /// # Errors
+    /// When the crypto library cannot generate a key.
+    pub fn generate_with_kid(kid: impl Into<String>) -> Result<Self, EmulatorError> {
         let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| EmulatorError::Crypto)?;
         Ok(Self {
-            kid: crate::ids::random_id().into(),
+            kid: kid.into().into(),
             pair: Arc::new(pair),
         })
     }
@@ -124,6 +133,23 @@ impl KeyRing {
             current,
             extra: Vec::new(),
         }
+    }
+
+    /// Serves `key` beside the others (or alone, with `retire_old`) and signs with it from now on.
+    pub(crate) fn rotate(&mut self, key: SigningKey, retire_old: bool) {
+        if retire_old {
+            self.served.clear();
+        }
+        self.served.push(key.clone());
+        self.current = key;
+    }
+
+    /// Replaces the current key's material, keeping its kid: the served key under that kid
+    /// changes, and new tokens are signed with the new material.
+    pub(crate) fn rekey(&mut self, key: SigningKey) {
+        let kid = self.current.kid().to_owned();
+        self.served.retain(|served| served.kid() != kid);
+        self.rotate(key, false);
     }
 
     pub(crate) fn jwks(&self) -> Value {

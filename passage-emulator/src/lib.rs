@@ -329,9 +329,19 @@ impl Emulator {
     /// [`EmulatorError::Crypto`] when key generation fails.
     pub fn rotate_key(&self) -> Result<SigningKey, EmulatorError> {
         let key = SigningKey::generate()?;
-        let mut keys = lock(&self.shared.keys);
-        keys.served.push(key.clone());
-        keys.current = key.clone();
+        lock(&self.shared.keys).rotate(key.clone(), false);
+        Ok(key)
+    }
+
+    /// Re-keys the current kid: the JWKS serves new key material under the same `kid`, and new
+    /// tokens are signed with it (what a JWKS does when a key is replaced after a compromise but
+    /// its name is kept). Tokens signed before no longer verify.
+    ///
+    /// # Errors
+    /// [`EmulatorError::Crypto`] when key generation fails.
+    pub fn rekey(&self) -> Result<SigningKey, EmulatorError> {
+        let key = SigningKey::generate_with_kid(self.current_key().kid())?;
+        lock(&self.shared.keys).rekey(key.clone());
         Ok(key)
     }
 

@@ -75,6 +75,20 @@ async fn faults_and_logs(
     let fault = target.and_then(|t| lock(&shared.faults).take(t));
     let response = match fault {
         None => next.run(request).await,
+        Some(Fault::Slow(delay)) => {
+            tracing::debug!(%method, %path, ?delay, "emulator: answering slowly");
+            let response = next.run(request).await;
+            tokio::time::sleep(delay).await;
+            response
+        }
+        Some(Fault::LoseResponse) => {
+            tracing::debug!(%method, %path, "emulator: handling, then losing the response");
+            let handled = next.run(request).await;
+            let status = handled.status();
+            let mut lost = broken_body();
+            *lost.status_mut() = status;
+            lost
+        }
         Some(fault) => {
             tracing::debug!(%method, %path, ?fault, "emulator: injecting a fault");
             inject(&shared, fault).await
@@ -116,17 +130,19 @@ async fn inject(shared: &Shared, fault: Fault) -> Response {
             "<html><body>502 Bad Gateway</body></html>\u{0}{{{",
         )
             .into_response(),
-        Fault::Close => {
-            let failing = futures_util::stream::once(async {
-                Err::<bytes::Bytes, std::io::Error>(std::io::Error::other(
-                    "emulated connection reset",
-                ))
-            });
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                Body::from_stream(failing),
-            )
-                .into_response()
-        }
+        Fault::Close | Fault::LoseResponse => broken_body(),
+        Fault::Slow(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
+}
+
+/// A response whose body fails after the headers: the connection is dropped mid-body.
+fn broken_body() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("emulated connection reset"))
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(failing),
+    )
+        .into_response()
 }

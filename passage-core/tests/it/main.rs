@@ -9,4 +9,5 @@
 
 mod api;
 mod properties;
+mod seams;
 mod validation;

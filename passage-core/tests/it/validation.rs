@@ -15,9 +15,9 @@ use passage_core::{
 use passage_emulator::{Emulator, Fault, Signer, Target};
 use serde_json::json;
 
-const USER: &str = "user-123";
+pub(crate) const USER: &str = "user-123";
 
-async fn emulator() -> Emulator {
+pub(crate) async fn emulator() -> Emulator {
     Emulator::builder()
         .app_id("app_test")
         .start()
@@ -26,7 +26,10 @@ async fn emulator() -> Emulator {
 }
 
 /// A client for `emulator` with test-friendly intervals, adjusted by `tune`.
-fn client(emulator: &Emulator, tune: impl FnOnce(PassageBuilder) -> PassageBuilder) -> Passage {
+pub(crate) fn client(
+    emulator: &Emulator,
+    tune: impl FnOnce(PassageBuilder) -> PassageBuilder,
+) -> Passage {
     let builder = Passage::builder(emulator.app_id())
         .auth_url(emulator.auth_url())
         .api_url(emulator.api_url())
@@ -38,12 +41,12 @@ fn client(emulator: &Emulator, tune: impl FnOnce(PassageBuilder) -> PassageBuild
 
 /// Makes every fetched key set stale at once: the emulator sends `no-cache` and the client's
 /// TTL bounds allow zero.
-fn stale_keys(emu: &Emulator, builder: PassageBuilder) -> PassageBuilder {
+pub(crate) fn stale_keys(emu: &Emulator, builder: PassageBuilder) -> PassageBuilder {
     emu.set_jwks_cache_control("no-cache");
     builder.jwks_ttl_bounds(Duration::ZERO, Duration::from_secs(60))
 }
 
-fn invalid(result: Result<passage_core::PassageClaims, AuthError>) -> Invalid {
+pub(crate) fn invalid(result: Result<passage_core::PassageClaims, AuthError>) -> Invalid {
     match result {
         Err(AuthError::Invalid(reason)) => reason,
         other => panic!("expected an invalid-token error, got {other:?}"),
