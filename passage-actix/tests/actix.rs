@@ -55,10 +55,10 @@ macro_rules! app {
     };
 }
 
-async fn get(
+async fn get<B: actix_web::body::MessageBody>(
     app: &impl actix_web::dev::Service<
         actix_http::Request,
-        Response = actix_web::dev::ServiceResponse,
+        Response = actix_web::dev::ServiceResponse<B>,
         Error = actix_web::Error,
     >,
     path: &str,
@@ -259,5 +259,31 @@ async fn a_plain_passage_in_app_data_works_too() {
         .await
         .2,
         "user-10"
+    );
+}
+
+#[tokio::test]
+async fn behind_a_middleware_with_its_own_client_extractors_need_no_app_data() {
+    let (emu, passage) = setup().await;
+    let app = test::init_service(
+        App::new()
+            .wrap(PassageAuth::new(passage.clone()).optional())
+            .route("/me", web::get().to(me))
+            .route("/maybe", web::get().to(maybe)),
+    )
+    .await;
+    let token = emu.mint_token("user-11").unwrap();
+    let bearer = Some(("authorization", format!("Bearer {token}")));
+    assert_eq!(get(&app, "/me", bearer.clone()).await.2, "user-11");
+    assert_eq!(get(&app, "/maybe", bearer).await.2, "user-11");
+    // The middleware's anonymous verdict is used as it is (before: a 500, "not configured").
+    assert_eq!(
+        get(&app, "/maybe", None).await,
+        (200, None, "anonymous".to_owned())
+    );
+    let (status, challenge, _) = get(&app, "/me", None).await;
+    assert_eq!(
+        (status, challenge.as_deref()),
+        (401, Some(r#"Bearer realm="passage""#))
     );
 }

@@ -1,7 +1,11 @@
 //! The harness of the cross-crate suites: start any example server (axum, tower, actix) on
 //! loopback in front of a fresh emulator, so one table of cases drives every adapter.
 
+mod layered;
+
 use std::{net::SocketAddr, time::Duration};
+
+pub use layered::{LayeredServer, Layering, start_layered};
 
 use passage_core::{Passage, PassageBuilder};
 use passage_emulator::{Emulator, SeedUser};

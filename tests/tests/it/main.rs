@@ -8,4 +8,5 @@
 )]
 
 mod e2e;
+mod seams;
 mod security;
