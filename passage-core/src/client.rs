@@ -3,10 +3,10 @@
 use std::{fmt, sync::Arc, time::Duration};
 
 use crate::{
-    Clock,
+    Clock, Secret,
     api::{App, MagicLinks, RetryConfig, Users},
     auth::{Auth, AuthConfig, clock::WallClock},
-    error::{ConfigError, Secret},
+    error::ConfigError,
     token::TokenSource,
 };
 

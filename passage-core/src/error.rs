@@ -267,26 +267,6 @@ pub enum ConfigError {
     HttpClient(#[source] Arc<reqwest::Error>),
 }
 
-/// A string that must never be printed: `Debug` shows `"[redacted]"`.
-#[derive(Clone)]
-pub(crate) struct Secret(Arc<str>);
-
-impl Secret {
-    pub(crate) fn new(value: impl Into<Arc<str>>) -> Self {
-        Self(value.into())
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
 /// Displays an error and its whole `source` chain on one line, for logs.
 #[derive(Debug)]
 pub struct Report<'a>(pub &'a (dyn std::error::Error + 'static));
@@ -330,6 +310,9 @@ pub enum Error {
     /// A success response did not have the documented shape.
     #[error("unexpected response from Passage")]
     Decode(#[source] Arc<serde_json::Error>),
+    /// The response body was larger than the limit (in bytes).
+    #[error("the response from Passage is larger than {0} bytes")]
+    ResponseTooLarge(usize),
 }
 
 impl Error {

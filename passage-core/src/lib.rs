@@ -5,6 +5,7 @@ pub mod auth;
 mod client;
 mod error;
 pub mod models;
+mod secret;
 
 pub use api::{
     App, CreateMagicLink, CreateUser, Filter, ListUsers, MagicLinks, Order, Page, UpdateUser, Users,
@@ -20,6 +21,7 @@ pub use client::{DEFAULT_API_URL, DEFAULT_AUTH_URL, Passage, PassageBuilder};
 pub use error::{
     ApiError, AuthError, ConfigError, Error, ErrorCode, Invalid, JwksError, Malformed, Report,
 };
+pub use secret::Secret;
 
 pub mod adapter {
     //! The hooks framework adapters are built on; applications rarely need them.

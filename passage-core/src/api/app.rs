@@ -44,6 +44,7 @@ impl<'a> App<'a> {
                 body: None,
                 idempotent: true,
                 authenticated: false,
+                removes: false,
             })
             .await?;
         Ok(envelope.app)

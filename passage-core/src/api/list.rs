@@ -238,6 +238,7 @@ impl ListUsers {
                 body: None,
                 idempotent: true,
                 authenticated: true,
+                removes: false,
             })
             .await?;
         let has_next = response
@@ -256,14 +257,30 @@ impl ListUsers {
     }
 
     /// Every matching user, page after page (pages pinned to the first page's `created_before`).
+    ///
+    /// The stream ends after the last page, on an empty page, or on a page that does not
+    /// advance (a server answering the same page again, or an earlier one, would otherwise be
+    /// paged forever; such a page's items are not repeated).
     pub fn into_stream(self) -> impl Stream<Item = Result<UserListItem, Error>> + Send + 'static {
-        stream::try_unfold(Some(self), |query| async move {
+        stream::try_unfold((Some(self), None::<u32>), |(query, last)| async move {
             let Some(query) = query else {
                 return Ok::<_, Error>(None);
             };
             let page = query.send().await?;
-            let next = page.next_query();
-            Ok(Some((stream::iter(page.items.into_iter().map(Ok)), next)))
+            if last.is_some_and(|last| page.page <= last) {
+                tracing::debug!(
+                    page = page.page,
+                    "passage: the listing did not advance; stopping"
+                );
+                return Ok(None);
+            }
+            let next = if page.items.is_empty() {
+                None
+            } else {
+                page.next_query()
+            };
+            let items = stream::iter(page.items.into_iter().map(Ok));
+            Ok(Some((items, (next, Some(page.page)))))
         })
         .try_flatten()
     }
@@ -319,13 +336,14 @@ impl<T> Page<T> {
     }
 
     fn next_query(&self) -> Option<ListUsers> {
-        self.has_next.then(|| {
+        let next = self.page.checked_add(1).filter(|_| self.has_next)?;
+        Some(
             self.query
                 .clone()
-                .set("page", (self.page + 1).to_string())
-                .set("limit", self.limit.to_string())
-                .created_before(self.created_before)
-        })
+                .set("page", next.to_string())
+                .set("limit", self.limit.max(1).to_string())
+                .created_before(self.created_before),
+        )
     }
 }
 

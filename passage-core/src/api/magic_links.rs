@@ -166,7 +166,7 @@ impl<'a> MagicLinks<'a> {
     /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::Error> {
     /// use passage_core::CreateMagicLink;
     /// let link = passage.magic_links().create(CreateMagicLink::email("ada@example.com")).await?;
-    /// println!("{}", link.url);
+    /// println!("{}", link.url.expose());
     /// # Ok(()) }
     /// ```
     ///
@@ -185,6 +185,7 @@ impl<'a> MagicLinks<'a> {
                 body: Some(body),
                 idempotent: false,
                 authenticated: true,
+                removes: false,
             })
             .await?;
         Ok(envelope.magic_link)

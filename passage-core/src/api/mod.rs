@@ -64,7 +64,13 @@ pub(crate) struct Call<'a> {
     pub(crate) idempotent: bool,
     /// Needs the API key.
     pub(crate) authenticated: bool,
+    /// A removal: a 404 on a retry after an attempt the server may have carried out (its
+    /// answer was lost) means the first attempt removed it, and counts as success.
+    pub(crate) removes: bool,
 }
+
+/// The largest response body read from the API (a page of 500 users is well under 2 MiB).
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Checks an id before it goes into a path.
 pub(crate) fn segment(name: &'static str, id: &str) -> Result<String, Error> {
@@ -103,6 +109,8 @@ enum Attempt {
     Retry {
         error: Error,
         after: Option<Duration>,
+        /// The server may have carried the request out (its answer is what failed).
+        maybe_applied: bool,
     },
 }
 
@@ -136,6 +144,7 @@ impl Passage {
             let url = format!("{}/v1/apps/{}{}", inner.api_url, inner.app_id, call.path);
             let retry = &inner.retry;
             let mut attempt = 0u32;
+            let mut maybe_applied = false;
             loop {
                 attempt += 1;
                 tracing::Span::current().record("attempt", attempt);
@@ -160,14 +169,20 @@ impl Passage {
                 let outcome = match request.send().await {
                     // Connect failures, timeouts and dropped connections are worth another try.
                     Err(err) if !err.is_builder() && !err.is_redirect() => {
-                        Attempt::Retry { error: Error::from_reqwest(err), after: None }
+                        let maybe_applied = !err.is_connect();
+                        Attempt::Retry { error: Error::from_reqwest(err), after: None, maybe_applied }
                     }
                     Err(err) => Attempt::Done(Err(Error::from_reqwest(err))),
                     Ok(response) => read(response).await,
                 };
                 match outcome {
+                    Attempt::Done(Err(err)) if call.removes && maybe_applied && err.is_not_found() => {
+                        tracing::debug!("passage: already removed by an earlier attempt whose answer was lost");
+                        return Ok(bytes::Bytes::new());
+                    }
                     Attempt::Done(result) => return result,
-                    Attempt::Retry { error, after } => {
+                    Attempt::Retry { error, after, maybe_applied: applied } => {
+                        maybe_applied |= applied;
                         if !call.idempotent || attempt > retry.max_retries {
                             tracing::debug!(error = %crate::Report(&error), "passage: API call failed");
                             return Err(error);
@@ -200,6 +215,24 @@ fn jittered(retry: &RetryConfig, attempt: u32) -> Duration {
     ceiling.mul_f64(fastrand::f64().max(0.1))
 }
 
+/// The body, read up to [`MAX_RESPONSE_BYTES`].
+async fn body(mut response: reqwest::Response) -> Result<bytes::Bytes, Error> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(Error::ResponseTooLarge(MAX_RESPONSE_BYTES));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(Error::from_reqwest)? {
+        if body.len().saturating_add(chunk.len()) > MAX_RESPONSE_BYTES {
+            return Err(Error::ResponseTooLarge(MAX_RESPONSE_BYTES));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 async fn read(response: reqwest::Response) -> Attempt {
     let status = response.status();
     tracing::Span::current().record("status", status.as_u16());
@@ -209,12 +242,16 @@ async fn read(response: reqwest::Response) -> Attempt {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let bytes = match response.bytes().await {
+    let bytes = match body(response).await {
         Ok(bytes) => bytes,
-        Err(err) => {
-            let error = Error::from_reqwest(err);
+        Err(error @ Error::ResponseTooLarge(_)) => return Attempt::Done(Err(error)),
+        Err(error) => {
             return if status.is_success() || status.is_server_error() {
-                Attempt::Retry { error, after: None }
+                Attempt::Retry {
+                    error,
+                    after: None,
+                    maybe_applied: true,
+                }
             } else {
                 Attempt::Done(Err(error))
             };
@@ -236,6 +273,9 @@ async fn read(response: reqwest::Response) -> Attempt {
         Attempt::Retry {
             error,
             after: retry_after,
+            // A 500, 502 or 504 may come after the work was done (a crash, or a gateway that
+            // gave up waiting); a 503 or 429 means the request was turned away.
+            maybe_applied: status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE,
         }
     } else {
         Attempt::Done(Err(error))

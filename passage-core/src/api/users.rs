@@ -106,6 +106,9 @@ impl UpdateUser {
     }
 }
 
+/// The operator prefixes of List Users filters.
+const FILTER_OPERATORS: [&str; 5] = ["ne:", "gt:", "lt:", "like:", "not_like:"];
+
 #[derive(Deserialize)]
 struct UserEnvelope {
     user: User,
@@ -143,6 +146,7 @@ impl<'a> Users<'a> {
             body,
             idempotent,
             authenticated: true,
+            removes: false,
         }
     }
 
@@ -163,8 +167,10 @@ impl<'a> Users<'a> {
             .await
     }
 
-    /// Gets a user by email or phone (case-insensitive), like the other Passage SDKs: a list
-    /// lookup, then a get.
+    /// Gets a user by email (case-insensitive) or phone, like the other Passage SDKs: a list
+    /// lookup, then a get. Only a user whose email or phone equals the identifier is returned;
+    /// an identifier that starts with a list-filter operator (`ne:`, `gt:`, `lt:`, `like:`,
+    /// `not_like:`) is refused, so it can never select somebody else.
     ///
     /// ```no_run
     /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::Error> {
@@ -173,7 +179,8 @@ impl<'a> Users<'a> {
     /// ```
     ///
     /// # Errors
-    /// A synthesized 404 `user_not_found` when no user has the identifier.
+    /// [`Error::InvalidArgument`] for an empty identifier or one with an operator prefix; a
+    /// synthesized 404 `user_not_found` when no user has the identifier.
     pub async fn get_by_identifier(self, identifier: &str) -> Result<User, Error> {
         if identifier.is_empty() {
             return Err(Error::InvalidArgument {
@@ -181,16 +188,28 @@ impl<'a> Users<'a> {
                 reason: "must not be empty",
             });
         }
+        let wanted = identifier.to_lowercase();
+        if FILTER_OPERATORS.iter().any(|op| wanted.starts_with(op)) {
+            return Err(Error::InvalidArgument {
+                name: "identifier",
+                reason: "must not start with a list-filter operator (ne:, gt:, lt:, like:, not_like:)",
+            });
+        }
         let page = self
             .list()
-            .identifier(identifier.to_lowercase())
+            .identifier(wanted.as_str())
             .limit(1)
             .send()
             .await?;
-        let Some(first) = page.items().first() else {
+        let is_it = |email: &str, phone: &str| email.to_lowercase() == wanted || phone == wanted;
+        let Some(found) = page.items().iter().find(|u| is_it(&u.email, &u.phone)) else {
             return Err(ApiError::new(404, ErrorCode::UserNotFound, "User not found.").into());
         };
-        self.get(&first.id).await
+        let user = self.get(&found.id).await?;
+        if !is_it(&user.email, &user.phone) {
+            return Err(ApiError::new(404, ErrorCode::UserNotFound, "User not found.").into());
+        }
+        Ok(user)
     }
 
     /// Creates a user (never retried: a create is not idempotent).
@@ -240,14 +259,19 @@ impl<'a> Users<'a> {
         .await
     }
 
-    /// Deletes a user.
+    /// Deletes a user. A retry whose earlier attempt's answer was lost, and that finds the user
+    /// gone, counts as success (the earlier attempt deleted it).
     ///
     /// # Errors
     /// 404 for an unknown user.
     pub async fn delete(self, user_id: &str) -> Result<(), Error> {
         let path = format!("/users/{}", segment("user_id", user_id)?);
+        let call = Self::call("delete_user", Method::DELETE, path, None, true);
         self.passage
-            .call_empty(Self::call("delete_user", Method::DELETE, path, None, true))
+            .call_empty(Call {
+                removes: true,
+                ..call
+            })
             .await
     }
 
@@ -290,7 +314,8 @@ impl<'a> Users<'a> {
         Ok(envelope.devices.unwrap_or_default())
     }
 
-    /// Revokes one of a user's devices.
+    /// Revokes one of a user's devices (a retry that finds the device gone after a lost answer
+    /// counts as success, as for [`delete`](Self::delete)).
     ///
     /// # Errors
     /// 404 `user_not_found` or `device_not_found`.
@@ -300,14 +325,12 @@ impl<'a> Users<'a> {
             segment("user_id", user_id)?,
             segment("device_id", device_id)?
         );
+        let call = Self::call("revoke_device", Method::DELETE, path, None, true);
         self.passage
-            .call_empty(Self::call(
-                "revoke_device",
-                Method::DELETE,
-                path,
-                None,
-                true,
-            ))
+            .call_empty(Call {
+                removes: true,
+                ..call
+            })
             .await
     }
 

@@ -1,3 +1,4 @@
+use crate::Secret;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -83,9 +84,9 @@ pub struct AppInfo {
     pub dark_logo_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_lifetime: Option<i64>,
-    /// Present only for some roles; never printed by `Debug`-minded callers on purpose.
+    /// The app secret, present only for some roles; never printed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
 }
 
 /// Which authentication methods are on.

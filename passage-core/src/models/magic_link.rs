@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::Secret;
+
 /// A created magic link.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -15,11 +17,11 @@ pub struct MagicLink {
     /// Where the user lands after using it.
     #[serde(default)]
     pub redirect_url: String,
-    /// The secret (part of the URL).
+    /// The secret (part of the URL); never printed.
     #[serde(default)]
-    pub secret: String,
-    /// The link itself.
-    pub url: String,
+    pub secret: Secret,
+    /// The link itself: a credential, never printed. Send it with `url.expose()`.
+    pub url: Secret,
     /// The user it signs in.
     #[serde(default)]
     pub user_id: String,

@@ -350,9 +350,9 @@ async fn magic_links_by_email_phone_and_user() {
     assert_eq!(by_email.ttl, 30);
     assert_eq!(by_email.kind, MagicLinkType::Login);
     assert!(
-        by_email.url.contains("/magic?psg_magic_link="),
+        by_email.url.expose().contains("/magic?psg_magic_link="),
         "{}",
-        by_email.url
+        by_email.url.expose()
     );
     let by_phone = links
         .create(CreateMagicLink::phone("+15555550100").send(false))
@@ -528,4 +528,280 @@ async fn the_api_key_never_prints() {
             );
         }
     }
+}
+
+/// A loopback HTTP server that answers every request with `respond(path_and_query)`, the whole
+/// raw response; for answers no honest server gives.
+async fn scripted(respond: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let respond = std::sync::Arc::new(respond);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let respond = std::sync::Arc::clone(&respond);
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&request);
+                let target = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let _ = stream.write_all(&respond(&target)).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    base
+}
+
+fn json_response(body: &serde_json::Value) -> Vec<u8> {
+    let body = body.to_string();
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn scripted_client(base: &str) -> Passage {
+    Passage::builder("app_api")
+        .api_key(KEY)
+        .api_url(base)
+        .max_retries(0)
+        .build()
+        .unwrap()
+}
+
+fn list_item(id: &str, email: &str) -> serde_json::Value {
+    json!({
+        "id": id, "email": email, "phone": "", "external_id": "", "email_verified": true,
+        "phone_verified": false, "login_count": 0, "status": "active",
+        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+        "last_login_at": "2026-01-01T00:00:00Z", "user_metadata": null
+    })
+}
+
+#[tokio::test]
+async fn an_identifier_with_a_filter_operator_never_selects_somebody_else() {
+    let (_emu, passage) = setup().await;
+    for hostile in [
+        "like:ada",
+        "LIKE:ada",
+        "ne:nobody@example.com",
+        "gt:a",
+        "lt:z",
+        "not_like:x",
+    ] {
+        let err = passage
+            .users()
+            .get_by_identifier(hostile)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidArgument {
+                    name: "identifier",
+                    ..
+                }
+            ),
+            "{hostile}: {err:?}"
+        );
+    }
+    // Found only by an exact email (any case) or phone.
+    let users = passage.users();
+    assert_eq!(
+        users.get_by_identifier("ADA@example.com").await.unwrap().id,
+        "user-ada"
+    );
+    assert_eq!(
+        users.get_by_identifier("+15555550100").await.unwrap().id,
+        "user-ada"
+    );
+    assert!(
+        users
+            .get_by_identifier("ada")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
+
+#[tokio::test]
+async fn an_identifier_answered_with_another_user_is_not_found() {
+    // A server whose identifier filter is looser than equality answers with somebody else.
+    let base = scripted(|target| {
+        if target.contains("/users?") {
+            json_response(&json!({
+                "_links": {}, "created_before": 0, "limit": 1, "page": 1, "total_users": 1,
+                "users": [list_item("user-eve", "eve@example.com")]
+            }))
+        } else {
+            panic!("no get may follow: {target}")
+        }
+    })
+    .await;
+    let err = scripted_client(&base)
+        .users()
+        .get_by_identifier("ada@example.com")
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    assert_eq!(err.code(), Some(&ErrorCode::UserNotFound));
+}
+
+#[tokio::test]
+async fn response_bodies_are_capped() {
+    let huge = 17 * 1024 * 1024;
+    let declared = scripted(move |_| {
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {huge}\r\n\r\n{{"
+        )
+        .into_bytes()
+    })
+    .await;
+    let streamed = scripted(move |_| {
+        let mut response =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n"
+                .to_vec();
+        response.extend(std::iter::repeat_n(b' ', huge));
+        response
+    })
+    .await;
+    for base in [declared, streamed] {
+        let err = scripted_client(&base)
+            .users()
+            .get("user-ada")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::ResponseTooLarge(_)), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_listing_that_never_advances_ends() {
+    for page in [1u32, u32::MAX] {
+        // Every request gets the same page, always with a `next` link.
+        let base = scripted(move |_| {
+            json_response(&json!({
+                "_links": {"next": {"href": "/v1/apps/app_api/users?page=2"}},
+                "created_before": 1, "limit": 1, "page": page, "total_users": 99,
+                "users": [list_item("user-1", "one@example.com")]
+            }))
+        })
+        .await;
+        let all: Vec<_> = tokio::time::timeout(
+            Duration::from_secs(10),
+            scripted_client(&base)
+                .users()
+                .list()
+                .into_stream()
+                .try_collect::<Vec<_>>(),
+        )
+        .await
+        .expect("the stream ends")
+        .unwrap();
+        assert_eq!(all.len(), 1, "page {page}: its items once, then the end");
+    }
+    // An empty page ends the listing even with a `next` link.
+    let base = scripted(|target| {
+        let page = if target.contains("page=2") { 2 } else { 1 };
+        let users = if page == 1 {
+            vec![list_item("user-1", "one@example.com")]
+        } else {
+            vec![]
+        };
+        json_response(&json!({
+            "_links": {"next": {"href": "/next"}},
+            "created_before": 1, "limit": 1, "page": page, "total_users": 99, "users": users
+        }))
+    })
+    .await;
+    let all: Vec<_> = scripted_client(&base)
+        .users()
+        .list()
+        .into_stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+}
+
+#[tokio::test]
+async fn a_removal_whose_answer_was_lost_succeeds_on_retry() {
+    let (emu, passage) = setup().await;
+    let device = passage.users().list_devices("user-ada").await.unwrap()[0]
+        .id
+        .clone();
+    emu.set_fault_times(Target::Api, Fault::LoseResponse, 1);
+    passage
+        .users()
+        .revoke_device("user-ada", &device)
+        .await
+        .unwrap();
+    assert!(
+        passage
+            .users()
+            .list_devices("user-ada")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    emu.set_fault_times(Target::Api, Fault::LoseResponse, 1);
+    passage.users().delete("user-ada").await.unwrap();
+    assert!(
+        passage
+            .users()
+            .get("user-ada")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    // Without a lost answer, a missing user is still a 404.
+    assert!(
+        passage
+            .users()
+            .delete("user-ada")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    emu.set_fault_times(Target::Api, Fault::Unavailable, 1);
+    assert!(
+        passage
+            .users()
+            .delete("user-ada")
+            .await
+            .unwrap_err()
+            .is_not_found(),
+        "a 503 (before any work) is no proof the user existed"
+    );
+}
+
+#[tokio::test]
+async fn secrets_in_models_never_print() {
+    let (_emu, passage) = setup().await;
+    let link = passage
+        .magic_links()
+        .create(CreateMagicLink::email("ada@example.com"))
+        .await
+        .unwrap();
+    let printed = format!("{link:?}");
+    assert!(!link.secret.is_empty());
+    assert!(!printed.contains(link.secret.expose()), "{printed}");
+    assert!(!printed.contains("psg_magic_link"), "{printed}");
+    let mut app = serde_json::to_value(passage.app().get().await.unwrap()).unwrap();
+    app["secret"] = json!("app_secret_value");
+    let app: passage_core::models::AppInfo = serde_json::from_value(app).unwrap();
+    assert_eq!(
+        app.secret.as_ref().map(passage_core::Secret::expose),
+        Some("app_secret_value")
+    );
+    assert!(!format!("{app:?}").contains("app_secret_value"));
 }
