@@ -10,7 +10,7 @@ cargo afl config --build >/dev/null 2>&1 || true
 cargo afl build --release
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1
 mkdir -p out
-for target in extract check; do
+for target in extract check oracle; do
   rm -rf "out/$target"
   cargo afl fuzz -i "corpus/$target" -o "out/$target" -V "${SECONDS_PER_TARGET:-60}" "target/release/fuzz_$target" >/dev/null
   echo "== $target"

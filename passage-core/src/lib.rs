@@ -59,3 +59,42 @@ pub mod adapter {
         response::{is_grpc, rejection_response},
     };
 }
+
+#[doc(hidden)]
+pub mod __private {
+    //! Internals for the fuzz targets and property tests; not part of the API.
+
+    use crate::{Auth, AuthError, JwksError, PassageClaims, auth::AuthConfig};
+
+    /// Validation against a fixed JWKS document, with no network and no token cache: the same
+    /// rules as a client's, for fuzzing.
+    #[derive(Debug)]
+    pub struct OfflineAuth(Auth);
+
+    impl OfflineAuth {
+        /// Validation for `app_id` with the keys of `jwks` (a JWKS document).
+        ///
+        /// # Errors
+        /// When the document does not parse.
+        pub fn new(app_id: &str, jwks: &[u8]) -> Result<Self, JwksError> {
+            let config = AuthConfig {
+                token_cache_capacity: 0,
+                ..AuthConfig::default()
+            };
+            let http = reqwest::Client::builder()
+                .build()
+                .map_err(|e| JwksError::Transport(std::sync::Arc::new(e)))?;
+            let auth = Auth::new(app_id.into(), "offline:".to_owned(), http, config);
+            auth.preload_keys(jwks)?;
+            Ok(Self(auth))
+        }
+
+        /// Validates `token` now.
+        ///
+        /// # Errors
+        /// As [`Auth::validate_jwt`].
+        pub fn validate(&self, token: &str) -> Result<PassageClaims, AuthError> {
+            self.0.validate_offline(token)
+        }
+    }
+}

@@ -103,6 +103,15 @@ impl SigningKey {
         pem
     }
 
+    /// Signs raw JSON (kept byte for byte) with RS256 under this key: a compact token, for tests
+    /// of how validators treat odd but signed tokens.
+    ///
+    /// # Errors
+    /// [`EmulatorError::Crypto`] when signing fails.
+    pub fn sign_raw(&self, header_json: &str, claims_json: &str) -> Result<String, EmulatorError> {
+        crate::token::sign_raw(self, header_json, claims_json)
+    }
+
     /// Signs `message` with RSASSA-PKCS1-v1_5 or PSS under `encoding`.
     pub(crate) fn sign(
         &self,

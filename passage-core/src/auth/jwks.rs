@@ -256,6 +256,23 @@ impl KeyStore {
         Err(self.miss_error(&lock(&self.state), Instant::now()))
     }
 
+    /// Serves the keys of `document` as if just fetched, fresh forever (no fetch ever happens):
+    /// for validation without a network (the fuzz targets).
+    pub(crate) fn preload(&self, document: &[u8]) -> Result<(), JwksError> {
+        let document: JwkSet =
+            serde_json::from_slice(document).map_err(|e| JwksError::Parse(Arc::new(e)))?;
+        self.current.store(Arc::new(KeySet {
+            keys: parse_keys(document.keys),
+            fetched: Some(Fetched {
+                at: Duration::ZERO,
+                fresh_until: Duration::MAX,
+                usable_until: None,
+            }),
+            epoch: 0,
+        }));
+        Ok(())
+    }
+
     /// A request needs `kid`, which the current set does not hold (or may not serve).
     ///
     /// It waits for a fetch in flight, whatever started it, and uses its result. If that fetch

@@ -107,6 +107,18 @@ impl Auth {
         &self.inner.validator
     }
 
+    /// Validates without waiting: a token whose key is not held is refused as unknown.
+    pub(crate) fn validate_offline(&self, token: &str) -> Result<PassageClaims, AuthError> {
+        match self.validator().validate_now(token::RawToken::text(token)) {
+            validate::Now::Done(result) => result,
+            validate::Now::NeedsKeys(_) => Err(AuthError::Invalid(crate::Invalid::UnknownKeyId)),
+        }
+    }
+
+    pub(crate) fn preload_keys(&self, document: &[u8]) -> Result<(), crate::JwksError> {
+        self.validator().keys.preload(document)
+    }
+
     /// Validates a Passage JWT and returns its claims.
     ///
     /// ```no_run

@@ -8,6 +8,7 @@
 )]
 
 mod api;
+mod oracle;
 mod properties;
 mod seams;
 mod validation;
