@@ -230,7 +230,7 @@ impl Auth {
 /// passage-tower, passage-axum and passage-actix are written on exactly these items, so a new
 /// adapter (another framework, a gRPC server) makes the same decisions as they do:
 /// [`Hooks::admit`] for a layer or middleware, [`Hooks::extract`] for an extractor, and
-/// [`rejection_response`] for the answer to a refused request.
+/// [`rejection_response`](super::response::rejection_response) for the answer to a refused request.
 pub trait Hooks {
     /// Decides a request as a layer does; see [`Admission`].
     fn admit<'a, A, C>(&self, admission: Admission, authorization: A, cookies: C) -> Decision
