@@ -128,15 +128,6 @@ impl Passage {
     pub fn app(&self) -> App<'_> {
         App::new(self)
     }
-
-    /// Former name of [`Auth::user_id`]: validates a token and returns its user id.
-    ///
-    /// # Errors
-    /// As [`Auth::validate_jwt`].
-    #[deprecated(note = "use `passage.auth().user_id(token)` or `validate_jwt`")]
-    pub async fn authenticate_request(&self, token: &str) -> Result<String, crate::AuthError> {
-        self.auth().user_id(token).await
-    }
 }
 
 /// Configuration for a [`Passage`] client. Every setter consumes and returns the builder.
@@ -310,6 +301,28 @@ impl PassageBuilder {
         self
     }
 
+    /// The audiences a token may be issued for: its `aud` must contain one of them (default:
+    /// the app id alone, the rule of every current Passage SDK).
+    ///
+    /// passage-python 2.x checked `aud` against the app's `auth_origin` instead, for apps not
+    /// hosted by Passage; if your tokens carry only the origin, accept both:
+    ///
+    /// ```
+    /// # use passage_core::Passage;
+    /// let passage = Passage::builder("my-app")
+    ///     .accepted_audiences(["my-app", "https://app.example.com"])
+    ///     .build()?;
+    /// # Ok::<(), passage_core::ConfigError>(())
+    /// ```
+    pub fn accepted_audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.auth.audiences = Some(audiences.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Where requests' tokens are looked for (default header, then cookie).
     pub fn token_source(mut self, source: TokenSource) -> Self {
         self.auth.source = source;
@@ -440,6 +453,14 @@ impl PassageBuilder {
         }
         if !TOKEN_LEN_LIMITS.contains(&self.auth.max_token_len) {
             return Err(ConfigError::OutOfRange("max_token_len"));
+        }
+        if self
+            .auth
+            .audiences
+            .as_ref()
+            .is_some_and(|a| a.is_empty() || a.iter().any(String::is_empty))
+        {
+            return Err(ConfigError::OutOfRange("accepted_audiences"));
         }
         Ok(())
     }

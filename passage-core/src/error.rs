@@ -105,7 +105,7 @@ pub enum Invalid {
     /// A registered claim has the wrong JSON type (e.g. `exp` as a string).
     #[error("the {0} claim has the wrong type")]
     ClaimType(&'static str),
-    /// `aud` does not contain this app's id.
+    /// `aud` does not contain this app's id (or another accepted audience).
     #[error("the audience does not contain this app id")]
     Audience,
     /// `sub` is missing or empty.

@@ -8,7 +8,8 @@ pub mod models;
 mod secret;
 
 pub use api::{
-    App, CreateMagicLink, CreateUser, Filter, ListUsers, MagicLinks, Order, Page, UpdateUser, Users,
+    App, CreateMagicLink, CreateUser, Filter, ListUsers, MagicLinks, Order, Page, PageLinks,
+    UpdateUser, Users,
 };
 pub use auth::{
     Auth,

@@ -6,7 +6,7 @@ use axum::{
     Router,
     body::Body,
     extract::{Path, Request, State},
-    http::{StatusCode, header},
+    http::{Method, StatusCode, Uri, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
@@ -27,7 +27,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/apps/{app_id}/.well-known/jwks.json", get(jwks))
         .merge(api::routes())
         .nest(DEV_PREFIX, dev::routes())
-        .fallback(|| async { ApiError::route_not_found() })
+        .fallback(|method: Method, uri: Uri| async move {
+            ApiError::route_not_found(method.as_str(), uri.path())
+        })
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            ApiError::method_not_allowed(method.as_str(), uri.path())
+        })
         .layer(middleware::from_fn_with_state(
             Arc::clone(&shared),
             faults_and_logs,
@@ -91,14 +96,14 @@ async fn faults_and_logs(
         }
         Some(fault) => {
             tracing::debug!(%method, %path, ?fault, "emulator: injecting a fault");
-            inject(&shared, fault).await
+            inject(&shared, fault, target).await
         }
     };
     tracing::info!(%method, %path, status = response.status().as_u16(), "emulator");
     response
 }
 
-async fn inject(shared: &Shared, fault: Fault) -> Response {
+async fn inject(shared: &Shared, fault: Fault, target: Option<Target>) -> Response {
     match fault {
         Fault::Unavailable => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -109,7 +114,7 @@ async fn inject(shared: &Shared, fault: Fault) -> Response {
         Fault::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut response =
-                ApiError::new(status, "internal_server_error", "Emulated failure.").into_response();
+                ApiError::for_status(status, target.unwrap_or(Target::Api)).into_response();
             if status == StatusCode::TOO_MANY_REQUESTS {
                 response
                     .headers_mut()

@@ -1,5 +1,5 @@
 //! The emulator over real HTTP with plain reqwest (none of its own types): every route's status,
-//! shape (field by field, against shared/PASSAGE_API.md), and error bodies.
+//! shape (field by field, against docs/wire-format.md), and error bodies.
 
 #![allow(
     clippy::unwrap_used,
@@ -285,10 +285,81 @@ async fn app_info_has_every_field() {
     assert!(
         app["element_customization"].is_object() && app["element_customization_dark"].is_object()
     );
+    // Enum-typed fields carry only values the official SDKs' models accept.
+    let allowed = |field: &str, value: &Value, set: &[&str]| {
+        assert!(
+            value.as_str().is_some_and(|v| set.contains(&v)),
+            "{field}: {value}"
+        );
+    };
+    allowed("type", &app["type"], &["complete", "flex"]);
+    allowed(
+        "hosted_theme",
+        &app["hosted_theme"],
+        &["auto", "light", "dark"],
+    );
+    let technologies = [
+        "react",
+        "go",
+        "vue",
+        "angular",
+        "python",
+        "javascript",
+        "ios",
+        "android",
+    ];
+    for technology in app["technologies"].as_array().unwrap() {
+        allowed("technologies", technology, &technologies);
+    }
+    for method in ["otp", "magic_link"] {
+        allowed(
+            "ttl_display_unit",
+            &app["auth_methods"][method]["ttl_display_unit"],
+            &["s", "m", "h", "d"],
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json_with_official_codes() {
+    let wire = Wire::new().await;
     let (status, body) = wire
         .send_with_key(Method::GET, "/no-such-route", None, None)
         .await;
-    assert_error(status, &body, 404, "not_found");
+    assert_error(status, &body, 404, "app_not_found");
+    let response = wire
+        .http
+        .get(format!("{}/apps/wire_app/users", wire.emu.url())) // the base URL without /v1
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_error(status, &body, 404, "app_not_found");
+    assert!(body["error"].as_str().unwrap().contains("/v1/apps/"));
+    let (status, body) = wire.send(Method::PUT, "/users/user-ada", None).await;
+    assert_error(status, &body, 405, "invalid_request");
+}
+
+#[tokio::test]
+async fn status_faults_use_the_matching_passage_code() {
+    use passage_emulator::{Fault, Target};
+    let wire = Wire::new().await;
+    for (status, code) in [
+        (400, "invalid_request"),
+        (401, "invalid_access_token"),
+        (403, "operation_not_allowed"),
+        (404, "user_not_found"),
+        (409, "invalid_request"),
+        (500, "internal_server_error"),
+        (502, "internal_server_error"),
+    ] {
+        wire.emu
+            .set_fault_times(Target::Api, Fault::Status(status), 1);
+        let (got, body) = wire.send(Method::GET, "/users/user-ada", None).await;
+        assert_error(got, &body, status, code);
+    }
 }
 
 #[tokio::test]
@@ -429,6 +500,49 @@ async fn api_key_app_and_body_errors() {
         .await
         .unwrap();
     assert_eq!(raw.status(), 400);
+}
+
+#[tokio::test]
+async fn the_status_filter_takes_operators() {
+    let wire = Wire::new().await;
+    let (status, _) = wire
+        .send(
+            Method::POST,
+            "/users",
+            Some(json!({"email": "bob@example.com"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    wire.send(Method::PATCH, "/users/user-ada/deactivate", None)
+        .await;
+    let ids = |body: &Value| -> Vec<String> {
+        body["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["email"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (filter, expected) in [
+        ("active", vec!["bob@example.com"]),
+        ("ne:active", vec!["ada@example.com"]),
+        ("like:in", vec!["ada@example.com"]),
+        ("not_like:in", vec!["bob@example.com"]),
+    ] {
+        let (status, body) = wire
+            .send(
+                Method::GET,
+                &format!("/users?status={filter}&order_by=email:ASC"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{filter}");
+        assert_eq!(ids(&body), expected, "{filter}");
+    }
+    let (status, body) = wire
+        .send(Method::GET, "/users?status=ne:sleeping", None)
+        .await;
+    assert_error(status, &body, 400, "invalid_request");
 }
 
 #[tokio::test]

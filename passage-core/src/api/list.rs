@@ -85,6 +85,12 @@ impl From<i64> for Filter {
     }
 }
 
+impl From<UserStatus> for Filter {
+    fn from(status: UserStatus) -> Self {
+        Self(status.as_str().to_owned())
+    }
+}
+
 impl From<OffsetDateTime> for Filter {
     fn from(at: OffsetDateTime) -> Self {
         Self(Self::time(at))
@@ -195,9 +201,9 @@ impl ListUsers {
         self.set("id", filter.into().0)
     }
 
-    /// Account status.
-    pub fn status(self, status: UserStatus) -> Self {
-        self.set("status", status.as_str().to_owned())
+    /// Account status: `UserStatus::Active`, or with an operator, `Filter::ne(UserStatus::Active)`.
+    pub fn status(self, filter: impl Into<Filter>) -> Self {
+        self.set("status", filter.into().0)
     }
 
     /// Number of sign-ins, e.g. `Filter::gt(3)`.
@@ -241,17 +247,15 @@ impl ListUsers {
                 removes: false,
             })
             .await?;
-        let has_next = response
-            .links
-            .next
-            .is_some_and(|next| !next.href.is_empty());
+        let links = PageLinks::from(response.links);
         Ok(Page {
             items: response.users.unwrap_or_default(),
             page: response.page,
             limit: response.limit,
             total: response.total_users,
             created_before: response.created_before,
-            has_next,
+            has_next: links.next.is_some(),
+            links,
             query: self,
         })
     }
@@ -295,7 +299,38 @@ pub struct Page<T> {
     total: u64,
     created_before: i64,
     has_next: bool,
+    links: PageLinks,
     query: ListUsers,
+}
+
+/// Where the other pages of a listing are (the response's `_links`), as Passage sent them;
+/// a link Passage left out or sent empty is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PageLinks {
+    /// The first page.
+    pub first: Option<String>,
+    /// The page before this one.
+    pub previous: Option<String>,
+    /// The page after this one.
+    pub next: Option<String>,
+    /// The last page.
+    pub last: Option<String>,
+    /// This page (`self` on the wire).
+    pub current: Option<String>,
+}
+
+impl From<Links> for PageLinks {
+    fn from(links: Links) -> Self {
+        let href = |link: Option<Href>| link.map(|l| l.href).filter(|h| !h.is_empty());
+        Self {
+            first: href(links.first),
+            previous: href(links.previous),
+            next: href(links.next),
+            last: href(links.last),
+            current: href(links.current),
+        }
+    }
 }
 
 impl<T> Page<T> {
@@ -333,6 +368,18 @@ impl<T> Page<T> {
     #[must_use]
     pub fn has_next(&self) -> bool {
         self.has_next
+    }
+
+    /// The links to the other pages.
+    #[must_use]
+    pub fn links(&self) -> &PageLinks {
+        &self.links
+    }
+
+    /// The Unix time the listing is pinned to: users created later do not shift its pages.
+    #[must_use]
+    pub fn created_before(&self) -> i64 {
+        self.created_before
     }
 
     fn next_query(&self) -> Option<ListUsers> {
@@ -379,7 +426,15 @@ struct ListResponse {
 #[derive(Deserialize, Default)]
 struct Links {
     #[serde(default)]
+    first: Option<Href>,
+    #[serde(default)]
+    previous: Option<Href>,
+    #[serde(default)]
     next: Option<Href>,
+    #[serde(default)]
+    last: Option<Href>,
+    #[serde(default, rename = "self")]
+    current: Option<Href>,
 }
 
 #[derive(Deserialize)]

@@ -14,7 +14,7 @@ use serde::{Deserialize, de::DeserializeOwned};
 use tracing::Instrument as _;
 
 pub use app::App;
-pub use list::{Filter, ListUsers, Order, Page};
+pub use list::{Filter, ListUsers, Order, Page, PageLinks};
 pub use magic_links::{CreateMagicLink, MagicLinks};
 pub use users::{CreateUser, UpdateUser, Users};
 
@@ -153,6 +153,8 @@ impl Passage {
                     .request(call.method.clone(), &url)
                     .timeout(inner.request_timeout)
                     .header(header::ACCEPT, "application/json")
+                    // Also with a client of the user's own, which may send none.
+                    .header(header::USER_AGENT, crate::client::USER_AGENT)
                     .header("Passage-Version", crate::client::USER_AGENT_VERSION);
                 if !call.query.is_empty() {
                     request = request.query(call.query);

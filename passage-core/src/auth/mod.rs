@@ -32,6 +32,8 @@ pub(crate) struct AuthConfig {
     pub(crate) max_token_len: usize,
     pub(crate) source: TokenSource,
     pub(crate) clock: WallClock,
+    /// Accepted `aud` values; `None`: the app id alone.
+    pub(crate) audiences: Option<Vec<String>>,
 }
 
 impl Default for AuthConfig {
@@ -43,6 +45,7 @@ impl Default for AuthConfig {
             max_token_len: token::DEFAULT_MAX_TOKEN_LEN,
             source: TokenSource::default(),
             clock: WallClock::default(),
+            audiences: None,
         }
     }
 }
@@ -87,10 +90,15 @@ impl Auth {
         ));
         let cache =
             (config.token_cache_capacity > 0).then(|| TokenCache::new(config.token_cache_capacity));
+        let audiences = config
+            .audiences
+            .unwrap_or_else(|| vec![app_id.to_string()])
+            .into();
         Self {
             inner: Arc::new(AuthInner {
                 validator: Validator {
                     app_id,
+                    audiences,
                     authority,
                     keys,
                     cache,

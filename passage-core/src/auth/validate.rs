@@ -31,6 +31,8 @@ const MAX_SIGNATURE_B64: usize = 1366;
 #[derive(Debug)]
 pub(crate) struct Validator {
     pub(crate) app_id: Arc<str>,
+    /// `aud` must contain one of these (by default, the app id alone).
+    pub(crate) audiences: Arc<[String]>,
     pub(crate) authority: Authority,
     pub(crate) keys: Arc<KeyStore>,
     pub(crate) cache: Option<TokenCache>,
@@ -224,7 +226,7 @@ impl Validator {
         let now = now.as_secs();
         let claims = check_claims(
             claims,
-            &self.app_id,
+            &self.audiences,
             now,
             self.leeway,
             self.authority.clone(),
@@ -276,7 +278,7 @@ impl<'de> Deserialize<'de> for UniqueKeys {
 /// Applies the claim rules to a verified claim set.
 pub(crate) fn check_claims(
     all: Map<String, Value>,
-    app_id: &str,
+    audiences: &[String],
     now: u64,
     leeway: u64,
     authority: Authority,
@@ -302,7 +304,7 @@ pub(crate) fn check_claims(
             .ok_or(invalid(Invalid::ClaimType("aud")))?,
         Some(_) => return Err(invalid(Invalid::ClaimType("aud"))),
     };
-    if !aud.iter().any(|a| a == app_id) {
+    if !aud.iter().any(|a| audiences.contains(a)) {
         return Err(invalid(Invalid::Audience));
     }
     let sub = match all.get("sub") {
@@ -378,7 +380,7 @@ mod tests {
         let Value::Object(map) = claims else {
             unreachable!()
         };
-        check_claims(map, "app", NOW, 0, "test".into())
+        check_claims(map, &["app".to_owned()], NOW, 0, "test".into())
     }
 
     fn reason(result: Result<PassageClaims, AuthError>) -> Invalid {
@@ -491,14 +493,14 @@ mod tests {
         let Value::Object(expired) = json!({"sub": "u", "exp": NOW - 5, "aud": "app"}) else {
             unreachable!()
         };
-        assert!(check_claims(expired.clone(), "app", NOW, 10, "t".into()).is_ok());
-        assert!(check_claims(expired, "app", NOW, 5, "t".into()).is_err());
+        assert!(check_claims(expired.clone(), &["app".to_owned()], NOW, 10, "t".into()).is_ok());
+        assert!(check_claims(expired, &["app".to_owned()], NOW, 5, "t".into()).is_err());
         let Value::Object(early) =
             json!({"sub": "u", "exp": NOW + 60, "nbf": NOW + 5, "aud": "app"})
         else {
             unreachable!()
         };
-        assert!(check_claims(early, "app", NOW, 5, "t".into()).is_ok());
+        assert!(check_claims(early, &["app".to_owned()], NOW, 5, "t".into()).is_ok());
     }
 
     #[test]

@@ -1,11 +1,12 @@
-use crate::Secret;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+use crate::Secret;
 
 /// A Passage app's settings (`AppInfo`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
-#[allow(missing_docs)] // field names are Passage's own; see shared/PASSAGE_API.md
+#[allow(missing_docs)] // field names are Passage's own (see docs/wire-format.md)
 pub struct AppInfo {
     pub id: String,
     pub name: String,
@@ -19,7 +20,7 @@ pub struct AppInfo {
     #[serde(default)]
     pub hosted_subdomain: String,
     #[serde(default)]
-    pub hosted_theme: String,
+    pub hosted_theme: ThemeType,
     #[serde(default)]
     pub role: String,
     #[serde(default)]
@@ -69,15 +70,15 @@ pub struct AppInfo {
     #[serde(default)]
     pub layouts: Layouts,
     #[serde(rename = "type", default)]
-    pub kind: String,
+    pub kind: AppType,
     #[serde(default)]
     pub user_metadata_schema: Vec<MetadataField>,
     #[serde(default)]
-    pub technologies: Vec<String>,
+    pub technologies: Vec<Technology>,
     #[serde(default)]
-    pub element_customization: serde_json::Map<String, serde_json::Value>,
+    pub element_customization: ElementCustomization,
     #[serde(default)]
-    pub element_customization_dark: serde_json::Map<String, serde_json::Value>,
+    pub element_customization_dark: ElementCustomization,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub light_logo_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,9 +124,9 @@ pub struct TtlMethod {
     /// Lifetime in seconds (≥ 60).
     #[serde(default)]
     pub ttl: i64,
-    /// Unit shown to users: `s`, `m`, `h` or `d`.
+    /// Unit shown to users.
     #[serde(default)]
-    pub ttl_display_unit: String,
+    pub ttl_display_unit: TtlDisplayUnit,
 }
 
 /// Layouts of the profile and registration elements.
@@ -163,13 +164,220 @@ pub struct MetadataField {
     /// Label shown to users.
     #[serde(default)]
     pub friendly_name: String,
-    /// `string`, `boolean`, `integer`, `date`, `phone` or `email`.
+    /// The value's type.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: MetadataFieldType,
     /// Shown in the profile element.
     #[serde(default)]
     pub profile: bool,
     /// Asked at registration.
     #[serde(default)]
     pub registration: bool,
+}
+
+wire_enum! {
+    /// Passage's product an app runs on.
+    pub enum AppType {
+        /// Passkey Complete.
+        Complete = "complete",
+        /// Passkey Flex.
+        Flex = "flex",
+    }
+}
+
+#[allow(clippy::derivable_impls, reason = "wire_enum! derives no Default")]
+impl Default for AppType {
+    fn default() -> Self {
+        Self::Complete
+    }
+}
+
+wire_enum! {
+    /// A front-end or back-end technology an app declares.
+    pub enum Technology {
+        /// React.
+        React = "react",
+        /// Go.
+        Go = "go",
+        /// Vue.
+        Vue = "vue",
+        /// Angular.
+        Angular = "angular",
+        /// Python.
+        Python = "python",
+        /// JavaScript.
+        Javascript = "javascript",
+        /// iOS.
+        Ios = "ios",
+        /// Android.
+        Android = "android",
+    }
+}
+
+wire_enum! {
+    /// The theme of Passage's hosted pages.
+    pub enum ThemeType {
+        /// Follows the system setting.
+        Auto = "auto",
+        /// Light.
+        Light = "light",
+        /// Dark.
+        Dark = "dark",
+    }
+}
+
+#[allow(clippy::derivable_impls, reason = "wire_enum! derives no Default")]
+impl Default for ThemeType {
+    fn default() -> Self {
+        Self::Auto
+    }
+}
+
+wire_enum! {
+    /// The unit a method's lifetime is shown in.
+    pub enum TtlDisplayUnit {
+        /// Seconds.
+        Seconds = "s",
+        /// Minutes.
+        Minutes = "m",
+        /// Hours.
+        Hours = "h",
+        /// Days.
+        Days = "d",
+    }
+}
+
+#[allow(clippy::derivable_impls, reason = "wire_enum! derives no Default")]
+impl Default for TtlDisplayUnit {
+    fn default() -> Self {
+        Self::Seconds
+    }
+}
+
+wire_enum! {
+    /// The type of a custom user metadata field.
+    pub enum MetadataFieldType {
+        /// Text.
+        String = "string",
+        /// `true` or `false`.
+        Boolean = "boolean",
+        /// A whole number.
+        Integer = "integer",
+        /// A date.
+        Date = "date",
+        /// A phone number.
+        Phone = "phone",
+        /// An email address.
+        Email = "email",
+    }
+}
+
+wire_enum! {
+    /// A font of Passage's elements.
+    pub enum FontFamily {
+        /// Helvetica (the default).
+        Helvetica = "Helvetica",
+        /// Arial.
+        Arial = "Arial",
+        /// Arial Black.
+        ArialBlack = "Arial Black",
+        /// Verdana.
+        Verdana = "Verdana",
+        /// Tahoma.
+        Tahoma = "Tahoma",
+        /// Trebuchet MS.
+        TrebuchetMs = "Trebuchet MS",
+        /// Impact.
+        Impact = "Impact",
+        /// Gill Sans.
+        GillSans = "Gill Sans",
+        /// Times New Roman.
+        TimesNewRoman = "Times New Roman",
+        /// Georgia.
+        Georgia = "Georgia",
+        /// Palatino.
+        Palatino = "Palatino",
+        /// Baskerville.
+        Baskerville = "Baskerville",
+        /// Andalé Mono.
+        AndaleMono = "Andalé Mono",
+        /// Courier.
+        Courier = "Courier",
+        /// Lucida.
+        Lucida = "Lucida",
+        /// Monaco.
+        Monaco = "Monaco",
+        /// Bradley Hand.
+        BradleyHand = "Bradley Hand",
+        /// Brush Script MT.
+        BrushScriptMt = "Brush Script MT",
+        /// Luminari.
+        Luminari = "Luminari",
+        /// Comic Sans MS.
+        ComicSansMs = "Comic Sans MS",
+    }
+}
+
+/// How Passage's elements look (`element_customization`, and `_dark`); every field optional,
+/// colours in hex, sizes in pixels.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+#[allow(missing_docs)] // field names are Passage's own
+pub struct ElementCustomization {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_container_background_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_container_max_width: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_input_box_background_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_input_box_border_radius: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_header_font_family: Option<FontFamily>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_body_font_family: Option<FontFamily>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_header_text_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_body_text_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_primary_button_background_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_primary_button_text_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_primary_button_hover_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_primary_button_border_radius: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_primary_button_border_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_primary_button_border_width: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_secondary_button_background_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_secondary_button_text_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_secondary_button_hover_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_secondary_button_border_radius: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_secondary_button_border_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_secondary_button_border_width: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_enum_values_are_kept() {
+        let theme: ThemeType = serde_json::from_str(r#""sepia""#).unwrap();
+        assert_eq!(theme, ThemeType::Unknown("sepia".into()));
+        assert_eq!(serde_json::to_string(&theme).unwrap(), r#""sepia""#);
+        let tech: Vec<Technology> = serde_json::from_str(r#"["go","rust"]"#).unwrap();
+        assert_eq!(tech, [Technology::Go, Technology::Unknown("rust".into())]);
+        let font: FontFamily = serde_json::from_str(r#""Andal\u00e9 Mono""#).unwrap();
+        assert_eq!(font, FontFamily::AndaleMono);
+    }
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 use futures_util::TryStreamExt as _;
 use passage_core::{
     CreateMagicLink, CreateUser, Error, ErrorCode, Filter, Order, Passage, UpdateUser,
-    models::{Channel, Language, MagicLinkType, UserStatus, WebAuthnType},
+    models::{
+        AppType, Channel, ElementCustomization, Language, MagicLinkType, Technology, ThemeType,
+        TtlDisplayUnit, UserStatus, WebAuthnType,
+    },
 };
 use passage_emulator::{Emulator, Fault, SeedUser, Target};
 use serde_json::json;
@@ -260,8 +263,28 @@ async fn pagination_and_the_stream_cover_every_user() {
         ),
         (1, 10, 25, true)
     );
+    let links = first.links();
+    assert!(
+        links.first.as_deref().is_some_and(|l| l.contains("page=1")),
+        "{links:?}"
+    );
+    assert!(
+        links.next.as_deref().is_some_and(|l| l.contains("page=2")),
+        "{links:?}"
+    );
+    assert!(
+        links.last.as_deref().is_some_and(|l| l.contains("page=3")),
+        "{links:?}"
+    );
+    assert!(
+        links.current.is_some() && links.previous.is_none(),
+        "{links:?}"
+    );
+    assert!(first.created_before() > 0);
     let second = first.next_page().await.unwrap().unwrap();
     assert_eq!((second.page(), second.items().len()), (2, 10));
+    assert!(second.links().previous.is_some());
+    assert_eq!(second.created_before(), first.created_before(), "pinned");
     let third = second.next_page().await.unwrap().unwrap();
     assert_eq!(
         (third.page(), third.items().len(), third.has_next()),
@@ -388,6 +411,88 @@ async fn app_info_needs_no_key() {
     assert_eq!(app.id, "app_api");
     assert!(app.auth_methods.passkeys.enabled);
     assert!(app.rsa_public_key.contains("BEGIN PUBLIC KEY"));
+    // The official models' enums, typed, every value known.
+    assert_eq!(app.kind, AppType::Complete);
+    assert_eq!(app.hosted_theme, ThemeType::Auto);
+    assert_eq!(
+        app.auth_methods.magic_link.ttl_display_unit,
+        TtlDisplayUnit::Minutes
+    );
+    assert!(
+        app.technologies
+            .iter()
+            .all(|t| !matches!(t, Technology::Unknown(_)))
+    );
+    assert_eq!(app.element_customization, ElementCustomization::default());
+}
+
+/// A loopback server that records each request's head and answers 503.
+async fn recording() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (seen, heads) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = seen.send(String::from_utf8_lossy(&head).to_lowercase());
+                let _ = stream
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (base, heads)
+}
+
+#[tokio::test]
+async fn every_request_carries_a_user_agent_even_with_a_client_of_your_own() {
+    let (base, mut heads) = recording().await;
+    // reqwest's own default client sends no User-Agent.
+    let passage = Passage::builder("app_api")
+        .api_key(KEY)
+        .api_url(&base)
+        .auth_url(&base)
+        .http_client(reqwest::Client::new())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let _ = passage.users().get("user-ada").await;
+    let _ = passage.auth().warm_up().await;
+    let ua = format!("user-agent: passage-rust/{}", env!("CARGO_PKG_VERSION"));
+    for what in ["the API call", "the JWKS fetch"] {
+        let head = heads.recv().await.unwrap();
+        assert!(head.contains(&ua), "{what}: {head}");
+    }
+}
+
+#[tokio::test]
+async fn the_status_filter_takes_operators() {
+    let (_emu, passage) = setup().await;
+    passage
+        .users()
+        .create(CreateUser::email("bob@example.com"))
+        .await
+        .unwrap();
+    passage.users().deactivate("user-ada").await.unwrap();
+    let page = passage
+        .users()
+        .list()
+        .status(Filter::ne(UserStatus::Active))
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<_> = page.items().iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(ids, ["user-ada"]);
 }
 
 #[tokio::test]

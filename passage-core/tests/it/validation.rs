@@ -850,3 +850,47 @@ async fn a_refresh_cut_short_by_its_runtime_does_not_stop_later_ones() {
         "no background refresh after the first one was dropped with its runtime"
     );
 }
+
+#[tokio::test]
+async fn the_accepted_audiences_are_configurable() {
+    let emu = emulator().await;
+    // passage-python 2.x's rule for non-hosted apps: `aud` is the app's auth origin alone.
+    let origin_only = emu
+        .token(USER)
+        .claim("aud", ["http://localhost:3000"])
+        .sign()
+        .unwrap();
+    let by_default = client(&emu, |b| b);
+    assert_eq!(
+        invalid(by_default.auth().validate_jwt(&origin_only).await),
+        Invalid::Audience
+    );
+    let both = client(&emu, |b| {
+        b.accepted_audiences([emu.app_id(), "http://localhost:3000"])
+    });
+    assert!(both.auth().validate_jwt(&origin_only).await.is_ok());
+    assert!(
+        both.auth()
+            .validate_jwt(&emu.mint_token(USER).unwrap())
+            .await
+            .is_ok()
+    );
+    let other = emu
+        .token(USER)
+        .claim("aud", ["https://elsewhere"])
+        .sign()
+        .unwrap();
+    assert_eq!(
+        invalid(both.auth().validate_jwt(&other).await),
+        Invalid::Audience
+    );
+    for empty in [vec![], vec![String::new()]] {
+        assert!(
+            Passage::builder("app")
+                .accepted_audiences(empty)
+                .build()
+                .is_err(),
+            "an empty audience list cannot work"
+        );
+    }
+}

@@ -62,7 +62,8 @@ pub(super) async fn get_app(
             "layouts": { "profile": [], "registration": [] },
             "type": "complete",
             "user_metadata_schema": [],
-            "technologies": ["rust"],
+            // Only values the official models accept (there is no "rust").
+            "technologies": [],
             "element_customization": {},
             "element_customization_dark": {},
             "id_token_lifetime": 3600,

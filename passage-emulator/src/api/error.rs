@@ -50,8 +50,37 @@ impl ApiError {
         )
     }
 
-    pub(crate) fn route_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "Route not found.")
+    /// An unknown route. The official error models know no "route" code; a wrong base URL is
+    /// the usual cause, and `app_not_found` is what the SDKs can show for it.
+    pub(crate) fn route_not_found(method: &str, path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "app_not_found",
+            format!("No route {method} {path}: Passage's API lives under /v1/apps/{{app_id}}."),
+        )
+    }
+
+    /// A known route called with the wrong method.
+    pub(crate) fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            format!("Method {method} is not allowed on {path}."),
+        )
+    }
+
+    /// The error a fault answers with `status`: the Passage code the official error models
+    /// give that status.
+    pub(crate) fn for_status(status: StatusCode, target: crate::faults::Target) -> Self {
+        let code = match status.as_u16() {
+            401 => "invalid_access_token",
+            403 => "operation_not_allowed",
+            404 if target == crate::faults::Target::Jwks => "app_not_found",
+            404 => "user_not_found",
+            500..=599 => "internal_server_error",
+            _ => "invalid_request",
+        };
+        Self::new(status, code, "Emulated failure.")
     }
 }
 

@@ -86,7 +86,9 @@ fn filter(name: &str, raw: &str) -> Result<Option<Filter>, ApiError> {
         }
         "id" => Box::new(move |u| text_matches(op, &u.id, &value_owned)),
         "status" => {
-            if !matches!(value, "active" | "inactive" | "pending") {
+            // An exact comparison needs a real status; `like:`/`not_like:` take any fragment.
+            let fragment = matches!(op, Op::Like | Op::NotLike);
+            if !fragment && !matches!(value, "active" | "inactive" | "pending") {
                 return Err(bad());
             }
             Box::new(move |u| text_matches(op, &u.status, &value_owned))
