@@ -103,13 +103,17 @@ impl SigningKey {
         pem
     }
 
-    /// Signs raw JSON (kept byte for byte) with RS256 under this key: a compact token, for tests
-    /// of how validators treat odd but signed tokens.
+    /// Signs raw JSON (kept byte for byte, even when it is not UTF-8) with RS256 under this key:
+    /// a compact token, for tests of how validators treat odd but signed tokens.
     ///
     /// # Errors
     /// [`EmulatorError::Crypto`] when signing fails.
-    pub fn sign_raw(&self, header_json: &str, claims_json: &str) -> Result<String, EmulatorError> {
-        crate::token::sign_raw(self, header_json, claims_json)
+    pub fn sign_raw(
+        &self,
+        header_json: impl AsRef<[u8]>,
+        claims_json: impl AsRef<[u8]>,
+    ) -> Result<String, EmulatorError> {
+        crate::token::sign_raw(self, header_json.as_ref(), claims_json.as_ref())
     }
 
     /// Signs `message` with RSASSA-PKCS1-v1_5 or PSS under `encoding`.

@@ -313,8 +313,12 @@ impl Emulator {
     ///
     /// # Errors
     /// [`EmulatorError::Crypto`] when signing fails.
-    pub fn sign_raw(&self, header_json: &str, claims_json: &str) -> Result<String, EmulatorError> {
-        token::sign_raw(&self.current_key(), header_json, claims_json)
+    pub fn sign_raw(
+        &self,
+        header_json: impl AsRef<[u8]>,
+        claims_json: impl AsRef<[u8]>,
+    ) -> Result<String, EmulatorError> {
+        self.current_key().sign_raw(header_json, claims_json)
     }
 
     /// The key signing new tokens.

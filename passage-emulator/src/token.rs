@@ -213,11 +213,12 @@ impl TokenBuilder {
     }
 }
 
-/// Signs raw header and claims JSON (as given, e.g. with duplicate keys) with RS256 under `key`.
+/// Signs raw header and claims JSON (as given, byte for byte: duplicate keys, invalid UTF-8)
+/// with RS256 under `key`.
 pub(crate) fn sign_raw(
     key: &SigningKey,
-    header_json: &str,
-    claims_json: &str,
+    header_json: &[u8],
+    claims_json: &[u8],
 ) -> Result<String, EmulatorError> {
     let signing_input = format!(
         "{}.{}",

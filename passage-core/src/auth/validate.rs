@@ -179,7 +179,11 @@ impl Validator {
             return Err(AuthError::Malformed(Malformed::Segments));
         }
         let header_json = decode_segment(header)?;
-        let header: Header<'_> = serde_json::from_slice(&header_json)
+        // UTF-8 first: members the rules do not read are skipped unparsed, and JSON text must be
+        // UTF-8 throughout (RFC 8259 §8.1) — found by the jsonwebtoken oracle's fuzz target.
+        let header_text = std::str::from_utf8(&header_json)
+            .map_err(|_| AuthError::Malformed(Malformed::HeaderJson))?;
+        let header: Header<'_> = serde_json::from_str(header_text)
             .map_err(|_| AuthError::Malformed(Malformed::HeaderJson))?;
         if header.alg != "RS256" {
             return Err(AuthError::Invalid(Invalid::Algorithm));

@@ -129,6 +129,14 @@ enum Signer {
     Theirs,
 }
 
+/// A byte that is not UTF-8, inside a member no rule reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Utf8 {
+    Valid,
+    HeaderBroken,
+    ClaimsBroken,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mutation {
     None,
@@ -156,6 +164,7 @@ struct Case {
     iss: Iss,
     dup: Dup,
     signer: Signer,
+    utf8: Utf8,
     mutation: Mutation,
 }
 
@@ -207,10 +216,11 @@ fn cases() -> impl Strategy<Value = Case> {
     );
     let token = (
         prop_oneof![6 => Just(Signer::Ours), 1 => Just(Signer::Theirs)],
+        prop_oneof![8 => Just(Utf8::Valid), 1 => Just(Utf8::HeaderBroken), 1 => Just(Utf8::ClaimsBroken)],
         prop_oneof![6 => Just(Mutation::None), 1 => select(vec![Mutation::FlipSignature, Mutation::DropSignature, Mutation::Padding, Mutation::StandardAlphabet, Mutation::FourSegments, Mutation::FlipPayload])],
     );
     (header, claims, token).prop_map(
-        |((alg, kid, param), (sub, aud, exp, nbf, iat, iss, dup), (signer, mutation))| Case {
+        |((alg, kid, param), (sub, aud, exp, nbf, iat, iss, dup), (signer, utf8, mutation))| Case {
             alg,
             kid,
             param,
@@ -222,6 +232,7 @@ fn cases() -> impl Strategy<Value = Case> {
             iss,
             dup,
             signer,
+            utf8,
             mutation,
         },
     )
@@ -244,8 +255,24 @@ fn date(name: &str, date: Date, now: i64) -> Option<String> {
     Some(member(name, &value))
 }
 
-/// The header and claims JSON of `case`, written member by member (duplicates and all).
-fn render(case: &Case, kid: &str, now: i64) -> (String, String) {
+/// The header and claims JSON of `case`, written member by member (duplicates and all), with a
+/// byte that is not UTF-8 where the case asks for one.
+fn render(case: &Case, kid: &str, now: i64) -> (Vec<u8>, Vec<u8>) {
+    let (header, claims) = render_text(case, kid, now);
+    let broken = |json: String| {
+        let mut bytes = json.into_bytes();
+        bytes.pop();
+        bytes.extend_from_slice(b",\"x\":\"\xff\"}");
+        bytes
+    };
+    match case.utf8 {
+        Utf8::Valid => (header.into_bytes(), claims.into_bytes()),
+        Utf8::HeaderBroken => (broken(header), claims.into_bytes()),
+        Utf8::ClaimsBroken => (header.into_bytes(), broken(claims)),
+    }
+}
+
+fn render_text(case: &Case, kid: &str, now: i64) -> (String, String) {
     let alg = match case.alg {
         Alg::Rs256 => "RS256",
         Alg::Rs384 => "RS384",
@@ -434,13 +461,17 @@ fn jsonwebtoken_accepts_everything_passage_accepts_with_the_same_claims() {
                 }
                 (Ok(mine), Err(refused)) => prop_assert!(
                     false,
-                    "accepted what jsonwebtoken refuses ({refused:?}): {header} {claims} {mine:?}"
+                    "accepted what jsonwebtoken refuses ({refused:?}): {} {} {mine:?}",
+                    String::from_utf8_lossy(&header),
+                    String::from_utf8_lossy(&claims)
                 ),
                 (Err(refused), Ok(_)) => {
                     let why = deliberate(&case);
                     prop_assert!(
                         !why.is_empty(),
-                        "refused ({refused:?}) outside the deliberate list: {header} {claims} {case:?}"
+                        "refused ({refused:?}) outside the deliberate list: {} {} {case:?}",
+                        String::from_utf8_lossy(&header),
+                        String::from_utf8_lossy(&claims)
                     );
                     seen.lock().unwrap().extend(why);
                 }

@@ -53,7 +53,7 @@ pub(crate) fn invalid(result: Result<passage_core::PassageClaims, AuthError>) ->
     }
 }
 
-fn malformed(result: Result<passage_core::PassageClaims, AuthError>) -> Malformed {
+pub(crate) fn malformed(result: Result<passage_core::PassageClaims, AuthError>) -> Malformed {
     match result {
         Err(AuthError::Malformed(reason)) => reason,
         other => panic!("expected a malformed-token error, got {other:?}"),
@@ -893,4 +893,41 @@ async fn the_accepted_audiences_are_configurable() {
             "an empty audience list cannot work"
         );
     }
+}
+
+#[tokio::test]
+async fn json_that_is_not_utf8_is_malformed_even_where_the_rules_do_not_read() {
+    let emu = emulator().await;
+    let passage = client(&emu, |b| b);
+    let kid = emu.current_key().kid().to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = format!(r#"{{"sub":"{USER}","aud":"app_test","exp":{}}}"#, now + 60);
+    // A member no rule reads, holding a byte that is not UTF-8 (found by the fuzz_oracle target).
+    let mut header = format!(r#"{{"alg":"RS256","kid":"{kid}","x":{{""#).into_bytes();
+    header.extend_from_slice(b"\x99\":[1]}}");
+    let token = emu.sign_raw(&header, &claims).unwrap();
+    assert_eq!(
+        malformed(passage.auth().validate_jwt(&token).await),
+        Malformed::HeaderJson
+    );
+    let mut bad_claims = claims.clone().into_bytes();
+    bad_claims.pop();
+    bad_claims.extend_from_slice(b",\"x\":\"\xff\"}");
+    let token = emu
+        .sign_raw(format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#), &bad_claims)
+        .unwrap();
+    assert_eq!(
+        malformed(passage.auth().validate_jwt(&token).await),
+        Malformed::ClaimsJson
+    );
+    let fine = emu
+        .sign_raw(
+            format!(r#"{{"alg":"RS256","kid":"{kid}","x":{{"y":[1]}}}}"#),
+            &claims,
+        )
+        .unwrap();
+    assert!(passage.auth().validate_jwt(&fine).await.is_ok());
 }

@@ -277,6 +277,13 @@ fn rows(emu: &Emulator, watched: &str, attacker: &SigningKey) -> Vec<Row> {
         bearer(&dup_aud),
         Status(401),
     ));
+    let mut not_utf8 = format!(r#"{{"alg":"RS256","kid":"{kid}","x":""#).into_bytes();
+    not_utf8.extend_from_slice(b"\xff\"}");
+    rows.push(row(
+        "a header member that is not UTF-8",
+        bearer(&emu.sign_raw(&not_utf8, claims_json(emu, "")).unwrap()),
+        Status(401),
+    ));
     // Structural garbage.
     let (head, rest) = valid.split_once('.').unwrap();
     for (name, token) in [
