@@ -198,8 +198,8 @@ fn rows(emu: &Emulator, watched: &str, attacker: &SigningKey) -> Vec<Row> {
     ));
     let crit_null = emu
         .sign_raw(
-            &format!(r#"{{"alg":"RS256","kid":"{kid}","crit":null}}"#),
-            &claims_json(emu, ""),
+            format!(r#"{{"alg":"RS256","kid":"{kid}","crit":null}}"#),
+            claims_json(emu, ""),
         )
         .unwrap();
     rows.push(row("crit null", bearer(&crit_null), Status(401)));
@@ -257,8 +257,8 @@ fn rows(emu: &Emulator, watched: &str, attacker: &SigningKey) -> Vec<Row> {
     ));
     let dup_header = emu
         .sign_raw(
-            &format!(r#"{{"alg":"RS256","alg":"none","kid":"{kid}"}}"#),
-            &claims_json(emu, ""),
+            format!(r#"{{"alg":"RS256","alg":"none","kid":"{kid}"}}"#),
+            claims_json(emu, ""),
         )
         .unwrap();
     rows.push(row(
@@ -268,8 +268,8 @@ fn rows(emu: &Emulator, watched: &str, attacker: &SigningKey) -> Vec<Row> {
     ));
     let dup_aud = emu
         .sign_raw(
-            &format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#),
-            &claims_json(emu, r#","aud":"other_app""#),
+            format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#),
+            claims_json(emu, r#","aud":"other_app""#),
         )
         .unwrap();
     rows.push(row(
