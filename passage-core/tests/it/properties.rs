@@ -185,3 +185,102 @@ fn one_byte_edits_of_a_cached_credential_authenticate_only_as_that_token() {
         .unwrap();
     drop(emulator);
 }
+
+/// Any combination of builder values: `build()` refuses it, or the client it builds validates a
+/// good token and refuses a bad one — never a panic, never a storm of fetches.
+#[test]
+fn any_builder_values_build_a_working_client_or_a_config_error() {
+    use std::time::Duration as D;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime
+        .block_on(
+            passage_emulator::Emulator::builder()
+                .app_id("prop_builder")
+                .start(),
+        )
+        .unwrap();
+    let good = emulator.mint_token("user-prop").unwrap();
+    let bad = format!("{}x", &good[..good.len() - 1]);
+    let year = D::from_secs(365 * 86_400);
+    // Mostly values that can work (so many clients get built), and the edges around them.
+    let durations = || {
+        prop_oneof![
+            4 => proptest::sample::select(vec![D::ZERO, D::from_millis(1), D::from_secs(1), D::from_secs(3600), year]),
+            1 => proptest::sample::select(vec![year + D::from_secs(1), D::MAX]),
+        ]
+    };
+    let timeouts = || {
+        prop_oneof![
+            4 => proptest::sample::select(vec![D::from_secs(2), D::from_secs(30), year]),
+            1 => proptest::sample::select(vec![D::ZERO, year + D::from_secs(1), D::MAX]),
+        ]
+    };
+    // (min, max) pairs, in order four times out of five.
+    let pairs = || {
+        (durations(), durations(), 0..5u8)
+            .prop_map(|(a, b, k)| if k > 0 { (a.min(b), a.max(b)) } else { (a, b) })
+    };
+    let values = (
+        (durations(), pairs(), durations()),
+        (timeouts(), pairs(), proptest::option::of(durations())),
+        (
+            prop_oneof![
+                4 => proptest::sample::select(vec![1024usize, 8192, 1 << 20]),
+                1 => proptest::sample::select(vec![0usize, 1, 1023, (1 << 20) + 1, usize::MAX]),
+            ],
+            proptest::sample::select(vec![0u64, 1, 10_000, u64::MAX]),
+            prop_oneof![
+                4 => proptest::sample::select(vec![D::ZERO, D::from_secs(60), D::from_secs(3600)]),
+                1 => proptest::sample::select(vec![D::from_secs(3601), D::MAX]),
+            ],
+        ),
+    );
+    let built_clients = std::sync::atomic::AtomicUsize::new(0);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 256,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(
+            &values,
+            |(
+                (ttl, (min, max), cooldown),
+                (timeout, (backoff_min, backoff_max), max_stale),
+                (len, capacity, leeway),
+            )| {
+                let built = Passage::builder(emulator.app_id())
+                    .auth_url(emulator.auth_url())
+                    .jwks_ttl(ttl)
+                    .jwks_ttl_bounds(min, max)
+                    .jwks_refetch_cooldown(cooldown)
+                    .jwks_fetch_timeout(timeout)
+                    .jwks_retry_backoff(backoff_min, backoff_max)
+                    .jwks_max_stale(max_stale)
+                    .max_token_len(len)
+                    .token_cache_capacity(capacity)
+                    .leeway(leeway)
+                    .build();
+                let Ok(passage) = built else {
+                    return Ok(());
+                };
+                built_clients.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let hits = emulator.jwks_hits();
+                let accepted = runtime.block_on(passage.auth().validate_jwt(&good));
+                prop_assert!(accepted.is_ok(), "{accepted:?}");
+                let again = runtime.block_on(passage.auth().validate_jwt(&good));
+                prop_assert!(again.is_ok(), "{again:?}");
+                let refused = runtime.block_on(passage.auth().validate_jwt(&bad));
+                prop_assert!(refused.is_err());
+                // One load; a key set stale at once may refresh in the background, no more.
+                prop_assert!(
+                    emulator.jwks_hits() - hits <= 3,
+                    "{} fetches",
+                    emulator.jwks_hits() - hits
+                );
+                Ok(())
+            },
+        )
+        .unwrap();
+    let built = built_clients.into_inner();
+    assert!(built >= 25, "only {built} of 256 value sets built a client");
+}
