@@ -42,7 +42,7 @@ impl ResponseError for PassageError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Auth(err) => {
-                StatusCode::from_u16(err.status()).unwrap_or(StatusCode::UNAUTHORIZED)
+                StatusCode::from_u16(err.status().as_u16()).unwrap_or(StatusCode::UNAUTHORIZED)
             }
             Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -28,13 +28,7 @@ use crate::PassageError;
 pub struct PassageUser(PassageClaims);
 
 impl PassageUser {
-    /// The Passage user id (`sub`).
-    #[must_use]
-    pub fn id(&self) -> &str {
-        self.0.user_id()
-    }
-
-    /// Every verified claim.
+    /// Every verified claim (also reachable through `Deref`: `user.user_id()`).
     #[must_use]
     pub fn claims(&self) -> &PassageClaims {
         &self.0

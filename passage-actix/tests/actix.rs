@@ -9,18 +9,18 @@ use passage_actix::{OptionalPassageUser, Passage, PassageAuth, PassageUser};
 use passage_emulator::{Emulator, Fault, Target};
 
 async fn me(user: PassageUser) -> HttpResponse {
-    HttpResponse::Ok().body(user.id().to_owned())
+    HttpResponse::Ok().body(user.user_id().to_owned())
 }
 
 async fn maybe(user: OptionalPassageUser) -> HttpResponse {
     HttpResponse::Ok().body(
         user.as_ref()
-            .map_or("anonymous".to_owned(), |u| u.id().to_owned()),
+            .map_or("anonymous".to_owned(), |u| u.user_id().to_owned()),
     )
 }
 
 async fn behind_middleware(user: Option<PassageUser>) -> HttpResponse {
-    HttpResponse::Ok().body(user.map_or("anonymous".to_owned(), |u| u.id().to_owned()))
+    HttpResponse::Ok().body(user.map_or("anonymous".to_owned(), |u| u.user_id().to_owned()))
 }
 
 async fn setup() -> (Emulator, Passage) {

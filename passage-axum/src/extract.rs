@@ -24,13 +24,7 @@ use passage_core::{
 pub struct PassageUser(PassageClaims);
 
 impl PassageUser {
-    /// The Passage user id (`sub`).
-    #[must_use]
-    pub fn id(&self) -> &str {
-        self.0.user_id()
-    }
-
-    /// Every verified claim.
+    /// Every verified claim (also reachable through `Deref`: `user.user_id()`).
     #[must_use]
     pub fn claims(&self) -> &PassageClaims {
         &self.0
@@ -65,7 +59,7 @@ impl PassageRejection {
     /// 401, or 503 when signing keys are unavailable.
     #[must_use]
     pub fn status(&self) -> StatusCode {
-        self.0.status_code()
+        self.0.status()
     }
 }
 

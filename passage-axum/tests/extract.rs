@@ -11,11 +11,11 @@ use passage_emulator::{Emulator, Fault, Target};
 use tower::ServiceExt as _;
 
 async fn me(user: PassageUser) -> String {
-    user.id().to_owned()
+    user.user_id().to_owned()
 }
 
 async fn maybe(user: Option<PassageUser>) -> String {
-    user.map_or_else(|| "anonymous".to_owned(), |u| u.id().to_owned())
+    user.map_or_else(|| "anonymous".to_owned(), |u| u.user_id().to_owned())
 }
 
 fn router(passage: &Passage, layer: Option<PassageLayer>) -> Router {

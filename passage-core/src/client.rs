@@ -1,23 +1,17 @@
-//! [`Passage`], the client, and [`PassageBuilder`], its configuration.
+//! [`Passage`], the client: the two parts it holds — token validation ([`Auth`]) and the
+//! Management API's transport — and the handles that reach them.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, sync::Arc};
 
 use crate::{
-    Clock, Secret,
-    api::{App, MagicLinks, RetryConfig, Users},
-    auth::{Auth, AuthConfig, clock::WallClock},
-    error::ConfigError,
-    token::TokenSource,
+    Auth, PassageBuilder,
+    api::{App, MagicLinks, Users, transport::Transport},
 };
 
 /// The default auth host (JWKS).
 pub const DEFAULT_AUTH_URL: &str = "https://auth.passage.id";
 /// The default API host (Management API).
 pub const DEFAULT_API_URL: &str = "https://api.passage.id";
-/// Sent as `User-Agent` and `Passage-Version`.
-pub(crate) const USER_AGENT: &str = concat!("passage-rust/", env!("CARGO_PKG_VERSION"));
-/// Sent as `Passage-Version`, like the sibling SDKs (`passage-go v2.1.2`).
-pub(crate) const USER_AGENT_VERSION: &str = concat!("passage-rust ", env!("CARGO_PKG_VERSION"));
 
 /// The Passage client for one app: token validation ([`auth`](Self::auth)) and the Management API.
 ///
@@ -36,40 +30,56 @@ pub(crate) const USER_AGENT_VERSION: &str = concat!("passage-rust ", env!("CARGO
 /// ```
 #[derive(Clone)]
 pub struct Passage {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) app_id: Arc<str>,
-    pub(crate) api_key: Option<Secret>,
-    pub(crate) api_url: String,
-    pub(crate) auth_url: String,
-    pub(crate) http: reqwest::Client,
-    pub(crate) request_timeout: Duration,
-    pub(crate) retry: RetryConfig,
-    pub(crate) auth: Auth,
+struct Inner {
+    app_id: Arc<str>,
+    auth_url: String,
+    api_url: String,
+    auth: Auth,
+    api: Transport,
 }
 
 impl fmt::Debug for Passage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Passage")
             .field("app_id", &self.inner.app_id)
-            .field(
-                "api_key",
-                &self.inner.api_key.as_ref().map(|_| "[redacted]"),
-            )
             .field("auth_url", &self.inner.auth_url)
             .field("api_url", &self.inner.api_url)
+            .field("api", &self.inner.api)
             .finish_non_exhaustive()
     }
 }
 
 impl Passage {
+    /// Assembles a client from its parts (the builder's last step).
+    pub(crate) fn from_parts(
+        app_id: Arc<str>,
+        auth_url: String,
+        api_url: String,
+        auth: Auth,
+        api: Transport,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                app_id,
+                auth_url,
+                api_url,
+                auth,
+                api,
+            }),
+        }
+    }
+
     /// A client with default settings.
     ///
     /// # Errors
-    /// [`ConfigError`] when the app id or API key is empty or malformed.
-    pub fn new(app_id: impl Into<String>, api_key: impl Into<String>) -> Result<Self, ConfigError> {
+    /// [`ConfigError`](crate::ConfigError) when the app id or API key is empty or malformed.
+    pub fn new(
+        app_id: impl Into<String>,
+        api_key: impl Into<String>,
+    ) -> Result<Self, crate::ConfigError> {
         Self::builder(app_id).api_key(api_key).build()
     }
 
@@ -82,8 +92,9 @@ impl Passage {
     /// `PASSAGE_AUTH_URL` and `PASSAGE_API_URL`.
     ///
     /// # Errors
-    /// [`ConfigError::MissingEnv`] when `PASSAGE_APP_ID` is unset, or any build error.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    /// [`ConfigError::MissingEnv`](crate::ConfigError::MissingEnv) when `PASSAGE_APP_ID` is
+    /// unset, or any build error.
+    pub fn from_env() -> Result<Self, crate::ConfigError> {
         PassageBuilder::from_env()?.build()
     }
 
@@ -114,467 +125,18 @@ impl Passage {
     /// User management.
     #[must_use]
     pub fn users(&self) -> Users<'_> {
-        Users::new(self)
+        Users::new(&self.inner.api)
     }
 
     /// Magic links.
     #[must_use]
     pub fn magic_links(&self) -> MagicLinks<'_> {
-        MagicLinks::new(self)
+        MagicLinks::new(&self.inner.api)
     }
 
     /// App information.
     #[must_use]
     pub fn app(&self) -> App<'_> {
-        App::new(self)
-    }
-}
-
-/// Configuration for a [`Passage`] client. Every setter consumes and returns the builder.
-///
-/// ```
-/// use std::time::Duration;
-/// use passage_core::{Passage, TokenSource};
-///
-/// let passage = Passage::builder("my-app-id")
-///     .auth_url("http://127.0.0.1:8080")
-///     .jwks_fetch_timeout(Duration::from_secs(2))
-///     .token_cache_capacity(50_000)
-///     .token_source(TokenSource::Header)
-///     .build()?;
-/// # Ok::<(), passage_core::ConfigError>(())
-/// ```
-#[must_use]
-pub struct PassageBuilder {
-    app_id: String,
-    api_key: Option<String>,
-    auth_url: String,
-    api_url: String,
-    auth: AuthConfig,
-    plain_http: bool,
-    http: Option<reqwest::Client>,
-    request_timeout: Duration,
-    retry: RetryConfig,
-}
-
-/// The longest duration any setting accepts; longer values are a [`ConfigError`].
-const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
-/// The largest clock-skew leeway accepted.
-const MAX_LEEWAY: Duration = Duration::from_secs(3600);
-/// The token length limits accepted: from what a real Passage token needs (RS256 header, claims
-/// and a 2048-bit signature already take ~700 bytes) to more than any HTTP server takes in a
-/// header by default.
-const TOKEN_LEN_LIMITS: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024;
-
-impl fmt::Debug for PassageBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PassageBuilder")
-            .field("app_id", &self.app_id)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field("auth_url", &self.auth_url)
-            .field("api_url", &self.api_url)
-            .field("auth", &self.auth)
-            .field("plain_http", &self.plain_http)
-            .field("request_timeout", &self.request_timeout)
-            .field("retry", &self.retry)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PassageBuilder {
-    /// Defaults: Passage's hosts, JWKS TTL 5 min (or `Cache-Control` within 30 s–24 h),
-    /// unknown-kid refetch at most every 5 s, fetch timeout 5 s, backoff 1 s–60 s, stale keys
-    /// served for at most 24 h past their TTL, token cache of 10 000 entries, no leeway, 8 KiB
-    /// token limit, header then cookie, the system clock.
-    pub fn new(app_id: impl Into<String>) -> Self {
-        Self {
-            app_id: app_id.into(),
-            api_key: None,
-            auth_url: DEFAULT_AUTH_URL.to_owned(),
-            api_url: DEFAULT_API_URL.to_owned(),
-            auth: AuthConfig::default(),
-            plain_http: false,
-            http: None,
-            request_timeout: Duration::from_secs(10),
-            retry: RetryConfig::default(),
-        }
-    }
-
-    /// A builder configured by the `PASSAGE_*` environment variables (see [`Passage::from_env`]).
-    ///
-    /// # Errors
-    /// [`ConfigError::MissingEnv`] when `PASSAGE_APP_ID` is unset or empty;
-    /// [`ConfigError::InvalidEnv`] when a variable is not Unicode.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let app_id = env("PASSAGE_APP_ID")?.ok_or(ConfigError::MissingEnv("PASSAGE_APP_ID"))?;
-        let mut builder = Self::new(app_id);
-        if let Some(key) = env("PASSAGE_API_KEY")? {
-            builder = builder.api_key(key);
-        }
-        if let Some(url) = env("PASSAGE_AUTH_URL")? {
-            builder = builder.auth_url(url);
-        }
-        if let Some(url) = env("PASSAGE_API_URL")? {
-            builder = builder.api_url(url);
-        }
-        Ok(builder)
-    }
-
-    /// The Management API key (never printed).
-    pub fn api_key(mut self, api_key: impl Into<String>) -> Self {
-        self.api_key = Some(api_key.into());
-        self
-    }
-
-    /// The auth host serving `/v1/apps/{app_id}/.well-known/jwks.json`.
-    pub fn auth_url(mut self, url: impl Into<String>) -> Self {
-        self.auth_url = url.into();
-        self
-    }
-
-    /// The API host serving `/v1/apps/{app_id}/…`.
-    pub fn api_url(mut self, url: impl Into<String>) -> Self {
-        self.api_url = url.into();
-        self
-    }
-
-    /// How long fetched keys are fresh when the JWKS response has no `Cache-Control: max-age`.
-    pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
-        self.auth.jwks.ttl = ttl;
-        self
-    }
-
-    /// Bounds applied to a `Cache-Control: max-age` from the JWKS host.
-    pub fn jwks_ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
-        self.auth.jwks.min_ttl = min;
-        self.auth.jwks.max_ttl = max;
-        self
-    }
-
-    /// At most one JWKS refetch for an unknown `kid` per this interval (default 5 s).
-    pub fn jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
-        self.auth.jwks.refetch_cooldown = cooldown;
-        self
-    }
-
-    /// Timeout of one JWKS fetch, connect to last byte (default 5 s).
-    pub fn jwks_fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.auth.jwks.fetch_timeout = timeout;
-        self
-    }
-
-    /// Wait after a failed JWKS fetch: `min`, doubling per failure up to `max`.
-    pub fn jwks_retry_backoff(mut self, min: Duration, max: Duration) -> Self {
-        self.auth.jwks.backoff_min = min;
-        self.auth.jwks.backoff_max = max;
-        self
-    }
-
-    /// How long past their freshness held keys keep serving while every refresh fails
-    /// (default 24 h); `None` serves them for as long as the process runs.
-    ///
-    /// Past the ceiling, requests get 503 until a refresh succeeds. The trade-off: serving stale
-    /// keys keeps an app up through an outage of the auth host, but a key removed from the JWKS
-    /// (after a compromise) keeps verifying for as long as the host cannot be reached — and an
-    /// attacker who can block that traffic can make it last. A day rides out any ordinary
-    /// outage, and bounds how long a blocked host can keep a revoked key alive.
-    pub fn jwks_max_stale(mut self, ceiling: Option<Duration>) -> Self {
-        self.auth.jwks.max_stale = ceiling;
-        self
-    }
-
-    /// Entries in the verified-token cache (default 10 000); 0 turns it off.
-    pub fn token_cache_capacity(mut self, entries: u64) -> Self {
-        self.auth.token_cache_capacity = entries;
-        self
-    }
-
-    /// Clock skew tolerated on `exp` and `nbf` (default none, at most 1 h).
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.auth.leeway = leeway;
-        self
-    }
-
-    /// Longest token accepted, in bytes (default 8 KiB; 1 KiB to 1 MiB).
-    pub fn max_token_len(mut self, bytes: usize) -> Self {
-        self.auth.max_token_len = bytes;
-        self
-    }
-
-    /// The audiences a token may be issued for: its `aud` must contain one of them (default:
-    /// the app id alone, the rule of every current Passage SDK).
-    ///
-    /// passage-python 2.x checked `aud` against the app's `auth_origin` instead, for apps not
-    /// hosted by Passage; if your tokens carry only the origin, accept both:
-    ///
-    /// ```
-    /// # use passage_core::Passage;
-    /// let passage = Passage::builder("my-app")
-    ///     .accepted_audiences(["my-app", "https://app.example.com"])
-    ///     .build()?;
-    /// # Ok::<(), passage_core::ConfigError>(())
-    /// ```
-    pub fn accepted_audiences<I, S>(mut self, audiences: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.auth.audiences = Some(audiences.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// Where requests' tokens are looked for (default header, then cookie).
-    pub fn token_source(mut self, source: TokenSource) -> Self {
-        self.auth.source = source;
-        self
-    }
-
-    /// The clock token times and key freshness are read from (default the system clock); for
-    /// tests that move time.
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.auth.clock = WallClock::custom(Arc::new(clock));
-        self
-    }
-
-    /// Allows `http://` auth and API URLs on hosts other than loopback. Only for test rigs on a
-    /// private network: over plain HTTP anyone on the path can serve a JWKS of their own (and so
-    /// forge tokens) and read the API key. Loopback hosts (`127.0.0.0/8`, `::1`, `localhost`)
-    /// never need it.
-    pub fn danger_allow_plain_http(mut self) -> Self {
-        self.plain_http = true;
-        self
-    }
-
-    /// Your own `reqwest::Client` (proxies, TLS roots, …); timeouts set here still apply.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
-        self
-    }
-
-    /// Timeout of one Management API request (default 10 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// Retries of idempotent API calls after connect errors, timeouts, 429 and 5xx (default 2).
-    pub fn max_retries(mut self, retries: u32) -> Self {
-        self.retry.max_retries = retries;
-        self
-    }
-
-    /// First retry wait (default 200 ms), doubled per retry with full jitter, capped at `max`
-    /// (default 5 s). A `Retry-After` longer than `max` ends the retries.
-    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
-        self.retry.backoff = first;
-        self.retry.max_backoff = max;
-        self
-    }
-
-    /// Checks the settings and builds the client. No network I/O.
-    ///
-    /// # Errors
-    /// [`ConfigError`] for an invalid app id, an empty API key, a host that is not an absolute
-    /// http(s) URL (or plain `http://` off loopback), a zero timeout, a duration over a year, a
-    /// `(min, max)` pair out of order, a leeway over an hour, a token limit under 1 KiB or over 1 MiB,
-    /// or an HTTP client that cannot be built.
-    pub fn build(self) -> Result<Passage, ConfigError> {
-        if self.app_id.is_empty()
-            || !self
-                .app_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(ConfigError::InvalidAppId);
-        }
-        if self.api_key.as_deref().is_some_and(str::is_empty) {
-            return Err(ConfigError::EmptyApiKey);
-        }
-        let auth_url = base_url("auth_url", &self.auth_url, self.plain_http)?;
-        let api_url = base_url("api_url", &self.api_url, self.plain_http)?;
-        self.check_ranges()?;
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .user_agent(USER_AGENT)
-                .connect_timeout(CONNECT_TIMEOUT)
-                .build()
-                .map_err(|e| ConfigError::HttpClient(Arc::new(e)))?,
-        };
-        let app_id: Arc<str> = self.app_id.into();
-        let jwks_url = format!("{auth_url}/v1/apps/{app_id}/.well-known/jwks.json");
-        let auth = Auth::new(Arc::clone(&app_id), jwks_url, http.clone(), self.auth);
-        Ok(Passage {
-            inner: Arc::new(Inner {
-                app_id,
-                api_key: self.api_key.map(Secret::new),
-                api_url,
-                auth_url,
-                http,
-                request_timeout: self.request_timeout,
-                retry: self.retry,
-                auth,
-            }),
-        })
-    }
-
-    /// Every numeric setting can work: no zero timeouts, nothing that could overflow a clock.
-    fn check_ranges(&self) -> Result<(), ConfigError> {
-        let jwks = &self.auth.jwks;
-        let durations = [
-            ("jwks_ttl", jwks.ttl),
-            ("jwks_ttl_bounds", jwks.max_ttl),
-            ("jwks_refetch_cooldown", jwks.refetch_cooldown),
-            ("jwks_fetch_timeout", jwks.fetch_timeout),
-            ("jwks_retry_backoff", jwks.backoff_max),
-            ("jwks_max_stale", jwks.max_stale.unwrap_or_default()),
-            ("request_timeout", self.request_timeout),
-            ("retry_backoff", self.retry.max_backoff),
-        ];
-        for (name, value) in durations {
-            if value > MAX_DURATION {
-                return Err(ConfigError::OutOfRange(name));
-            }
-        }
-        if jwks.fetch_timeout.is_zero() {
-            return Err(ConfigError::OutOfRange("jwks_fetch_timeout"));
-        }
-        if self.request_timeout.is_zero() {
-            return Err(ConfigError::OutOfRange("request_timeout"));
-        }
-        if jwks.min_ttl > jwks.max_ttl
-            || jwks.backoff_min > jwks.backoff_max
-            || self.retry.backoff > self.retry.max_backoff
-        {
-            return Err(ConfigError::OutOfRange("a (min, max) pair"));
-        }
-        if self.auth.leeway > MAX_LEEWAY {
-            return Err(ConfigError::OutOfRange("leeway"));
-        }
-        if !TOKEN_LEN_LIMITS.contains(&self.auth.max_token_len) {
-            return Err(ConfigError::OutOfRange("max_token_len"));
-        }
-        if self
-            .auth
-            .audiences
-            .as_ref()
-            .is_some_and(|a| a.is_empty() || a.iter().any(String::is_empty))
-        {
-            return Err(ConfigError::OutOfRange("accepted_audiences"));
-        }
-        Ok(())
-    }
-}
-
-/// Connect timeout of the HTTP client the builder makes.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Reads an environment variable; unset or empty is `None`.
-fn env(name: &'static str) -> Result<Option<String>, ConfigError> {
-    match std::env::var(name) {
-        Ok(value) if value.is_empty() => Ok(None),
-        Ok(value) => Ok(Some(value)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::InvalidEnv(name)),
-    }
-}
-
-/// An absolute http(s) URL with a host and no query or fragment, without its trailing slash;
-/// plain `http://` only on loopback unless `plain_http` allows it.
-fn base_url(name: &'static str, raw: &str, plain_http: bool) -> Result<String, ConfigError> {
-    let invalid = |reason| ConfigError::InvalidUrl { name, reason };
-    let url = reqwest::Url::parse(raw).map_err(|_| invalid("it does not parse"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid("the scheme is not http or https"));
-    }
-    let Some(host) = url.host().filter(|h| !matches!(h, url::Host::Domain(""))) else {
-        return Err(invalid("it has no host"));
-    };
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("it has a query or fragment"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("it carries credentials"));
-    }
-    if url.scheme() == "http" && !plain_http && !is_loopback(&host) {
-        return Err(invalid(
-            "plain http is only allowed on loopback (see PassageBuilder::danger_allow_plain_http)",
-        ));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-fn is_loopback(host: &url::Host<&str>) -> bool {
-    match host {
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-        url::Host::Domain(domain) => domain.eq_ignore_ascii_case("localhost"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn build_checks_its_input() {
-        assert!(matches!(
-            Passage::builder("").build(),
-            Err(ConfigError::InvalidAppId)
-        ));
-        assert!(matches!(
-            Passage::builder("a/b").build(),
-            Err(ConfigError::InvalidAppId)
-        ));
-        assert!(matches!(
-            Passage::new("app", ""),
-            Err(ConfigError::EmptyApiKey)
-        ));
-        for bad in [
-            "auth.passage.id",
-            "ftp://x",
-            "http://",
-            "http://x/?q=1",
-            "http://u:p@x",
-        ] {
-            let result = Passage::builder("app").auth_url(bad).build();
-            assert!(
-                matches!(
-                    result,
-                    Err(ConfigError::InvalidUrl {
-                        name: "auth_url",
-                        ..
-                    })
-                ),
-                "{bad}"
-            );
-        }
-        let result = Passage::builder("app")
-            .jwks_fetch_timeout(Duration::ZERO)
-            .build();
-        assert!(matches!(result, Err(ConfigError::OutOfRange(_))));
-    }
-
-    #[test]
-    fn urls_are_normalised_and_jwks_url_derived() {
-        let passage = Passage::builder("app_1")
-            .auth_url("http://127.0.0.1:9/")
-            .api_url("https://api.example.com/base/")
-            .build()
-            .unwrap();
-        assert_eq!(passage.auth_url(), "http://127.0.0.1:9");
-        assert_eq!(passage.api_url(), "https://api.example.com/base");
-        assert_eq!(
-            passage.auth().jwks_url(),
-            "http://127.0.0.1:9/v1/apps/app_1/.well-known/jwks.json"
-        );
-    }
-
-    #[test]
-    fn debug_never_prints_the_api_key() {
-        let builder = Passage::builder("app").api_key("sk_live_secret");
-        assert!(!format!("{builder:?}").contains("sk_live_secret"));
-        let passage = builder.build().unwrap();
-        assert!(!format!("{passage:?}").contains("sk_live_secret"));
+        App::new(&self.inner.api)
     }
 }

@@ -1,27 +1,28 @@
 #![doc = include_str!("../README.md")]
 
 mod api;
-pub mod auth;
+mod auth;
+mod builder;
 mod client;
-mod error;
 pub mod models;
+mod net;
+mod report;
 mod secret;
 
 pub use api::{
-    App, CreateMagicLink, CreateUser, Filter, ListUsers, MagicLinks, Order, Page, PageLinks,
-    UpdateUser, Users,
+    ApiError, App, CreateMagicLink, CreateUser, ErrorCode, ErrorResponse, Filter, ListUsers,
+    MagicLinks, Order, Page, PageLinks, UpdateUser, Users,
 };
 pub use auth::{
     Auth,
     claims::PassageClaims,
     clock::Clock,
-    optional,
-    token::{self, AUTH_COOKIE, DEFAULT_MAX_TOKEN_LEN, TokenSource, check_token_shape, find_token},
+    error::{AuthError, Invalid, JwksError, Malformed},
+    token::{AUTH_COOKIE, DEFAULT_MAX_TOKEN_LEN, TokenSource},
 };
-pub use client::{DEFAULT_API_URL, DEFAULT_AUTH_URL, Passage, PassageBuilder};
-pub use error::{
-    ApiError, AuthError, ConfigError, Error, ErrorCode, Invalid, JwksError, Malformed, Report,
-};
+pub use builder::{ConfigError, PassageBuilder};
+pub use client::{DEFAULT_API_URL, DEFAULT_AUTH_URL, Passage};
+pub use report::Report;
 pub use secret::Secret;
 
 pub mod adapter {
@@ -65,6 +66,7 @@ pub mod adapter {
 pub mod __private {
     //! Internals for the fuzz targets and property tests; not part of the API.
 
+    pub use crate::auth::token::{check_token_shape, find_token};
     use crate::{Auth, AuthError, JwksError, PassageClaims, auth::AuthConfig};
 
     /// Validation against a fixed JWKS document, with no network and no token cache: the same

@@ -39,7 +39,12 @@ impl Drop for LayeredServer {
 }
 
 fn user_id(claims: Option<&PassageClaims>) -> Json<Value> {
-    Json(example_support::user_id(claims))
+    Json(answer(claims))
+}
+
+/// `{"user_id": …}`, as the example servers answer `/me` and `/maybe`.
+fn answer(claims: Option<&PassageClaims>) -> Value {
+    serde_json::json!({ "user_id": claims.map(PassageClaims::user_id) })
 }
 
 /// axum: the extractors behind the layer.
@@ -107,15 +112,13 @@ async fn serve_actix(
             .route(
                 "/me",
                 web::get().to(|user: PassageUser| async move {
-                    HttpResponse::Ok().json(example_support::user_id(Some(user.claims())))
+                    HttpResponse::Ok().json(answer(Some(user.claims())))
                 }),
             )
             .route(
                 "/maybe",
                 web::get().to(|user: OptionalPassageUser| async move {
-                    HttpResponse::Ok().json(example_support::user_id(
-                        user.as_ref().map(PassageUser::claims),
-                    ))
+                    HttpResponse::Ok().json(answer(user.as_ref().map(PassageUser::claims)))
                 }),
             )
     })

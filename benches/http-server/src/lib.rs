@@ -49,7 +49,7 @@ pub fn body(id: &str) -> BTreeMap<&'static str, String> {
 /// The axum app of `mode`.
 pub fn axum_app(mode: Mode, passage: &Passage) -> Router {
     let anonymous = || get(|| async { Json(body("bench-user")) });
-    let me = || get(|user: PassageUser| async move { Json(body(user.id())) });
+    let me = || get(|user: PassageUser| async move { Json(body(user.user_id())) });
     match mode {
         Mode::None => Router::new().route("/me", anonymous()),
         // What any layer costs in axum (Router::layer wraps and boxes every route).
@@ -73,7 +73,7 @@ pub fn actix_app(
     use actix_web::{HttpResponse, web};
     use passage_actix::{PassageAuth, PassageUser};
     move |config| {
-        let me = |user: PassageUser| async move { HttpResponse::Ok().json(body(user.id())) };
+        let me = |user: PassageUser| async move { HttpResponse::Ok().json(body(user.user_id())) };
         match mode {
             Mode::Auth | Mode::AuthNoCache => {
                 config.service(

@@ -1,15 +1,22 @@
 //! The example app's routes (as in `example-axum`), shared by `main.rs` and the end-to-end tests.
 
-use actix_web::{HttpResponse, HttpServer, http::StatusCode, web};
+use actix_web::{
+    HttpResponse, HttpServer, ResponseError,
+    http::StatusCode,
+    web::{self, Data},
+};
 use passage_actix::{Passage, PassageAuth, PassageUser};
+use passage_core::{ApiError, Report};
+use serde_json::json;
 
-/// Registers the routes: `/healthz` in front, the rest behind an optional [`PassageAuth`].
+/// Registers the routes: `/healthz` in front, the rest behind an optional [`PassageAuth`],
+/// which validates each request once; the extractors then read its verdict.
 pub fn configure(passage: Passage) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(passage.clone()))
+        cfg.app_data(Data::new(passage.clone()))
             .route(
                 "/healthz",
-                web::get().to(|| async { HttpResponse::Ok().json(example_support::health()) }),
+                web::get().to(|| async { HttpResponse::Ok().json(json!({ "status": "ok" })) }),
             )
             .service(
                 web::scope("")
@@ -22,20 +29,60 @@ pub fn configure(passage: Passage) -> impl FnOnce(&mut web::ServiceConfig) {
 }
 
 async fn me(user: PassageUser) -> HttpResponse {
-    HttpResponse::Ok().json(example_support::user_id(Some(user.claims())))
+    HttpResponse::Ok().json(json!({ "user_id": user.user_id() }))
 }
 
 /// Behind `PassageAuth::optional()`, `Option<PassageUser>` is exact: bad tokens never get here.
 async fn maybe(user: Option<PassageUser>) -> HttpResponse {
-    HttpResponse::Ok().json(example_support::user_id(
-        user.as_ref().map(PassageUser::claims),
-    ))
+    HttpResponse::Ok().json(json!({ "user_id": user.as_ref().map(|user| user.user_id()) }))
 }
 
-async fn profile(passage: web::Data<Passage>, user: PassageUser) -> HttpResponse {
-    let (status, body) = example_support::profile(&passage, user.id()).await;
-    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .json(body)
+/// The signed-in user's record from the Management API.
+async fn profile(passage: Data<Passage>, user: PassageUser) -> Result<HttpResponse, ProfileError> {
+    let record = passage.users().get(user.user_id()).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "user_id": record.id,
+        "email": record.email,
+        "phone": record.phone,
+        "status": record.status,
+    })))
+}
+
+/// A failed Management API call, as this app answers it: the cause goes to the log, the client
+/// gets a status and a code.
+#[derive(Debug)]
+struct ProfileError(ApiError);
+
+impl From<ApiError> for ProfileError {
+    fn from(err: ApiError) -> Self {
+        Self(err)
+    }
+}
+
+impl std::fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", Report(&self.0))
+    }
+}
+
+impl ResponseError for ProfileError {
+    fn status_code(&self) -> StatusCode {
+        match &self.0 {
+            err if err.is_not_found() => StatusCode::NOT_FOUND,
+            ApiError::MissingApiKey => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        tracing::warn!(error = %self, "/profile: the Management API call failed");
+        let code = match self.status_code() {
+            StatusCode::NOT_FOUND => "user_not_found",
+            StatusCode::INTERNAL_SERVER_ERROR => "api_key_missing",
+            _ => "upstream_error",
+        };
+        HttpResponse::build(self.status_code()).json(json!({ "code": code }))
+    }
 }
 
 /// Serves the app on `listener` until `shutdown` resolves.

@@ -1,9 +1,8 @@
-//! The example app's router, shared by `main.rs` and the end-to-end tests.
+//! The example app: its router and handlers, shared by `main.rs` and the end-to-end tests.
 //!
 //! | route | auth | answer |
 //! |---|---|---|
-//! | `GET /` | none | the demo page: sign in (emulator) or `<passage-auth>` (real app), then `/me` and `/profile` |
-//! | `GET /` | none | the demo page: sign in (emulator) or `<passage-auth>` (real app), then `/me` and `/profile` |
+//! | `GET /` | none | the demo page: sign in (emulator) or `<passage-auth>`, then `/me` and `/profile` |
 //! | `GET /healthz` | none | 200 |
 //! | `GET /me` | required | `{"user_id": "<sub>"}` |
 //! | `GET /maybe` | optional | `{"user_id": "<sub>" or null}` (a bad token is still 401) |
@@ -12,22 +11,26 @@
 use axum::{
     Json, Router,
     extract::State,
-    http::StatusCode,
+    http::{HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
 use passage_axum::{Passage, PassageLayer, PassageUser};
+use passage_core::{ApiError, Report};
+use serde_json::{Value, json};
 
-/// The app: an optional [`PassageLayer`] validates once; the extractors decide per route.
+/// The app: one optional [`PassageLayer`] validates each request once; the extractors then read
+/// its verdict (`PassageUser` requires a user, `Option<PassageUser>` does not).
 pub fn app(passage: Passage) -> Router {
     Router::new()
         .route("/me", get(me))
         .route("/maybe", get(maybe))
         .route("/profile", get(profile))
         .layer(PassageLayer::new(passage.clone()).optional())
+        // Added after the layer: not authenticated.
         .route(
             "/healthz",
-            get(|| async { Json(example_support::health()) }),
+            get(|| async { Json(json!({ "status": "ok" })) }),
         )
         .route("/", get(page))
         .with_state(passage)
@@ -47,28 +50,53 @@ pub async fn serve(
         .await
 }
 
-async fn page(State(passage): State<Passage>, headers: axum::http::HeaderMap) -> Html<String> {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok());
+async fn me(user: PassageUser) -> Json<Value> {
+    Json(json!({ "user_id": user.user_id() }))
+}
+
+async fn maybe(user: Option<PassageUser>) -> Json<Value> {
+    Json(json!({ "user_id": user.as_ref().map(|user| user.user_id()) }))
+}
+
+/// The signed-in user's record from the Management API.
+async fn profile(
+    State(passage): State<Passage>,
+    user: PassageUser,
+) -> Result<Json<Value>, ProfileError> {
+    let record = passage.users().get(user.user_id()).await?;
+    Ok(Json(json!({
+        "user_id": record.id,
+        "email": record.email,
+        "phone": record.phone,
+        "status": record.status,
+    })))
+}
+
+/// A failed Management API call, as this app answers it: the cause goes to the log, the client
+/// gets a status and a code.
+struct ProfileError(ApiError);
+
+impl From<ApiError> for ProfileError {
+    fn from(err: ApiError) -> Self {
+        Self(err)
+    }
+}
+
+impl IntoResponse for ProfileError {
+    fn into_response(self) -> Response {
+        tracing::warn!(error = %Report(&self.0), "/profile: the Management API call failed");
+        let (status, code) = if self.0.is_not_found() {
+            (StatusCode::NOT_FOUND, "user_not_found")
+        } else if matches!(self.0, ApiError::MissingApiKey) {
+            (StatusCode::INTERNAL_SERVER_ERROR, "api_key_missing")
+        } else {
+            (StatusCode::BAD_GATEWAY, "upstream_error")
+        };
+        (status, Json(json!({ "code": code }))).into_response()
+    }
+}
+
+async fn page(State(passage): State<Passage>, headers: HeaderMap) -> Html<String> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     Html(example_support::demo_page(&passage, host))
-}
-
-async fn me(user: PassageUser) -> Json<serde_json::Value> {
-    Json(example_support::user_id(Some(user.claims())))
-}
-
-async fn maybe(user: Option<PassageUser>) -> Json<serde_json::Value> {
-    Json(example_support::user_id(
-        user.as_ref().map(PassageUser::claims),
-    ))
-}
-
-async fn profile(State(passage): State<Passage>, user: PassageUser) -> Response {
-    let (status, body) = example_support::profile(&passage, user.id()).await;
-    (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        Json(body),
-    )
-        .into_response()
 }

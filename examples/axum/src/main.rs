@@ -1,12 +1,32 @@
 //! `cargo run -p example-axum` — an axum app protected by Passage.
 //!
-//! With `PASSAGE_APP_ID` unset it starts an embedded Passage emulator with a demo user and prints
-//! a ready `curl` line; with `PASSAGE_APP_ID` (and `PASSAGE_API_KEY`) it talks to Passage.
-//! `BIND` sets the address (default `127.0.0.1:3000`). Ctrl-C stops it gracefully.
+//! With `PASSAGE_APP_ID` (and `PASSAGE_API_KEY`, `PASSAGE_AUTH_URL`, `PASSAGE_API_URL`) it talks
+//! to that Passage; unset, it starts an embedded emulator with a demo user and prints a ready
+//! `curl` line. `BIND` sets the address (default `127.0.0.1:3000`). Ctrl-C stops it.
 
-use std::process::ExitCode;
+use example_support::StartError;
+use passage_axum::Passage;
+use passage_core::ConfigError;
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    example_support::run_server("example-axum", example_axum::serve).await
+async fn main() -> Result<(), StartError> {
+    example_support::init_tracing();
+    let (passage, demo) = match Passage::from_env() {
+        Ok(passage) => (passage, None),
+        // No PASSAGE_APP_ID: a local emulator, so this runs without a Passage account.
+        Err(ConfigError::MissingEnv(_)) => {
+            let (passage, emulator) = example_support::demo().await?;
+            (passage, Some(emulator))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let listener = tokio::net::TcpListener::bind(example_support::bind_addr()?).await?;
+    example_support::print_banner(
+        "example-axum",
+        listener.local_addr()?,
+        &passage,
+        demo.as_ref(),
+    );
+    example_axum::serve(listener, passage, example_support::shutdown_signal()).await?;
+    Ok(())
 }

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use futures_util::TryStreamExt as _;
 use passage_core::{
-    CreateMagicLink, CreateUser, Error, Passage, UpdateUser,
+    ApiError, ConfigError, CreateMagicLink, CreateUser, Passage, UpdateUser,
     models::{Channel, Language, MagicLinkType, Metadata, UserStatus},
 };
 use passage_emulator::SeedUser;
@@ -142,25 +142,27 @@ enum ChannelArg {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let setup = match example_support::Setup::from_env().await {
-        Ok(setup) => setup,
-        Err(err) => {
-            return fail(
-                &json!({ "status": null, "code": "configuration", "message": err.to_string() }),
-            );
-        }
+    // The demo emulator lives as long as this process; keep it.
+    let (passage, _demo) = match Passage::from_env() {
+        Ok(passage) => (passage, None),
+        // No PASSAGE_APP_ID: an embedded emulator with a few seeded users.
+        Err(ConfigError::MissingEnv(_)) => match example_support::demo().await {
+            Ok((passage, emulator)) => {
+                for seed in [
+                    SeedUser::email("ada@example.com")
+                        .with_id("user-ada")
+                        .with_phone("+15555550100"),
+                    SeedUser::email("grace@example.com").with_id("user-grace"),
+                ] {
+                    let _ = emulator.seed_user(seed);
+                }
+                (passage, Some(emulator))
+            }
+            Err(err) => return fail(&configuration(format!("{err:?}"))),
+        },
+        Err(err) => return fail(&configuration(passage_core::Report(&err).to_string())),
     };
-    if let Some(emulator) = &setup.emulator {
-        for seed in [
-            SeedUser::email("ada@example.com")
-                .with_id("user-ada")
-                .with_phone("+15555550100"),
-            SeedUser::email("grace@example.com").with_id("user-grace"),
-        ] {
-            let _ = emulator.seed_user(seed);
-        }
-    }
-    match run(&setup.passage, cli.command).await {
+    match run(&passage, cli.command).await {
         Ok(value) => {
             println!(
                 "{}",
@@ -176,29 +178,34 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The error body for a client that could not be configured.
+fn configuration(message: String) -> serde_json::Value {
+    json!({ "status": null, "code": "configuration", "message": message })
+}
+
 fn fail(error: &serde_json::Value) -> ExitCode {
     eprintln!("{}", json!({ "error": error }));
     ExitCode::FAILURE
 }
 
-fn kind(err: &Error) -> &'static str {
+fn kind(err: &ApiError) -> &'static str {
     match err {
-        Error::MissingApiKey => "missing_api_key",
-        Error::InvalidArgument { .. } => "invalid_argument",
-        Error::Timeout => "timeout",
-        Error::Transport(_) => "transport",
-        Error::Decode(_) => "unexpected_response",
+        ApiError::MissingApiKey => "missing_api_key",
+        ApiError::InvalidArgument { .. } => "invalid_argument",
+        ApiError::Timeout => "timeout",
+        ApiError::Transport(_) => "transport",
+        ApiError::Decode(_) => "unexpected_response",
         _ => "error",
     }
 }
 
-fn to_json(value: impl Serialize) -> Result<serde_json::Value, Error> {
-    serde_json::to_value(value).map_err(|e| Error::Decode(std::sync::Arc::new(e)))
+fn to_json(value: impl Serialize) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| ApiError::Encode(std::sync::Arc::new(e)))
 }
 
-fn metadata(raw: Option<String>) -> Result<Option<Metadata>, Error> {
+fn metadata(raw: Option<String>) -> Result<Option<Metadata>, ApiError> {
     raw.map(|raw| {
-        serde_json::from_str::<Metadata>(&raw).map_err(|_| Error::InvalidArgument {
+        serde_json::from_str::<Metadata>(&raw).map_err(|_| ApiError::InvalidArgument {
             name: "metadata",
             reason: "must be a JSON object",
         })
@@ -206,7 +213,7 @@ fn metadata(raw: Option<String>) -> Result<Option<Metadata>, Error> {
     .transpose()
 }
 
-async fn run(passage: &Passage, command: Command) -> Result<serde_json::Value, Error> {
+async fn run(passage: &Passage, command: Command) -> Result<serde_json::Value, ApiError> {
     let users = passage.users();
     match command {
         Command::Users(Users::List {
@@ -300,7 +307,7 @@ async fn run(passage: &Passage, command: Command) -> Result<serde_json::Value, E
     }
 }
 
-fn magic_link(args: MagicLinkArgs) -> Result<CreateMagicLink, Error> {
+fn magic_link(args: MagicLinkArgs) -> Result<CreateMagicLink, ApiError> {
     let mut link = match (args.email, args.phone, args.user_id, args.channel) {
         (Some(email), None, None, _) => CreateMagicLink::email(email),
         (None, Some(phone), None, _) => CreateMagicLink::phone(phone),
@@ -312,7 +319,7 @@ fn magic_link(args: MagicLinkArgs) -> Result<CreateMagicLink, Error> {
             },
         ),
         _ => {
-            return Err(Error::InvalidArgument {
+            return Err(ApiError::InvalidArgument {
                 name: "magic-link",
                 reason: "give --email, --phone, or --user-id with --channel",
             });

@@ -9,8 +9,11 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::{rt::TokioIo, service::TowerToHyperService};
-use passage_core::{AuthError, Passage, PassageClaims, adapter::rejection_response};
+use passage_core::{
+    ApiError, AuthError, Passage, PassageClaims, Report, adapter::rejection_response,
+};
 use passage_tower::PassageLayer;
+use serde_json::json;
 use tower::{Service, ServiceBuilder, ServiceExt as _, service_fn, util::BoxCloneSyncService};
 
 type Body = Full<Bytes>;
@@ -25,36 +28,54 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     response
 }
 
-/// The routes behind the layer; the layer (optional mode) has put claims in extensions when a
-/// valid token came, and has already refused bad tokens.
+/// The routes behind the layer. The layer (optional mode) has put the claims into the
+/// extensions when a valid token came, and has already refused bad tokens.
 async fn routes(
     passage: Passage,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let claims = request.extensions().get::<PassageClaims>().cloned();
-    // The layer runs in optional mode, so required routes refuse anonymous requests here.
-    let anonymous = || rejection_response(&AuthError::MissingToken, false);
     let response = match (request.method(), request.uri().path(), claims) {
         (&Method::GET, "/me", Some(claims)) => {
-            json(StatusCode::OK, &example_support::user_id(Some(&claims)))
+            json(StatusCode::OK, &json!({ "user_id": claims.user_id() }))
         }
-        (&Method::GET, "/maybe", claims) => {
-            json(StatusCode::OK, &example_support::user_id(claims.as_ref()))
-        }
-        (&Method::GET, "/profile", Some(claims)) => {
-            let (status, body) = example_support::profile(&passage, claims.user_id()).await;
-            json(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                &body,
-            )
-        }
-        (&Method::GET, "/me" | "/profile", None) => anonymous(),
-        _ => json(
-            StatusCode::NOT_FOUND,
-            &serde_json::json!({ "code": "not_found" }),
+        (&Method::GET, "/maybe", claims) => json(
+            StatusCode::OK,
+            &json!({ "user_id": claims.as_ref().map(PassageClaims::user_id) }),
         ),
+        (&Method::GET, "/profile", Some(claims)) => profile(&passage, &claims).await,
+        // The layer runs in optional mode, so required routes refuse anonymous requests here.
+        (&Method::GET, "/me" | "/profile", None) => {
+            rejection_response(&AuthError::MissingToken, false)
+        }
+        _ => json(StatusCode::NOT_FOUND, &json!({ "code": "not_found" })),
     };
     Ok(response)
+}
+
+/// The signed-in user's record from the Management API; a failed call is logged, and answered
+/// with a status and a code.
+async fn profile(passage: &Passage, claims: &PassageClaims) -> Response<Body> {
+    match passage.users().get(claims.user_id()).await {
+        Ok(record) => json(
+            StatusCode::OK,
+            &json!({
+                "user_id": record.id,
+                "email": record.email,
+                "phone": record.phone,
+                "status": record.status,
+            }),
+        ),
+        Err(err) => {
+            tracing::warn!(error = %Report(&err), "/profile: the Management API call failed");
+            let (status, code) = match err {
+                err if err.is_not_found() => (StatusCode::NOT_FOUND, "user_not_found"),
+                ApiError::MissingApiKey => (StatusCode::INTERNAL_SERVER_ERROR, "api_key_missing"),
+                _ => (StatusCode::BAD_GATEWAY, "upstream_error"),
+            };
+            json(status, &json!({ "code": code }))
+        }
+    }
 }
 
 /// The whole app as one tower service: `/healthz` in front of the layer, the rest behind it.
@@ -66,7 +87,7 @@ pub fn app(passage: Passage) -> BoxCloneSyncService<Request<Incoming>, Response<
         let mut protected = protected.clone();
         async move {
             if request.uri().path() == "/healthz" {
-                return Ok(json(StatusCode::OK, &example_support::health()));
+                return Ok(json(StatusCode::OK, &json!({ "status": "ok" })));
             }
             protected.ready().await?.call(request).await
         }

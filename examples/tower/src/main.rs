@@ -3,9 +3,28 @@
 //! Same routes, variables and answers as `example-axum`: `PASSAGE_APP_ID` unset starts an
 //! embedded emulator and prints a ready `curl` line; `BIND` sets the address. Ctrl-C stops it.
 
-use std::process::ExitCode;
+use example_support::StartError;
+use passage_core::{ConfigError, Passage};
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    example_support::run_server("example-tower", example_tower::serve).await
+async fn main() -> Result<(), StartError> {
+    example_support::init_tracing();
+    let (passage, demo) = match Passage::from_env() {
+        Ok(passage) => (passage, None),
+        // No PASSAGE_APP_ID: a local emulator, so this runs without a Passage account.
+        Err(ConfigError::MissingEnv(_)) => {
+            let (passage, emulator) = example_support::demo().await?;
+            (passage, Some(emulator))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let listener = tokio::net::TcpListener::bind(example_support::bind_addr()?).await?;
+    example_support::print_banner(
+        "example-tower",
+        listener.local_addr()?,
+        &passage,
+        demo.as_ref(),
+    );
+    example_tower::serve(listener, passage, example_support::shutdown_signal()).await?;
+    Ok(())
 }

@@ -3,13 +3,14 @@
 use http::Method;
 use serde::Deserialize;
 
-use super::Call;
-use crate::{Passage, error::Error, models::AppInfo};
+use super::error::ApiError;
+use super::transport::{Call, Transport};
+use crate::models::AppInfo;
 
-/// App information; reached through [`Passage::app`].
+/// App information; reached through [`Passage::app`](crate::Passage::app).
 #[derive(Debug, Clone, Copy)]
 pub struct App<'a> {
-    passage: &'a Passage,
+    transport: &'a Transport,
 }
 
 #[derive(Deserialize)]
@@ -18,14 +19,14 @@ struct AppEnvelope {
 }
 
 impl<'a> App<'a> {
-    pub(crate) fn new(passage: &'a Passage) -> Self {
-        Self { passage }
+    pub(crate) fn new(transport: &'a Transport) -> Self {
+        Self { transport }
     }
 
     /// Gets the app's settings (needs no API key).
     ///
     /// ```no_run
-    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::Error> {
+    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::ApiError> {
     /// let app = passage.app().get().await?;
     /// println!("{} at {}", app.name, app.auth_origin);
     /// # Ok(()) }
@@ -33,9 +34,9 @@ impl<'a> App<'a> {
     ///
     /// # Errors
     /// 404 `app_not_found`, and the transport errors of every call.
-    pub async fn get(self) -> Result<AppInfo, Error> {
+    pub async fn get(self) -> Result<AppInfo, ApiError> {
         let envelope: AppEnvelope = self
-            .passage
+            .transport
             .call(Call {
                 operation: "get_app",
                 method: Method::GET,

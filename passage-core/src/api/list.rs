@@ -7,12 +7,11 @@ use http::Method;
 use serde::Deserialize;
 use time::{OffsetDateTime, macros::format_description};
 
-use super::Call;
-use crate::{
-    Passage,
-    error::Error,
-    models::{UserListItem, UserStatus},
+use super::{
+    error::ApiError,
+    transport::{Call, Transport},
 };
+use crate::models::{UserListItem, UserStatus};
 
 /// A filter value, optionally with an operator (`ne:`, `gt:`, `lt:`, `like:`, `not_like:`).
 ///
@@ -109,7 +108,7 @@ pub enum Order {
 /// A List Users query. Send it for one [`Page`], or stream every user.
 ///
 /// ```no_run
-/// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::Error> {
+/// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::ApiError> {
 /// use futures_util::TryStreamExt as _;
 /// use passage_core::{Filter, Order, models::UserStatus};
 ///
@@ -130,15 +129,15 @@ pub enum Order {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ListUsers {
-    passage: Passage,
+    transport: Transport,
     params: Vec<(&'static str, String)>,
     invalid: Option<(&'static str, &'static str)>,
 }
 
 impl ListUsers {
-    pub(crate) fn new(passage: Passage) -> Self {
+    pub(crate) fn new(transport: Transport) -> Self {
         Self {
-            passage,
+            transport,
             params: Vec::new(),
             invalid: None,
         }
@@ -229,13 +228,13 @@ impl ListUsers {
     /// Fetches one page.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a bad page or limit (before sending), else as any call.
-    pub async fn send(self) -> Result<Page<UserListItem>, Error> {
+    /// [`ApiError::InvalidArgument`] for a bad page or limit (before sending), else as any call.
+    pub async fn send(self) -> Result<Page<UserListItem>, ApiError> {
         if let Some((name, reason)) = self.invalid {
-            return Err(Error::InvalidArgument { name, reason });
+            return Err(ApiError::InvalidArgument { name, reason });
         }
         let response: ListResponse = self
-            .passage
+            .transport
             .call(Call {
                 operation: "list_users",
                 method: Method::GET,
@@ -265,10 +264,12 @@ impl ListUsers {
     /// The stream ends after the last page, on an empty page, or on a page that does not
     /// advance (a server answering the same page again, or an earlier one, would otherwise be
     /// paged forever; such a page's items are not repeated).
-    pub fn into_stream(self) -> impl Stream<Item = Result<UserListItem, Error>> + Send + 'static {
+    pub fn into_stream(
+        self,
+    ) -> impl Stream<Item = Result<UserListItem, ApiError>> + Send + 'static {
         stream::try_unfold((Some(self), None::<u32>), |(query, last)| async move {
             let Some(query) = query else {
-                return Ok::<_, Error>(None);
+                return Ok::<_, ApiError>(None);
             };
             let page = query.send().await?;
             if last.is_some_and(|last| page.page <= last) {
@@ -399,7 +400,7 @@ impl Page<UserListItem> {
     ///
     /// # Errors
     /// As [`ListUsers::send`].
-    pub async fn next_page(&self) -> Result<Option<Self>, Error> {
+    pub async fn next_page(&self) -> Result<Option<Self>, ApiError> {
         match self.next_query() {
             Some(query) => query.send().await.map(Some),
             None => Ok(None),

@@ -3,17 +3,16 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{Call, json_body};
-use crate::{
-    Passage,
-    error::Error,
-    models::{Channel, Language, MagicLink, MagicLinkType},
+use super::{
+    error::ApiError,
+    transport::{Call, Transport, json_body},
 };
+use crate::models::{Channel, Language, MagicLink, MagicLinkType};
 
-/// Magic links; reached through [`Passage::magic_links`].
+/// Magic links; reached through [`Passage::magic_links`](crate::Passage::magic_links).
 #[derive(Debug, Clone, Copy)]
 pub struct MagicLinks<'a> {
-    passage: &'a Passage,
+    transport: &'a Transport,
 }
 
 /// A magic link to create: to an email, to a phone, or to a user over a channel.
@@ -127,8 +126,8 @@ impl CreateMagicLink {
         self
     }
 
-    fn check(&self) -> Result<(), Error> {
-        let invalid = |name, reason| Err(Error::InvalidArgument { name, reason });
+    fn check(&self) -> Result<(), ApiError> {
+        let invalid = |name, reason| Err(ApiError::InvalidArgument { name, reason });
         let empty = |v: &Option<String>| v.as_deref().is_some_and(str::is_empty);
         if empty(&self.email) || empty(&self.phone) || empty(&self.user_id) {
             return invalid("identifier", "must not be empty");
@@ -156,14 +155,14 @@ struct MagicLinkEnvelope {
 }
 
 impl<'a> MagicLinks<'a> {
-    pub(crate) fn new(passage: &'a Passage) -> Self {
-        Self { passage }
+    pub(crate) fn new(transport: &'a Transport) -> Self {
+        Self { transport }
     }
 
     /// Creates a magic link (never retried).
     ///
     /// ```no_run
-    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::Error> {
+    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::ApiError> {
     /// use passage_core::CreateMagicLink;
     /// let link = passage.magic_links().create(CreateMagicLink::email("ada@example.com")).await?;
     /// println!("{}", link.url.expose());
@@ -171,12 +170,12 @@ impl<'a> MagicLinks<'a> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] before sending; 400/404 from Passage.
-    pub async fn create(self, link: CreateMagicLink) -> Result<MagicLink, Error> {
+    /// [`ApiError::InvalidArgument`] before sending; 400/404 from Passage.
+    pub async fn create(self, link: CreateMagicLink) -> Result<MagicLink, ApiError> {
         link.check()?;
         let body = json_body(&link)?;
         let envelope: MagicLinkEnvelope = self
-            .passage
+            .transport
             .call(Call {
                 operation: "create_magic_link",
                 method: Method::POST,

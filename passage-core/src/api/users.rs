@@ -4,17 +4,17 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{Call, ListUsers, json_body, segment};
-use crate::{
-    Passage,
-    error::{ApiError, Error, ErrorCode},
-    models::{Metadata, User, WebAuthnDevice},
+use super::{
+    ListUsers,
+    error::{ApiError, ErrorCode, ErrorResponse},
+    transport::{Call, Transport, json_body, segment},
 };
+use crate::models::{Metadata, User, WebAuthnDevice};
 
-/// User management; reached through [`Passage::users`].
+/// User management; reached through [`Passage::users`](crate::Passage::users).
 #[derive(Debug, Clone, Copy)]
 pub struct Users<'a> {
-    passage: &'a Passage,
+    transport: &'a Transport,
 }
 
 /// The fields of a new user: at least one of email and phone.
@@ -121,13 +121,13 @@ struct DevicesEnvelope {
 }
 
 impl<'a> Users<'a> {
-    pub(crate) fn new(passage: &'a Passage) -> Self {
-        Self { passage }
+    pub(crate) fn new(transport: &'a Transport) -> Self {
+        Self { transport }
     }
 
     /// Makes a call whose answer is one user.
-    async fn user(self, call: Call<'static>) -> Result<User, Error> {
-        let envelope: UserEnvelope = self.passage.call(call).await?;
+    async fn user(self, call: Call<'static>) -> Result<User, ApiError> {
+        let envelope: UserEnvelope = self.transport.call(call).await?;
         Ok(envelope.user)
     }
 
@@ -153,15 +153,15 @@ impl<'a> Users<'a> {
     /// Gets a user by id.
     ///
     /// ```no_run
-    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::Error> {
+    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::ApiError> {
     /// let user = passage.users().get("user-id").await?;
     /// println!("{} {:?}", user.email, user.status);
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
-    /// [`Error::Api`] with 404 `user_not_found`, and the transport errors of every call.
-    pub async fn get(self, user_id: &str) -> Result<User, Error> {
+    /// [`ApiError::Response`] with 404 `user_not_found`, and the transport errors of every call.
+    pub async fn get(self, user_id: &str) -> Result<User, ApiError> {
         let path = format!("/users/{}", segment("user_id", user_id)?);
         self.user(Self::call("get_user", Method::GET, path, None, true))
             .await
@@ -173,24 +173,24 @@ impl<'a> Users<'a> {
     /// `not_like:`) is refused, so it can never select somebody else.
     ///
     /// ```no_run
-    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::Error> {
+    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::ApiError> {
     /// let user = passage.users().get_by_identifier("Ada@Example.com").await?;
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for an empty identifier or one with an operator prefix; a
+    /// [`ApiError::InvalidArgument`] for an empty identifier or one with an operator prefix; a
     /// synthesized 404 `user_not_found` when no user has the identifier.
-    pub async fn get_by_identifier(self, identifier: &str) -> Result<User, Error> {
+    pub async fn get_by_identifier(self, identifier: &str) -> Result<User, ApiError> {
         if identifier.is_empty() {
-            return Err(Error::InvalidArgument {
+            return Err(ApiError::InvalidArgument {
                 name: "identifier",
                 reason: "must not be empty",
             });
         }
         let wanted = identifier.to_lowercase();
         if FILTER_OPERATORS.iter().any(|op| wanted.starts_with(op)) {
-            return Err(Error::InvalidArgument {
+            return Err(ApiError::InvalidArgument {
                 name: "identifier",
                 reason: "must not start with a list-filter operator (ne:, gt:, lt:, like:, not_like:)",
             });
@@ -203,11 +203,11 @@ impl<'a> Users<'a> {
             .await?;
         let is_it = |email: &str, phone: &str| email.to_lowercase() == wanted || phone == wanted;
         let Some(found) = page.items().iter().find(|u| is_it(&u.email, &u.phone)) else {
-            return Err(ApiError::new(404, ErrorCode::UserNotFound, "User not found.").into());
+            return Err(ErrorResponse::new(404, ErrorCode::UserNotFound, "User not found.").into());
         };
         let user = self.get(&found.id).await?;
         if !is_it(&user.email, &user.phone) {
-            return Err(ApiError::new(404, ErrorCode::UserNotFound, "User not found.").into());
+            return Err(ErrorResponse::new(404, ErrorCode::UserNotFound, "User not found.").into());
         }
         Ok(user)
     }
@@ -215,18 +215,18 @@ impl<'a> Users<'a> {
     /// Creates a user (never retried: a create is not idempotent).
     ///
     /// ```no_run
-    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::Error> {
+    /// # async fn run(passage: passage_core::Passage) -> Result<(), passage_core::ApiError> {
     /// use passage_core::CreateUser;
     /// let user = passage.users().create(CreateUser::email("ada@example.com")).await?;
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] without email and phone (before any request); 400 from Passage.
-    pub async fn create(self, user: CreateUser) -> Result<User, Error> {
+    /// [`ApiError::InvalidArgument`] without email and phone (before any request); 400 from Passage.
+    pub async fn create(self, user: CreateUser) -> Result<User, ApiError> {
         let has = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
         if !has(&user.email) && !has(&user.phone) {
-            return Err(Error::InvalidArgument {
+            return Err(ApiError::InvalidArgument {
                 name: "user",
                 reason: "needs an email or a phone",
             });
@@ -246,7 +246,7 @@ impl<'a> Users<'a> {
     ///
     /// # Errors
     /// 404 for an unknown user; 400 for invalid values.
-    pub async fn update(self, user_id: &str, change: UpdateUser) -> Result<User, Error> {
+    pub async fn update(self, user_id: &str, change: UpdateUser) -> Result<User, ApiError> {
         let path = format!("/users/{}", segment("user_id", user_id)?);
         let body = json_body(&change)?;
         self.user(Self::call(
@@ -264,10 +264,10 @@ impl<'a> Users<'a> {
     ///
     /// # Errors
     /// 404 for an unknown user.
-    pub async fn delete(self, user_id: &str) -> Result<(), Error> {
+    pub async fn delete(self, user_id: &str) -> Result<(), ApiError> {
         let path = format!("/users/{}", segment("user_id", user_id)?);
         let call = Self::call("delete_user", Method::DELETE, path, None, true);
-        self.passage
+        self.transport
             .call_empty(Call {
                 removes: true,
                 ..call
@@ -279,7 +279,7 @@ impl<'a> Users<'a> {
     ///
     /// # Errors
     /// 404 for an unknown user.
-    pub async fn activate(self, user_id: &str) -> Result<User, Error> {
+    pub async fn activate(self, user_id: &str) -> Result<User, ApiError> {
         let path = format!("/users/{}/activate", segment("user_id", user_id)?);
         self.user(Self::call("activate_user", Method::PATCH, path, None, true))
             .await
@@ -289,7 +289,7 @@ impl<'a> Users<'a> {
     ///
     /// # Errors
     /// 404 for an unknown user.
-    pub async fn deactivate(self, user_id: &str) -> Result<User, Error> {
+    pub async fn deactivate(self, user_id: &str) -> Result<User, ApiError> {
         let path = format!("/users/{}/deactivate", segment("user_id", user_id)?);
         self.user(Self::call(
             "deactivate_user",
@@ -305,10 +305,10 @@ impl<'a> Users<'a> {
     ///
     /// # Errors
     /// 404 for an unknown user.
-    pub async fn list_devices(self, user_id: &str) -> Result<Vec<WebAuthnDevice>, Error> {
+    pub async fn list_devices(self, user_id: &str) -> Result<Vec<WebAuthnDevice>, ApiError> {
         let path = format!("/users/{}/devices", segment("user_id", user_id)?);
         let envelope: DevicesEnvelope = self
-            .passage
+            .transport
             .call(Self::call("list_devices", Method::GET, path, None, true))
             .await?;
         Ok(envelope.devices.unwrap_or_default())
@@ -319,14 +319,14 @@ impl<'a> Users<'a> {
     ///
     /// # Errors
     /// 404 `user_not_found` or `device_not_found`.
-    pub async fn revoke_device(self, user_id: &str, device_id: &str) -> Result<(), Error> {
+    pub async fn revoke_device(self, user_id: &str, device_id: &str) -> Result<(), ApiError> {
         let path = format!(
             "/users/{}/devices/{}",
             segment("user_id", user_id)?,
             segment("device_id", device_id)?
         );
         let call = Self::call("revoke_device", Method::DELETE, path, None, true);
-        self.passage
+        self.transport
             .call_empty(Call {
                 removes: true,
                 ..call
@@ -338,9 +338,9 @@ impl<'a> Users<'a> {
     ///
     /// # Errors
     /// 404 for an unknown user; 403 when not allowed.
-    pub async fn revoke_refresh_tokens(self, user_id: &str) -> Result<(), Error> {
+    pub async fn revoke_refresh_tokens(self, user_id: &str) -> Result<(), ApiError> {
         let path = format!("/users/{}/tokens", segment("user_id", user_id)?);
-        self.passage
+        self.transport
             .call_empty(Self::call(
                 "revoke_refresh_tokens",
                 Method::DELETE,
@@ -353,7 +353,7 @@ impl<'a> Users<'a> {
 
     /// Starts a paginated listing; see [`ListUsers`].
     pub fn list(self) -> ListUsers {
-        ListUsers::new(self.passage.clone())
+        ListUsers::new(self.transport.clone())
     }
 
     /// Former name of [`revoke_refresh_tokens`](Self::revoke_refresh_tokens).
@@ -361,7 +361,7 @@ impl<'a> Users<'a> {
     /// # Errors
     /// As [`revoke_refresh_tokens`](Self::revoke_refresh_tokens).
     #[deprecated(note = "use `revoke_refresh_tokens`")]
-    pub async fn sign_out(self, user_id: &str) -> Result<(), Error> {
+    pub async fn sign_out(self, user_id: &str) -> Result<(), ApiError> {
         self.revoke_refresh_tokens(user_id).await
     }
 
@@ -370,7 +370,7 @@ impl<'a> Users<'a> {
     /// # Errors
     /// As [`revoke_device`](Self::revoke_device).
     #[deprecated(note = "use `revoke_device`")]
-    pub async fn revoke_user_device(self, user_id: &str, device_id: &str) -> Result<(), Error> {
+    pub async fn revoke_user_device(self, user_id: &str, device_id: &str) -> Result<(), ApiError> {
         self.revoke_device(user_id, device_id).await
     }
 
@@ -379,7 +379,7 @@ impl<'a> Users<'a> {
     /// # Errors
     /// As [`revoke_device`](Self::revoke_device).
     #[deprecated(note = "use `revoke_device`")]
-    pub async fn delete_user_device(self, user_id: &str, device_id: &str) -> Result<(), Error> {
+    pub async fn delete_user_device(self, user_id: &str, device_id: &str) -> Result<(), ApiError> {
         self.revoke_device(user_id, device_id).await
     }
 }

@@ -22,7 +22,7 @@ use base64::{
 use serde::Deserialize;
 
 use super::clock::WallClock;
-use crate::error::{AuthError, Invalid, JwksError};
+use super::error::{AuthError, Invalid, JwksError};
 
 /// JWK `n`/`e` are unpadded base64url by RFC 7518; some servers pad them anyway.
 const JWK_B64: GeneralPurpose = GeneralPurpose::new(
@@ -438,11 +438,11 @@ impl KeyStore {
             .http
             .get(&self.url)
             .header(http::header::ACCEPT, "application/json")
-            .header(http::header::USER_AGENT, crate::client::USER_AGENT)
+            .header(http::header::USER_AGENT, crate::net::USER_AGENT)
             .timeout(self.cfg.fetch_timeout)
             .send()
             .await
-            .map_err(JwksError::from_reqwest)?;
+            .map_err(JwksError::from)?;
         let status = response.status();
         if !status.is_success() {
             return Err(JwksError::Status(status.as_u16()));
@@ -456,7 +456,7 @@ impl KeyStore {
                 ttl.clamp(self.cfg.min_ttl, self.cfg.max_ttl)
             });
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(JwksError::from_reqwest)? {
+        while let Some(chunk) = response.chunk().await.map_err(JwksError::from)? {
             if body.len().saturating_add(chunk.len()) > self.cfg.max_document_bytes {
                 return Err(JwksError::TooLarge(self.cfg.max_document_bytes));
             }

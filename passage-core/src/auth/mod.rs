@@ -5,9 +5,10 @@ pub(crate) mod admission;
 pub(crate) mod cache;
 pub(crate) mod claims;
 pub(crate) mod clock;
+pub(crate) mod error;
 pub(crate) mod jwks;
 pub(crate) mod response;
-pub mod token;
+pub(crate) mod token;
 pub(crate) mod validate;
 
 use std::{fmt, sync::Arc, time::Duration};
@@ -123,7 +124,7 @@ impl Auth {
         }
     }
 
-    pub(crate) fn preload_keys(&self, document: &[u8]) -> Result<(), crate::JwksError> {
+    pub(crate) fn preload_keys(&self, document: &[u8]) -> Result<(), error::JwksError> {
         self.validator().keys.preload(document)
     }
 
@@ -145,95 +146,55 @@ impl Auth {
             .await
     }
 
-    /// Validates a Passage JWT and returns just the user id (`sub`), like the other Passage SDKs.
-    ///
-    /// # Errors
-    /// As [`validate_jwt`](Self::validate_jwt).
-    pub async fn user_id(&self, token: &str) -> Result<String, AuthError> {
-        Ok(self.validate_jwt(token).await?.user_id().to_owned())
-    }
-
-    /// Finds and validates the token of a request given its `Authorization` and `Cookie` header
-    /// values, looking where the client's [`TokenSource`] says.
+    /// Finds and validates the token of a request, looking where the client's
+    /// [`TokenSource`] says (by default the `Authorization: Bearer` header, then the
+    /// `psg_auth_token` cookie).
     ///
     /// ```no_run
-    /// # async fn run(passage: passage_core::Passage) {
-    /// let authorization: Option<&[u8]> = Some(b"Bearer eyJ...");
-    /// let cookies: [&[u8]; 0] = [];
-    /// match passage.auth().authenticate(authorization, cookies).await {
+    /// # async fn run(passage: passage_core::Passage, headers: http::HeaderMap) {
+    /// match passage.auth().authenticate(&headers).await {
     ///     Ok(claims) => println!("user {}", claims.user_id()),
-    ///     Err(err) => println!("{} {}", err.status(), err.code()),
+    ///     Err(refused) => println!("{} {}", refused.status(), refused.code()),
     /// }
     /// # }
     /// ```
     ///
     /// # Errors
     /// [`AuthError::MissingToken`] when there is none, else as [`validate_jwt`](Self::validate_jwt).
-    pub async fn authenticate<'a, A, C>(
+    pub async fn authenticate(
         &self,
-        authorization: A,
-        cookies: C,
-    ) -> Result<PassageClaims, AuthError>
-    where
-        A: IntoIterator<Item = &'a [u8]>,
-        C: IntoIterator<Item = &'a [u8]>,
-    {
-        self.authenticate_from(self.inner.source, authorization, cookies)
-            .await
+        headers: &http::HeaderMap,
+    ) -> Result<PassageClaims, AuthError> {
+        admission::required(self.decide(false, headers).await)
     }
 
-    /// As [`authenticate`](Self::authenticate), but looking where `source` says.
-    ///
-    /// # Errors
-    /// As [`authenticate`](Self::authenticate).
-    pub async fn authenticate_from<'a, A, C>(
-        &self,
-        source: TokenSource,
-        authorization: A,
-        cookies: C,
-    ) -> Result<PassageClaims, AuthError>
-    where
-        A: IntoIterator<Item = &'a [u8]>,
-        C: IntoIterator<Item = &'a [u8]>,
-    {
-        let result =
-            match token::locate_token(source, self.validator().max_len, authorization, cookies) {
-                Ok(token) => self.validator().validate(token).await,
-                Err(err) => Err(err),
-            };
-        log_outcome(result)
-    }
-
-    /// Optional authentication: no token is `Ok(None)`; a present but bad token is still an error.
+    /// As [`authenticate`](Self::authenticate), but a request without any token is `Ok(None)`;
+    /// a present but bad token is still an error.
     ///
     /// # Errors
     /// As [`authenticate`](Self::authenticate), except [`AuthError::MissingToken`].
-    pub async fn authenticate_optional<'a, A, C>(
+    pub async fn authenticate_optional(
         &self,
-        authorization: A,
-        cookies: C,
-    ) -> Result<Option<PassageClaims>, AuthError>
-    where
-        A: IntoIterator<Item = &'a [u8]>,
-        C: IntoIterator<Item = &'a [u8]>,
-    {
-        optional(
-            self.authenticate_from(self.inner.source, authorization, cookies)
-                .await,
-        )
+        headers: &http::HeaderMap,
+    ) -> Result<Option<PassageClaims>, AuthError> {
+        self.decide(true, headers).await
     }
 
-    /// [`authenticate_from`](Self::authenticate_from) over an `http` 1 header map.
-    ///
-    /// # Errors
-    /// As [`authenticate`](Self::authenticate).
-    pub async fn authenticate_headers(
+    async fn decide(
         &self,
-        source: TokenSource,
+        optional: bool,
         headers: &http::HeaderMap,
-    ) -> Result<PassageClaims, AuthError> {
+    ) -> Result<Option<PassageClaims>, AuthError> {
+        let admission = if optional {
+            admission::Admission::optional(self.token_source())
+        } else {
+            admission::Admission::required(self.token_source())
+        };
         let (authorization, cookies) = credentials(headers);
-        self.authenticate_from(source, authorization, cookies).await
+        match self.admit(admission, authorization, cookies) {
+            admission::Decision::Ready(verdict) => verdict,
+            admission::Decision::Pending(pending) => pending.resolve().await,
+        }
     }
 
     /// Where this client looks for tokens by default.
@@ -286,20 +247,6 @@ pub(crate) fn credentials(
     )
 }
 
-/// Maps "no token" to `None`, for optional authentication.
-///
-/// # Errors
-/// Every error but [`AuthError::MissingToken`].
-pub fn optional(
-    result: Result<PassageClaims, AuthError>,
-) -> Result<Option<PassageClaims>, AuthError> {
-    match result {
-        Ok(claims) => Ok(Some(claims)),
-        Err(AuthError::MissingToken) => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
 /// One place decides how rejections are logged: a debug event per request (a warning for 503),
 /// with the cause and never the token.
 pub(crate) fn log_outcome(
@@ -315,10 +262,10 @@ fn log_rejection(err: &AuthError) {
     match err {
         AuthError::MissingToken => tracing::trace!("passage: no token in the request"),
         AuthError::KeysUnavailable { .. } => {
-            tracing::warn!(code = err.code(), error = %crate::error::Report(err), "passage: cannot authenticate");
+            tracing::warn!(code = err.code(), error = %crate::Report(err), "passage: cannot authenticate");
         }
         _ => {
-            tracing::debug!(code = err.code(), error = %crate::error::Report(err), "passage: request not authenticated")
+            tracing::debug!(code = err.code(), error = %crate::Report(err), "passage: request not authenticated")
         }
     }
 }

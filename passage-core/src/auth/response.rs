@@ -1,9 +1,78 @@
-//! The answer to a rejected request, built once for every http-1 adapter: status, challenge,
-//! `Retry-After`, and the small JSON body — or, for gRPC, a trailers-only status.
+//! How a refused request is answered — the one place: the status, the stable code, the RFC 6750
+//! challenge, `Retry-After`, the small JSON body, and the whole response for every http-1
+//! adapter (or, for gRPC, a trailers-only status).
 
 use http::{HeaderValue, Response, StatusCode, header};
 
 use crate::AuthError;
+
+/// The code and the message of each kind of refusal; `code()` and `body()` both come from here.
+macro_rules! answers {
+    ($($kind:pat => $code:literal, $message:literal;)+) => {
+        impl AuthError {
+            /// A stable, machine-readable code for clients: `missing_token`, `malformed_token`,
+            /// `invalid_token` or `keys_unavailable`.
+            #[must_use]
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $($kind => $code,)+
+                }
+            }
+
+            /// The small JSON body for clients: `{"code": …, "message": …}`, with no internal
+            /// detail.
+            #[must_use]
+            pub fn body(&self) -> &'static str {
+                match self {
+                    $($kind => concat!(r#"{"code":""#, $code, r#"","message":""#, $message, r#""}"#),)+
+                }
+            }
+        }
+    };
+}
+
+answers! {
+    AuthError::MissingToken => "missing_token", "Authentication is required.";
+    AuthError::Malformed(_) => "malformed_token", "The access token is malformed.";
+    AuthError::Invalid(_) => "invalid_token", "The access token is invalid or expired.";
+    AuthError::KeysUnavailable { .. } => "keys_unavailable", "Authentication is temporarily unavailable.";
+}
+
+impl AuthError {
+    /// The HTTP status a server should answer with: 401, or 503 when keys are unavailable.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge (RFC 6750) for a 401, `None` for a 503.
+    ///
+    /// `error="invalid_token"` is added only when a token was presented.
+    #[must_use]
+    pub fn www_authenticate(&self) -> Option<&'static str> {
+        match self {
+            Self::MissingToken => Some(r#"Bearer realm="passage""#),
+            Self::Malformed(_) | Self::Invalid(_) => {
+                Some(r#"Bearer realm="passage", error="invalid_token""#)
+            }
+            Self::KeysUnavailable { .. } => None,
+        }
+    }
+
+    /// Seconds for a `Retry-After` header on a 503, `None` otherwise (at least 1).
+    #[must_use]
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::KeysUnavailable { retry_after, .. } => {
+                Some(retry_after.as_secs_f64().ceil().max(1.0) as u64)
+            }
+            _ => None,
+        }
+    }
+}
 
 /// True when the request's `Content-Type` is gRPC (`application/grpc`, `application/grpc+proto`, …).
 #[must_use]
@@ -45,11 +114,7 @@ pub fn rejection_response<B: From<&'static str>>(error: &AuthError, grpc: bool) 
         return response;
     }
     let mut response = Response::new(B::from(error.body()));
-    *response.status_mut() = if error.is_keys_unavailable() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::UNAUTHORIZED
-    };
+    *response.status_mut() = error.status();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -4,7 +4,7 @@
 
 use cookie::Cookie;
 
-use crate::error::{AuthError, Malformed};
+use super::error::{AuthError, Malformed};
 
 /// The cookie Passage's front-end elements set.
 pub const AUTH_COOKIE: &str = "psg_auth_token";
@@ -42,7 +42,7 @@ impl TokenSource {
 /// characters and dots and is at most `max_len` bytes.
 ///
 /// ```
-/// use passage_core::{find_token, TokenSource, DEFAULT_MAX_TOKEN_LEN};
+/// use passage_core::{TokenSource, DEFAULT_MAX_TOKEN_LEN, __private::find_token};
 ///
 /// let token = find_token(
 ///     TokenSource::default(),

@@ -10,6 +10,7 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Deserializer, de::IgnoredAny};
 use serde_json::{Map, Value};
 
+use super::error::{AuthError, Invalid, Malformed};
 use super::{
     cache::TokenCache,
     claims::{Authority, Verified},
@@ -17,10 +18,7 @@ use super::{
     jwks::{Key, KeyStore},
     token::{RawToken, check_token_shape},
 };
-use crate::{
-    PassageClaims,
-    error::{AuthError, Invalid, Malformed},
-};
+use crate::PassageClaims;
 
 /// Latest date accepted in a numeric date claim: 9999-12-31T23:59:59Z.
 const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;

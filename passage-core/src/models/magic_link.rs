@@ -84,7 +84,7 @@ pub enum Language {
 }
 
 impl std::str::FromStr for Language {
-    type Err = crate::Error;
+    type Err = crate::ApiError;
 
     fn from_str(code: &str) -> Result<Self, Self::Err> {
         Ok(match code {
@@ -96,7 +96,7 @@ impl std::str::FromStr for Language {
             "pt" => Self::Pt,
             "zh" => Self::Zh,
             _ => {
-                return Err(crate::Error::InvalidArgument {
+                return Err(crate::ApiError::InvalidArgument {
                     name: "language",
                     reason: "must be one of de, en, es, it, pl, pt, zh",
                 });

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
 use passage_core::{
-    CreateMagicLink, CreateUser, Error, ErrorCode, Filter, Order, Passage, UpdateUser,
+    ApiError, CreateMagicLink, CreateUser, ErrorCode, Filter, Order, Passage, UpdateUser,
     models::{
         AppType, Channel, ElementCustomization, Language, MagicLinkType, Technology, ThemeType,
         TtlDisplayUnit, UserStatus, WebAuthnType,
@@ -43,7 +43,7 @@ fn client(emu: &Emulator, key: &str) -> Passage {
         .expect("client")
 }
 
-fn code(err: &Error) -> &ErrorCode {
+fn code(err: &ApiError) -> &ErrorCode {
     err.code()
         .unwrap_or_else(|| panic!("expected an API error, got {err:?}"))
 }
@@ -114,7 +114,7 @@ async fn get_by_identifier_is_case_insensitive_and_finds_phones() {
     );
     assert!(matches!(
         users.get_by_identifier("").await,
-        Err(Error::InvalidArgument { .. })
+        Err(ApiError::InvalidArgument { .. })
     ));
 }
 
@@ -184,39 +184,39 @@ async fn arguments_are_checked_before_any_request() {
     let users = passage.users();
     assert!(matches!(
         users.get("").await,
-        Err(Error::InvalidArgument {
+        Err(ApiError::InvalidArgument {
             name: "user_id",
             ..
         })
     ));
     assert!(matches!(
         users.get("..").await,
-        Err(Error::InvalidArgument { .. })
+        Err(ApiError::InvalidArgument { .. })
     ));
     assert!(matches!(
         users.create(CreateUser::default()).await,
-        Err(Error::InvalidArgument { .. })
+        Err(ApiError::InvalidArgument { .. })
     ));
     assert!(matches!(
         users.list().limit(501).send().await,
-        Err(Error::InvalidArgument { name: "limit", .. })
+        Err(ApiError::InvalidArgument { name: "limit", .. })
     ));
     assert!(matches!(
         users.list().page(0).send().await,
-        Err(Error::InvalidArgument { name: "page", .. })
+        Err(ApiError::InvalidArgument { name: "page", .. })
     ));
     let links = passage.magic_links();
     assert!(matches!(
         links
             .create(CreateMagicLink::email("a@b.co").ttl_minutes(0))
             .await,
-        Err(Error::InvalidArgument { name: "ttl", .. })
+        Err(ApiError::InvalidArgument { name: "ttl", .. })
     ));
     assert!(matches!(
         links
             .create(CreateMagicLink::email("a@b.co").magic_link_path("https://evil"))
             .await,
-        Err(Error::InvalidArgument { .. })
+        Err(ApiError::InvalidArgument { .. })
     ));
     assert!("xx".parse::<Language>().is_err());
 
@@ -226,7 +226,7 @@ async fn arguments_are_checked_before_any_request() {
         .unwrap();
     assert!(matches!(
         keyless.users().get("user-ada").await,
-        Err(Error::MissingApiKey)
+        Err(ApiError::MissingApiKey)
     ));
 }
 
@@ -603,7 +603,7 @@ async fn timeouts_are_reported_as_such() {
         .unwrap();
     emu.set_fault(Target::Api, Fault::Hang);
     let err = quick.users().get("user-ada").await.unwrap_err();
-    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert!(matches!(err, ApiError::Timeout), "{err:?}");
     assert!(err.is_transport());
 }
 
@@ -710,7 +710,7 @@ async fn an_identifier_with_a_filter_operator_never_selects_somebody_else() {
         assert!(
             matches!(
                 err,
-                Error::InvalidArgument {
+                ApiError::InvalidArgument {
                     name: "identifier",
                     ..
                 }
@@ -784,7 +784,7 @@ async fn response_bodies_are_capped() {
             .get("user-ada")
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::ResponseTooLarge(_)), "{err:?}");
+        assert!(matches!(err, ApiError::ResponseTooLarge(_)), "{err:?}");
     }
 }
 

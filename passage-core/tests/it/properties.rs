@@ -2,9 +2,9 @@
 //! the synchronous check on arbitrary credentials. They run in CI with every `cargo test`.
 
 use passage_core::{
+    __private::{check_token_shape, find_token},
     AuthError, DEFAULT_MAX_TOKEN_LEN, Passage, TokenSource,
     adapter::{Admission, Decision, Hooks as _},
-    check_token_shape, find_token,
 };
 use proptest::prelude::*;
 
@@ -205,17 +205,17 @@ fn any_builder_values_build_a_working_client_or_a_config_error() {
     // Mostly values that can work (so many clients get built), and the edges around them.
     let durations = || {
         prop_oneof![
-            4 => proptest::sample::select(vec![D::ZERO, D::from_millis(1), D::from_secs(1), D::from_secs(3600), year]),
+            9 => proptest::sample::select(vec![D::ZERO, D::from_millis(1), D::from_secs(1), D::from_secs(3600), year]),
             1 => proptest::sample::select(vec![year + D::from_secs(1), D::MAX]),
         ]
     };
     let timeouts = || {
         prop_oneof![
-            4 => proptest::sample::select(vec![D::from_secs(2), D::from_secs(30), year]),
+            9 => proptest::sample::select(vec![D::from_secs(2), D::from_secs(30), year]),
             1 => proptest::sample::select(vec![D::ZERO, year + D::from_secs(1), D::MAX]),
         ]
     };
-    // (min, max) pairs, in order four times out of five.
+    // (min, max) pairs, in order nine times out of ten.
     let pairs = || {
         (durations(), durations(), 0..5u8)
             .prop_map(|(a, b, k)| if k > 0 { (a.min(b), a.max(b)) } else { (a, b) })
@@ -225,12 +225,12 @@ fn any_builder_values_build_a_working_client_or_a_config_error() {
         (timeouts(), pairs(), proptest::option::of(durations())),
         (
             prop_oneof![
-                4 => proptest::sample::select(vec![1024usize, 8192, 1 << 20]),
+                9 => proptest::sample::select(vec![1024usize, 8192, 1 << 20]),
                 1 => proptest::sample::select(vec![0usize, 1, 1023, (1 << 20) + 1, usize::MAX]),
             ],
             proptest::sample::select(vec![0u64, 1, 10_000, u64::MAX]),
             prop_oneof![
-                4 => proptest::sample::select(vec![D::ZERO, D::from_secs(60), D::from_secs(3600)]),
+                9 => proptest::sample::select(vec![D::ZERO, D::from_secs(60), D::from_secs(3600)]),
                 1 => proptest::sample::select(vec![D::from_secs(3601), D::MAX]),
             ],
         ),
@@ -282,5 +282,6 @@ fn any_builder_values_build_a_working_client_or_a_config_error() {
         )
         .unwrap();
     let built = built_clients.into_inner();
-    assert!(built >= 25, "only {built} of 256 value sets built a client");
+    // About a third build; far fewer would mean the generator no longer tests working clients.
+    assert!(built >= 40, "only {built} of 256 value sets built a client");
 }

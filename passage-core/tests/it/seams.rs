@@ -13,7 +13,7 @@ use std::{
 use passage_core::{AuthError, Clock, ConfigError, Invalid, Malformed, Passage, TokenSource};
 use passage_emulator::{Fault, Signer, SigningKey, Target};
 
-use crate::validation::{USER, client, emulator, invalid, stale_keys};
+use crate::validation::{USER, client, emulator, headers, invalid, stale_keys};
 
 /// The system clock moved by a settable number of seconds: a host that was suspended, or whose
 /// clock was corrected.
@@ -355,7 +355,7 @@ async fn the_largest_accepted_settings_work() {
     assert_eq!(emu.jwks_hits(), 1);
     // A header longer than the largest limit is refused unread, without overflow.
     let huge = format!("Bearer {}", "a".repeat(2 * 1024 * 1024));
-    let result = passage.auth().authenticate([huge.as_bytes()], []).await;
+    let result = passage.auth().authenticate(&headers(&[&huge], &[])).await;
     assert!(matches!(
         result,
         Err(AuthError::Malformed(Malformed::TooLong))
@@ -419,6 +419,6 @@ async fn the_token_source_of_a_client_is_where_it_looks() {
     let emu = emulator().await;
     let passage = client(&emu, |b| b.token_source(TokenSource::Header));
     let cookie = format!("psg_auth_token={}", emu.mint_token(USER).unwrap());
-    let result = passage.auth().authenticate([], [cookie.as_bytes()]).await;
+    let result = passage.auth().authenticate(&headers(&[], &[&cookie])).await;
     assert!(matches!(result, Err(AuthError::MissingToken)));
 }
