@@ -17,7 +17,7 @@ use passage_core::{AuthError, adapter::rejection_response};
 /// impl OnRejection<String> for Plain {
 ///     fn reject(&self, error: &AuthError, _grpc: bool) -> Response<String> {
 ///         let mut response = Response::new(format!("denied: {}", error.code()));
-///         *response.status_mut() = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+///         *response.status_mut() = error.status();
 ///         response
 ///     }
 /// }
