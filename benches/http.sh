@@ -6,7 +6,8 @@
 #   METHOD=alternate benches/http.sh         # the classic way: one server at a time
 #   DURATION=5s ROUNDS=15 FRAMEWORKS=axum benches/http.sh
 #
-# Target (DESIGN.md): with the layer >= 0.90x the requests/s without it.
+# Target (ARCHITECTURE.md, "Performance budget"): with the layer >= 0.90x the requests/s
+# without it.
 #
 # Every server runs on core SERVER_CPU with one worker thread; wrk runs on core LOAD_CPU.
 # METHOD=paired loads the app without authentication and one variant *at the same time*: the

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpResponse, test, web};
 use passage_actix::{OptionalPassageUser, Passage, PassageAuth, PassageUser};
+use passage_core::PassageBuilder;
 use passage_emulator::{Emulator, Fault, Target};
 
 async fn me(user: PassageUser) -> HttpResponse {
@@ -29,8 +30,8 @@ async fn setup() -> (Emulator, Passage) {
         .start()
         .await
         .unwrap();
-    let passage = Passage::builder(emu.app_id())
-        .auth_url(emu.auth_url())
+    let passage = PassageBuilder::from_env_vars(emu.env_vars())
+        .unwrap()
         .jwks_retry_backoff(Duration::from_millis(50), Duration::from_millis(50))
         .build()
         .unwrap();
@@ -174,8 +175,8 @@ async fn every_outcome_with_and_without_the_middleware() {
 async fn the_middleware_fetches_keys_on_first_use_and_after_rotation() {
     let (emu, _) = setup().await;
     // No unknown-kid cooldown, so the rotated key is fetched at once.
-    let passage = Passage::builder(emu.app_id())
-        .auth_url(emu.auth_url())
+    let passage = PassageBuilder::from_env_vars(emu.env_vars())
+        .unwrap()
         .jwks_refetch_cooldown(Duration::ZERO)
         .build()
         .unwrap();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::{Router, body::Body, routing::get};
 use http::{Request, StatusCode, header};
 use passage_axum::{Passage, PassageLayer, PassageUser};
+use passage_core::PassageBuilder;
 use passage_emulator::{Emulator, Fault, Target};
 use tower::ServiceExt as _;
 
@@ -35,8 +36,8 @@ async fn setup() -> (Emulator, Passage) {
         .start()
         .await
         .unwrap();
-    let passage = Passage::builder(emu.app_id())
-        .auth_url(emu.auth_url())
+    let passage = PassageBuilder::from_env_vars(emu.env_vars())
+        .unwrap()
         .jwks_retry_backoff(Duration::from_millis(50), Duration::from_millis(50))
         .build()
         .unwrap();

@@ -5,6 +5,7 @@
 use std::{convert::Infallible, time::Duration};
 
 use http::{Request, Response, StatusCode, header};
+use passage_core::PassageBuilder;
 use passage_core::{AuthError, Passage, PassageClaims, TokenSource};
 use passage_emulator::{Emulator, Fault, Target};
 use passage_tower::{OnRejection, PassageLayer};
@@ -24,8 +25,8 @@ async fn setup() -> (Emulator, Passage) {
         .start()
         .await
         .unwrap();
-    let passage = Passage::builder(emu.app_id())
-        .auth_url(emu.auth_url())
+    let passage = PassageBuilder::from_env_vars(emu.env_vars())
+        .unwrap()
         .jwks_retry_backoff(Duration::from_millis(50), Duration::from_millis(50))
         .build()
         .unwrap();

@@ -94,13 +94,7 @@ pub async fn start(
         .user(SeedUser::email(USER_EMAIL).with_id(USER_ID))
         .start()
         .await?;
-    let passage = tune(
-        Passage::builder(emulator.app_id())
-            .api_key(emulator.api_key())
-            .auth_url(emulator.auth_url())
-            .api_url(emulator.api_url()),
-    )
-    .build()?;
+    let passage = tune(PassageBuilder::from_env_vars(emulator.env_vars())?).build()?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = oneshot::channel::<()>();

@@ -22,6 +22,7 @@ use axum::body::Body;
 use bench_http::{Mode, actix_app, axum_app};
 use http::Request;
 use passage_axum::Passage;
+use passage_core::PassageBuilder;
 use passage_emulator::Emulator;
 use tower::ServiceExt as _;
 
@@ -49,8 +50,8 @@ fn main() {
             .start()
             .await
             .unwrap();
-        let passage = Passage::builder(emulator.app_id())
-            .auth_url(emulator.auth_url())
+        let passage = PassageBuilder::from_env_vars(emulator.env_vars())
+            .expect("emulator variables")
             .build()
             .unwrap();
         passage.auth().warm_up().await.unwrap();

@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 
 use bench_http::{Mode, actix_app, axum_app};
-use passage_axum::Passage;
+use passage_core::PassageBuilder;
 use passage_emulator::Emulator;
 
 #[tokio::main]
@@ -35,8 +35,7 @@ async fn main() -> ExitCode {
 async fn run(framework: &str, mode: &str, bind: &str) -> Result<(), Box<dyn std::error::Error>> {
     let mode = Mode::parse(mode).ok_or_else(|| format!("unknown mode {mode}"))?;
     let emulator = Emulator::builder().app_id("bench_app").start().await?;
-    let passage = Passage::builder(emulator.app_id())
-        .auth_url(emulator.auth_url())
+    let passage = PassageBuilder::from_env_vars(emulator.env_vars())?
         .token_cache_capacity(mode.token_cache_capacity())
         .build()?;
     passage.auth().warm_up().await?;

@@ -1,6 +1,7 @@
 //! Property tests of the parsers that face the network: token extraction and shape checks, and
 //! the synchronous check on arbitrary credentials. They run in CI with every `cargo test`.
 
+use passage_core::PassageBuilder;
 use passage_core::{
     __private::{check_token_shape, find_token},
     AuthError, DEFAULT_MAX_TOKEN_LEN, Passage, TokenSource,
@@ -129,8 +130,8 @@ fn one_byte_edits_of_a_cached_credential_authenticate_only_as_that_token() {
                 .start(),
         )
         .unwrap();
-    let passage = Passage::builder(emulator.app_id())
-        .auth_url(emulator.auth_url())
+    let passage = PassageBuilder::from_env_vars(emulator.env_vars())
+        .unwrap()
         .build()
         .unwrap();
     let token = emulator.mint_token("user-prop").unwrap();
@@ -248,8 +249,8 @@ fn any_builder_values_build_a_working_client_or_a_config_error() {
                 (timeout, (backoff_min, backoff_max), max_stale),
                 (len, capacity, leeway),
             )| {
-                let built = Passage::builder(emulator.app_id())
-                    .auth_url(emulator.auth_url())
+                let built = PassageBuilder::from_env_vars(emulator.env_vars())
+                    .unwrap()
                     .jwks_ttl(ttl)
                     .jwks_ttl_bounds(min, max)
                     .jwks_refetch_cooldown(cooldown)

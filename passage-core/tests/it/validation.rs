@@ -30,9 +30,8 @@ pub(crate) fn client(
     emulator: &Emulator,
     tune: impl FnOnce(PassageBuilder) -> PassageBuilder,
 ) -> Passage {
-    let builder = Passage::builder(emulator.app_id())
-        .auth_url(emulator.auth_url())
-        .api_url(emulator.api_url())
+    let builder = PassageBuilder::from_env_vars(emulator.env_vars())
+        .unwrap()
         .jwks_refetch_cooldown(Duration::from_millis(200))
         .jwks_retry_backoff(Duration::from_millis(100), Duration::from_millis(400))
         .jwks_fetch_timeout(Duration::from_secs(2));

@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use passage_core::Passage;
+use passage_core::PassageBuilder;
 use passage_emulator::Emulator;
 
 fn rss_kib() -> u64 {
@@ -31,8 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(100_000);
     let capacity = 10_000;
     let emulator = Emulator::builder().app_id("memory_app").start().await?;
-    let passage = Passage::builder(emulator.app_id())
-        .auth_url(emulator.auth_url())
+    let passage = PassageBuilder::from_env_vars(emulator.env_vars())?
         .token_cache_capacity(capacity)
         .build()?;
     passage.auth().warm_up().await?;

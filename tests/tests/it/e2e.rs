@@ -1,4 +1,4 @@
-//! The example routes of DESIGN.md, end to end, for every adapter.
+//! The example routes (README, "Quick start"), end to end, for every adapter.
 
 use std::time::Duration;
 

@@ -10,6 +10,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use passage_core::PassageBuilder;
 use passage_core::{Clock, Passage, TokenSource};
 use passage_emulator::{Emulator, Fault, Signer, SigningKey, Target};
 use passage_tests::{Adapter, Layering, USER_ID, fast, start, start_layered};
@@ -20,7 +21,7 @@ async fn emulator(app_id: &str) -> Emulator {
 }
 
 fn client(emu: &Emulator) -> Passage {
-    fast(Passage::builder(emu.app_id()).auth_url(emu.auth_url()))
+    fast(PassageBuilder::from_env_vars(emu.env_vars()).unwrap())
         .build()
         .unwrap()
 }
