@@ -25,7 +25,7 @@ pub(crate) const DEV_PREFIX: &str = "/__emulator";
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/apps/{app_id}/.well-known/jwks.json", get(jwks))
-        .merge(api::routes())
+        .merge(api::routes(&shared))
         .nest(DEV_PREFIX, dev::routes())
         .fallback(|method: Method, uri: Uri| async move {
             ApiError::route_not_found(method.as_str(), uri.path())

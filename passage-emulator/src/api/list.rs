@@ -3,8 +3,8 @@
 use std::{cmp::Ordering, collections::HashMap, sync::Arc};
 
 use axum::{
-    extract::{Path, RawQuery, State},
-    http::{HeaderMap, StatusCode},
+    extract::{Query, State},
+    http::StatusCode,
     response::Response,
 };
 use serde_json::{Value, json};
@@ -13,7 +13,7 @@ use time::{
     macros::format_description,
 };
 
-use super::{authorize, error::ApiError, reply, store::User};
+use super::{error::ApiError, reply, store::User};
 use crate::state::{Shared, lock};
 
 const MAX_LIMIT: usize = 500;
@@ -189,23 +189,8 @@ fn list_item(user: &User) -> Value {
 
 pub(super) async fn list_users(
     State(shared): State<Arc<Shared>>,
-    Path(app_id): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    authorize(&shared, &app_id, &headers)?;
-    let params: HashMap<String, String> = query
-        .as_deref()
-        .map(|q| {
-            q.split('&')
-                .filter(|p| !p.is_empty())
-                .filter_map(|pair| {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    Some((decode(k)?, decode(v)?))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     let number = |name: &str, default: usize| -> Result<usize, ApiError> {
         params.get(name).map_or(Ok(default), |v| {
             v.parse()
@@ -263,7 +248,8 @@ pub(super) async fn list_users(
         .collect();
     let href = |p: usize| {
         format!(
-            "/v1/apps/{app_id}/users?page={p}&limit={limit}&created_before={created_before}{extra}"
+            "/v1/apps/{}/users?page={p}&limit={limit}&created_before={created_before}{extra}",
+            shared.app_id
         )
     };
     let link = |p: Option<usize>| json!({ "href": p.map(href).unwrap_or_default() });
@@ -286,30 +272,6 @@ pub(super) async fn list_users(
     ))
 }
 
-fn decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 fn encode(raw: &str) -> String {
     raw.bytes()
         .map(|b| match b {
@@ -326,10 +288,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_decoding_handles_plus_and_percent() {
-        assert_eq!(decode("%2B15555550100").as_deref(), Some("+15555550100"));
-        assert_eq!(decode("a+b").as_deref(), Some("a b"));
-        assert_eq!(decode("%zz"), None);
+    fn links_encode_what_a_query_needs() {
         assert_eq!(encode("+1 a"), "%2B1%20a");
     }
 

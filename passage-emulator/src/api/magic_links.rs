@@ -2,16 +2,11 @@
 
 use std::sync::Arc;
 
-use axum::{
-    body::Bytes,
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode},
-    response::Response,
-};
+use axum::{body::Bytes, extract::State, http::StatusCode, response::Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{authorize, body, error::ApiError, reply, store::MagicLink, valid_email, valid_phone};
+use super::{body, error::ApiError, reply, store::MagicLink, valid_email, valid_phone};
 use crate::{
     ids::random_id,
     state::{Shared, lock},
@@ -46,11 +41,8 @@ struct CreateMagicLink {
 
 pub(super) async fn create(
     State(shared): State<Arc<Shared>>,
-    Path(app_id): Path<String>,
-    headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    authorize(&shared, &app_id, &headers)?;
     let request: CreateMagicLink = body(&bytes)?;
     let kind = request.kind.unwrap_or_else(|| "login".to_owned());
     if !matches!(kind.as_str(), "login" | "verify_identifier") {

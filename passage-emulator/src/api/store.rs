@@ -226,6 +226,79 @@ impl Store {
         Ok(user)
     }
 
+    /// Changes a user's email, phone or metadata; a changed identifier is no longer verified,
+    /// and must not be another user's.
+    pub(crate) fn update(&mut self, id: &str, change: Change) -> Result<&User, Refusal> {
+        if self.get(id).is_none() {
+            return Err(Refusal::NoSuchUser);
+        }
+        for identifier in [change.email.as_deref(), change.phone.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|i| !i.is_empty())
+        {
+            if self.find_identifier(identifier).is_some_and(|u| u.id != id) {
+                return Err(Refusal::Invalid(
+                    "a user with this identifier already exists",
+                ));
+            }
+        }
+        let user = self.get_mut(id).ok_or(Refusal::NoSuchUser)?;
+        if let Some(email) = change.email {
+            user.email = email.to_lowercase();
+            user.email_verified = false;
+        }
+        if let Some(phone) = change.phone {
+            user.phone = phone;
+            user.phone_verified = false;
+        }
+        if let Some(metadata) = change.user_metadata {
+            user.user_metadata = Some(metadata);
+        }
+        user.updated_at = now();
+        Ok(user)
+    }
+
+    /// Sets a user's status (`active` or `inactive`).
+    pub(crate) fn set_status(&mut self, id: &str, status: &str) -> Result<&User, Refusal> {
+        let user = self.get_mut(id).ok_or(Refusal::NoSuchUser)?;
+        status.clone_into(&mut user.status);
+        user.updated_at = now();
+        Ok(user)
+    }
+
+    /// Removes a user.
+    pub(crate) fn delete(&mut self, id: &str) -> Result<(), Refusal> {
+        let before = self.users.len();
+        self.users.retain(|u| u.id != id);
+        if self.users.len() == before {
+            return Err(Refusal::NoSuchUser);
+        }
+        Ok(())
+    }
+
+    /// Removes one of a user's devices; a user without devices has no WebAuthn either.
+    pub(crate) fn revoke_device(&mut self, id: &str, device_id: &str) -> Result<(), Refusal> {
+        let user = self.get_mut(id).ok_or(Refusal::NoSuchUser)?;
+        let before = user.webauthn_devices.len();
+        user.webauthn_devices.retain(|d| d.id != device_id);
+        if user.webauthn_devices.len() == before {
+            return Err(Refusal::NoSuchDevice);
+        }
+        user.webauthn = !user.webauthn_devices.is_empty();
+        if !user.webauthn {
+            user.webauthn_types.clear();
+        }
+        Ok(())
+    }
+
+    /// Counts a "sign out everywhere".
+    pub(crate) fn revoke_refresh_tokens(&mut self, id: &str) -> Result<(), Refusal> {
+        let user = self.get_mut(id).ok_or(Refusal::NoSuchUser)?;
+        user.refresh_token_revocations += 1;
+        Ok(())
+    }
+
     /// Records a sign-in: login count, last login, and a recent event.
     pub(crate) fn record_login(&mut self, id: &str) {
         if let Some(user) = self.get_mut(id) {
@@ -253,6 +326,22 @@ impl Store {
             user.recent_events.truncate(10);
         }
     }
+}
+
+/// Changes to a user (fields left `None` stay as they are).
+#[derive(Debug, Default)]
+pub(crate) struct Change {
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) user_metadata: Option<Map<String, serde_json::Value>>,
+}
+
+/// Why the store refused a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    NoSuchUser,
+    NoSuchDevice,
+    Invalid(&'static str),
 }
 
 pub(crate) fn now() -> OffsetDateTime {

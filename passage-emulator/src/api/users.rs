@@ -1,0 +1,160 @@
+//! User routes: create, get, update, delete, (de)activate, devices, refresh tokens. Every rule
+//! about what a user may hold lives in the store; these translate requests and answers.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Bytes,
+    extract::{Path, State},
+    http::StatusCode,
+    response::Response,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{body, error::ApiError, reply, store, store::SeedUser, valid_email, valid_phone};
+use crate::state::{Shared, lock};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserBody {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    user_metadata: Option<Map<String, Value>>,
+}
+
+fn check_identifiers(body: &UserBody) -> Result<(), ApiError> {
+    if let Some(email) = body.email.as_deref().filter(|e| !e.is_empty())
+        && !valid_email(email)
+    {
+        return Err(ApiError::bad_request(
+            "email: must be a valid email address.",
+        ));
+    }
+    if let Some(phone) = body.phone.as_deref().filter(|p| !p.is_empty())
+        && !valid_phone(phone)
+    {
+        return Err(ApiError::bad_request("phone: must be a valid E164 number."));
+    }
+    Ok(())
+}
+
+fn user_response(status: StatusCode, user: &store::User) -> Response {
+    reply(status, json!({ "user": user }))
+}
+
+pub(super) async fn create(
+    State(shared): State<Arc<Shared>>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let request: UserBody = body(&bytes)?;
+    check_identifiers(&request)?;
+    let seed = SeedUser {
+        email: request.email.filter(|e| !e.is_empty()),
+        phone: request.phone.filter(|p| !p.is_empty()),
+        user_metadata: request.user_metadata,
+        ..SeedUser::default()
+    };
+    let user = lock(&shared.store)
+        .insert(seed)
+        .map_err(ApiError::bad_request)?;
+    Ok(user_response(StatusCode::CREATED, &user))
+}
+
+pub(super) async fn get(
+    State(shared): State<Arc<Shared>>,
+    Path((_app_id, user_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let store = lock(&shared.store);
+    let user = store.get(&user_id).ok_or_else(ApiError::user_not_found)?;
+    Ok(user_response(StatusCode::OK, user))
+}
+
+pub(super) async fn update(
+    State(shared): State<Arc<Shared>>,
+    Path((_app_id, user_id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let request: UserBody = body(&bytes)?;
+    check_identifiers(&request)?;
+    let change = store::Change {
+        email: request.email,
+        phone: request.phone,
+        user_metadata: request.user_metadata,
+    };
+    let mut store = lock(&shared.store);
+    let user = store.update(&user_id, change).map_err(store_error)?;
+    Ok(user_response(StatusCode::OK, user))
+}
+
+/// The answer for a store's refusal.
+fn store_error(err: store::Refusal) -> ApiError {
+    match err {
+        store::Refusal::NoSuchUser => ApiError::user_not_found(),
+        store::Refusal::NoSuchDevice => ApiError::device_not_found(),
+        store::Refusal::Invalid(reason) => ApiError::bad_request(reason),
+    }
+}
+
+pub(super) async fn delete(
+    State(shared): State<Arc<Shared>>,
+    Path((_app_id, user_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    lock(&shared.store).delete(&user_id).map_err(store_error)?;
+    Ok(reply(StatusCode::OK, json!({})))
+}
+
+fn set_status(shared: &Shared, user_id: &str, status: &str) -> Result<Response, ApiError> {
+    let mut store = lock(&shared.store);
+    let user = store.set_status(user_id, status).map_err(store_error)?;
+    Ok(user_response(StatusCode::OK, user))
+}
+
+pub(super) async fn activate(
+    State(shared): State<Arc<Shared>>,
+    Path((_app_id, user_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    set_status(&shared, &user_id, "active")
+}
+
+pub(super) async fn deactivate(
+    State(shared): State<Arc<Shared>>,
+    Path((_app_id, user_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    set_status(&shared, &user_id, "inactive")
+}
+
+pub(super) async fn list_devices(
+    State(shared): State<Arc<Shared>>,
+    Path((_app_id, user_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let store = lock(&shared.store);
+    let user = store.get(&user_id).ok_or_else(ApiError::user_not_found)?;
+    Ok(reply(
+        StatusCode::OK,
+        json!({ "devices": user.webauthn_devices }),
+    ))
+}
+
+pub(super) async fn revoke_device(
+    State(shared): State<Arc<Shared>>,
+    Path((_app_id, user_id, device_id)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    lock(&shared.store)
+        .revoke_device(&user_id, &device_id)
+        .map_err(store_error)?;
+    Ok(reply(StatusCode::OK, json!({})))
+}
+
+pub(super) async fn revoke_tokens(
+    State(shared): State<Arc<Shared>>,
+    Path((_app_id, user_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    lock(&shared.store)
+        .revoke_refresh_tokens(&user_id)
+        .map_err(store_error)?;
+    Ok(reply(StatusCode::OK, json!({})))
+}
