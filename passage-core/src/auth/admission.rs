@@ -156,75 +156,6 @@ impl Pending {
     }
 }
 
-impl Auth {
-    /// Decides a request as a layer does: finds the token where `admission` says, validates it,
-    /// and applies required or optional admission. Decides at once unless the token's key must
-    /// be fetched.
-    pub(crate) fn admit<'a, A, C>(
-        &self,
-        admission: Admission,
-        authorization: A,
-        cookies: C,
-    ) -> Decision
-    where
-        A: IntoIterator<Item = &'a [u8]>,
-        C: IntoIterator<Item = &'a [u8]>,
-    {
-        let validator = self.validator();
-        let token = match token::locate_token(
-            admission.source,
-            validator.max_len,
-            authorization,
-            cookies,
-        ) {
-            Ok(token) => token,
-            Err(AuthError::MissingToken) if admission.optional => {
-                return Decision::Ready(Ok(None));
-            }
-            Err(err) => return Decision::Ready(log_outcome(Err(err)).map(Some)),
-        };
-        match validator.validate_now(token) {
-            validate::Now::Done(result) => Decision::Ready(log_outcome(result).map(Some)),
-            validate::Now::NeedsKeys(token) => Decision::Pending(Pending {
-                auth: self.clone(),
-                token: token.to_owned(),
-                optional: admission.optional,
-            }),
-        }
-    }
-
-    /// Decides a request as an extractor does: the verdict a layer of this client left in the
-    /// extensions when there is one, else a decision of its own with the client's token source.
-    /// `optional` is the extractor's kind (`Option<PassageUser>` or `PassageUser`).
-    pub(crate) fn extract<'a, A, C>(
-        &self,
-        optional: bool,
-        layered: Layered<'_>,
-        authorization: A,
-        cookies: C,
-    ) -> Decision
-    where
-        A: IntoIterator<Item = &'a [u8]>,
-        C: IntoIterator<Item = &'a [u8]>,
-    {
-        if let Some(verdict) = layered.verdict(optional, Some(&self.validator().authority)) {
-            return Decision::Ready(verdict);
-        }
-        let admission = Admission {
-            optional,
-            source: self.token_source(),
-        };
-        self.admit(admission, authorization, cookies)
-    }
-
-    /// The verdict a layer of this client leaves for an anonymous request.
-    pub(crate) fn anonymous(&self) -> Anonymous {
-        Anonymous {
-            authority: self.validator().authority.clone(),
-        }
-    }
-}
-
 /// The hooks framework adapters build on; applications rarely need them.
 ///
 /// passage-tower, passage-axum and passage-actix are written on exactly these items, so a new
@@ -273,12 +204,32 @@ impl Hooks for Auth {
         A: IntoIterator<Item = &'a [u8]>,
         C: IntoIterator<Item = &'a [u8]>,
     {
-        Auth::admit(self, admission, authorization, cookies)
+        let validator = self.validator();
+        let token = match token::locate_token(
+            admission.source,
+            validator.max_len,
+            authorization,
+            cookies,
+        ) {
+            Ok(token) => token,
+            Err(AuthError::MissingToken) if admission.optional => {
+                return Decision::Ready(Ok(None));
+            }
+            Err(err) => return Decision::Ready(log_outcome(Err(err)).map(Some)),
+        };
+        match validator.validate_now(token) {
+            validate::Now::Done(result) => Decision::Ready(log_outcome(result).map(Some)),
+            validate::Now::NeedsKeys(token) => Decision::Pending(Pending {
+                auth: self.clone(),
+                token: token.to_owned(),
+                optional: admission.optional,
+            }),
+        }
     }
 
     fn admit_headers(&self, admission: Admission, headers: &http::HeaderMap) -> Decision {
         let (authorization, cookies) = credentials(headers);
-        Auth::admit(self, admission, authorization, cookies)
+        self.admit(admission, authorization, cookies)
     }
 
     fn extract<'a, A, C>(
@@ -292,7 +243,14 @@ impl Hooks for Auth {
         A: IntoIterator<Item = &'a [u8]>,
         C: IntoIterator<Item = &'a [u8]>,
     {
-        Auth::extract(self, optional, layered, authorization, cookies)
+        if let Some(verdict) = layered.verdict(optional, Some(&self.validator().authority)) {
+            return Decision::Ready(verdict);
+        }
+        let admission = Admission {
+            optional,
+            source: self.token_source(),
+        };
+        self.admit(admission, authorization, cookies)
     }
 
     fn extract_headers(
@@ -302,11 +260,13 @@ impl Hooks for Auth {
         headers: &http::HeaderMap,
     ) -> Decision {
         let (authorization, cookies) = credentials(headers);
-        Auth::extract(self, optional, layered, authorization, cookies)
+        self.extract(optional, layered, authorization, cookies)
     }
 
     fn anonymous(&self) -> Anonymous {
-        Auth::anonymous(self)
+        Anonymous {
+            authority: self.validator().authority.clone(),
+        }
     }
 }
 

@@ -190,8 +190,7 @@ impl Auth {
         } else {
             admission::Admission::required(self.token_source())
         };
-        let (authorization, cookies) = credentials(headers);
-        match self.admit(admission, authorization, cookies) {
+        match admission::Hooks::admit_headers(self, admission, headers) {
             admission::Decision::Ready(verdict) => verdict,
             admission::Decision::Pending(pending) => pending.resolve().await,
         }
