@@ -132,6 +132,8 @@ where
         .extract_headers(optional, layered, &parts.headers)
     {
         Decision::Ready(verdict) => verdict,
-        Decision::Pending(pending) => pending.resolve().await,
+        // Boxed: fetching keys is rare, and its future is large; inline, it would make every
+        // handler's future (moved on every request) that much larger.
+        Decision::Pending(pending) => Box::pin(pending.resolve()).await,
     }
 }
