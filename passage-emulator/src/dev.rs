@@ -18,10 +18,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
-    api::{body, error::ApiError, reply, store::SeedUser},
+    api::{body, error::ApiError, reply},
     faults::{Fault, Target},
     keys::SigningKey,
     state::{Shared, lock},
+    store::SeedUser,
     token::TokenBuilder,
 };
 
@@ -77,19 +78,13 @@ async fn sign_in(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<SignIn>,
 ) -> Result<Response, ApiError> {
-    let user_id = match query.user_id {
-        Some(id) => lock(&shared.store)
-            .get(&id)
-            .map(|u| u.id.clone())
-            .ok_or_else(ApiError::user_not_found)?,
-        None => lock(&shared.store)
-            .users
-            .first()
-            .map(|u| u.id.clone())
-            .ok_or_else(ApiError::user_not_found)?,
+    let user = match query.user_id {
+        Some(id) => shared.store.user(&id)?,
+        None => shared.store.users()?.into_iter().next(),
     };
+    let user_id = user.ok_or_else(ApiError::user_not_found)?.id;
     let token = mint(&shared, &user_id, None)?;
-    lock(&shared.store).record_login(&user_id);
+    shared.store.record_login(&user_id)?;
     let cookie = format!(
         "psg_auth_token={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
         shared.token_ttl_secs
@@ -137,21 +132,19 @@ fn safe_redirect(to: &str) -> bool {
 
 async fn seed(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Response, ApiError> {
     let seed: SeedUser = body(&bytes)?;
-    let user = lock(&shared.store)
-        .insert(seed)
-        .map_err(ApiError::bad_request)?;
+    let user = shared.store.insert_user(seed)?;
     Ok(reply(StatusCode::CREATED, json!({ "user": user })))
 }
 
-async fn users(State(shared): State<Arc<Shared>>) -> Response {
-    let store = lock(&shared.store);
-    reply(StatusCode::OK, json!({ "users": store.users }))
+async fn users(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
+    let users = shared.store.users()?;
+    Ok(reply(StatusCode::OK, json!({ "users": users })))
 }
 
-async fn reset(State(shared): State<Arc<Shared>>) -> Response {
-    *lock(&shared.store) = crate::api::store::Store::default();
+async fn reset(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
+    shared.store.clear()?;
     *lock(&shared.faults) = crate::faults::Faults::default();
-    reply(StatusCode::OK, json!({}))
+    Ok(reply(StatusCode::OK, json!({})))
 }
 
 #[derive(Deserialize, Default)]
@@ -218,12 +211,12 @@ async fn set_fault(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Re
     Ok(reply(StatusCode::OK, json!({})))
 }
 
-async fn stats(State(shared): State<Arc<Shared>>) -> Response {
-    let users = lock(&shared.store).users.len();
-    reply(
+async fn stats(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
+    let users = shared.store.users()?.len();
+    Ok(reply(
         StatusCode::OK,
         json!({ "jwks_hits": shared.jwks_hits.load(Ordering::Relaxed), "users": users }),
-    )
+    ))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod ids;
 mod keys;
 mod server;
 mod state;
+pub mod store;
 mod token;
 
 use std::{
@@ -18,16 +19,16 @@ use std::{
 use serde_json::Value;
 use tokio::{sync::watch, task::JoinHandle};
 
-pub use api::store::SeedUser;
 pub use faults::{Fault, Target};
 pub use keys::SigningKey;
+pub use store::SeedUser;
 pub use token::{Signer, TokenBuilder};
 
 use crate::{
-    api::store::Store,
     faults::Faults,
     keys::KeyRing,
     state::{Shared, lock},
+    store::{MemoryStore, Store},
 };
 
 /// Why the emulator could not start or sign.
@@ -46,9 +47,9 @@ pub enum EmulatorError {
     /// Key generation, loading or signing failed.
     #[error("a cryptographic operation failed")]
     Crypto,
-    /// A seed user was refused.
+    /// A seed user was refused, or the store failed.
     #[error("seed user refused: {0}")]
-    Seed(&'static str),
+    Seed(#[from] store::StoreError),
     /// A users file could not be read or parsed.
     #[error("could not load users: {0}")]
     Users(String),
@@ -172,9 +173,9 @@ impl EmulatorBuilder {
             Some(key) => key,
             None => SigningKey::generate()?,
         };
-        let mut store = Store::default();
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         for user in self.users {
-            store.insert(user).map_err(EmulatorError::Seed)?;
+            store.insert_user(user)?;
         }
         let listener = tokio::net::TcpListener::bind(self.bind)
             .await
@@ -201,7 +202,7 @@ impl EmulatorBuilder {
             faults: Mutex::new(Faults::default()),
             jwks_hits: 0.into(),
             jwks_cache_control: Mutex::new(self.cache_control),
-            store: Mutex::new(store),
+            store,
             shutdown: shutdown_rx.clone(),
         });
         let app = server::router(Arc::clone(&shared));
@@ -390,17 +391,17 @@ impl Emulator {
     /// # Errors
     /// [`EmulatorError::Seed`] when the user is refused (no identifier, duplicate, bad status).
     pub fn seed_user(&self, user: SeedUser) -> Result<String, EmulatorError> {
-        lock(&self.shared.store)
-            .insert(user)
-            .map(|u| u.id)
-            .map_err(EmulatorError::Seed)
+        Ok(self.shared.store.insert_user(user)?.id)
     }
 
     /// How many times `user_id`'s refresh tokens were revoked (`None` for an unknown user).
     #[must_use]
     pub fn refresh_token_revocations(&self, user_id: &str) -> Option<u32> {
-        lock(&self.shared.store)
-            .get(user_id)
+        self.shared
+            .store
+            .user(user_id)
+            .ok()
+            .flatten()
             .map(|u| u.refresh_token_revocations)
     }
 

@@ -1,16 +1,16 @@
 //! State shared by the handlers and the [`Emulator`](crate::Emulator) handle.
 
 use std::sync::{
-    Mutex, MutexGuard, OnceLock,
+    Arc, Mutex, MutexGuard, OnceLock,
     atomic::{AtomicU64, Ordering},
 };
 
 use tokio::sync::watch;
 
 use crate::{
-    api::store::Store,
     faults::Faults,
     keys::{KeyRing, SigningKey},
+    store::Store,
 };
 
 #[derive(Debug)]
@@ -25,7 +25,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<Faults>,
     pub(crate) jwks_hits: AtomicU64,
     pub(crate) jwks_cache_control: Mutex<String>,
-    pub(crate) store: Mutex<Store>,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 

@@ -84,6 +84,25 @@ impl ApiError {
     }
 }
 
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match err {
+            StoreError::NoSuchUser => Self::user_not_found(),
+            StoreError::NoSuchDevice => Self::device_not_found(),
+            StoreError::Refused(reason) => Self::bad_request(reason),
+            StoreError::Failed(cause) => {
+                tracing::error!(%cause, "storage failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_server_error",
+                    "Internal error.",
+                )
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "code": self.code, "error": self.message }).to_string();

@@ -13,8 +13,8 @@ use time::{
     macros::format_description,
 };
 
-use super::{error::ApiError, reply, store::User};
-use crate::state::{Shared, lock};
+use super::{error::ApiError, reply};
+use crate::{state::Shared, store::User};
 
 const MAX_LIMIT: usize = 500;
 const DEFAULT_LIMIT: usize = 20;
@@ -219,9 +219,8 @@ pub(super) async fn list_users(
         }
     }
 
-    let store = lock(&shared.store);
-    let mut users: Vec<&User> = store
-        .users
+    let all = shared.store.users()?;
+    let mut users: Vec<&User> = all
         .iter()
         .filter(|u| u.created_at.unix_timestamp() < created_before)
         .filter(|u| filters.iter().all(|f| f(u)))

@@ -6,11 +6,8 @@ use axum::{body::Bytes, extract::State, http::StatusCode, response::Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{body, error::ApiError, reply, store::MagicLink, valid_email, valid_phone};
-use crate::{
-    ids::random_id,
-    state::{Shared, lock},
-};
+use super::{body, error::ApiError, reply, valid_email, valid_phone};
+use crate::{ids::random_id, state::Shared, store::MagicLink};
 
 const LANGUAGES: [&str; 7] = ["de", "en", "es", "it", "pl", "pt", "zh"];
 
@@ -83,7 +80,7 @@ pub(super) async fn create(
     {
         return Err(ApiError::bad_request("channel: must be email or phone"));
     }
-    let store = lock(&shared.store);
+    let store = &shared.store;
     let (user, identifier) = if let Some(email) = &request.email {
         if !valid_email(email) {
             return Err(ApiError::bad_request(
@@ -95,7 +92,7 @@ pub(super) async fn create(
                 "channel: must be email for an email identifier",
             ));
         }
-        (store.find_identifier(email).cloned(), email.to_lowercase())
+        (store.user_by_identifier(email)?, email.to_lowercase())
     } else if let Some(phone) = &request.phone {
         if !valid_phone(phone) {
             return Err(ApiError::bad_request("phone: must be a valid E164 number."));
@@ -105,17 +102,14 @@ pub(super) async fn create(
                 "channel: must be phone for a phone identifier",
             ));
         }
-        (store.find_identifier(phone).cloned(), phone.clone())
+        (store.user_by_identifier(phone)?, phone.clone())
     } else {
         let channel = request
             .channel
             .as_deref()
             .ok_or_else(|| ApiError::bad_request("channel: is required with user_id"))?;
         let id = request.user_id.as_deref().unwrap_or_default();
-        let user = store
-            .get(id)
-            .cloned()
-            .ok_or_else(ApiError::user_not_found)?;
+        let user = store.user(id)?.ok_or_else(ApiError::user_not_found)?;
         let identifier = if channel == "email" {
             user.email.clone()
         } else {
@@ -128,7 +122,6 @@ pub(super) async fn create(
         }
         (Some(user), identifier)
     };
-    drop(store);
     let user = user.ok_or_else(ApiError::user_not_found)?;
     let secret = random_id();
     let path = request.magic_link_path.unwrap_or_else(|| "/".to_owned());
@@ -143,8 +136,10 @@ pub(super) async fn create(
         activated: false,
         ttl,
         kind,
+        expires_at: crate::store::now() + time::Duration::minutes(ttl),
+        collected: false,
     };
     let _sent = request.send.unwrap_or(false);
-    lock(&shared.store).magic_links.push(link.clone());
+    shared.store.insert_magic_link(link.clone())?;
     Ok(reply(StatusCode::CREATED, json!({ "magic_link": link })))
 }

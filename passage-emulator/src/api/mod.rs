@@ -5,7 +5,6 @@ mod app;
 pub(crate) mod error;
 mod list;
 mod magic_links;
-pub(crate) mod store;
 mod users;
 
 use std::sync::Arc;

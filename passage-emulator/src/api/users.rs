@@ -12,8 +12,11 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{body, error::ApiError, reply, store, store::SeedUser, valid_email, valid_phone};
-use crate::state::{Shared, lock};
+use super::{body, error::ApiError, reply, valid_email, valid_phone};
+use crate::{
+    state::Shared,
+    store::{Change, SeedUser, User},
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,7 +45,7 @@ fn check_identifiers(body: &UserBody) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn user_response(status: StatusCode, user: &store::User) -> Response {
+fn user_response(status: StatusCode, user: &User) -> Response {
     reply(status, json!({ "user": user }))
 }
 
@@ -58,9 +61,7 @@ pub(super) async fn create(
         user_metadata: request.user_metadata,
         ..SeedUser::default()
     };
-    let user = lock(&shared.store)
-        .insert(seed)
-        .map_err(ApiError::bad_request)?;
+    let user = shared.store.insert_user(seed)?;
     Ok(user_response(StatusCode::CREATED, &user))
 }
 
@@ -68,9 +69,11 @@ pub(super) async fn get(
     State(shared): State<Arc<Shared>>,
     Path((_app_id, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let store = lock(&shared.store);
-    let user = store.get(&user_id).ok_or_else(ApiError::user_not_found)?;
-    Ok(user_response(StatusCode::OK, user))
+    let user = shared
+        .store
+        .user(&user_id)?
+        .ok_or_else(ApiError::user_not_found)?;
+    Ok(user_response(StatusCode::OK, &user))
 }
 
 pub(super) async fn update(
@@ -80,37 +83,26 @@ pub(super) async fn update(
 ) -> Result<Response, ApiError> {
     let request: UserBody = body(&bytes)?;
     check_identifiers(&request)?;
-    let change = store::Change {
+    let change = Change {
         email: request.email,
         phone: request.phone,
         user_metadata: request.user_metadata,
     };
-    let mut store = lock(&shared.store);
-    let user = store.update(&user_id, change).map_err(store_error)?;
-    Ok(user_response(StatusCode::OK, user))
-}
-
-/// The answer for a store's refusal.
-fn store_error(err: store::Refusal) -> ApiError {
-    match err {
-        store::Refusal::NoSuchUser => ApiError::user_not_found(),
-        store::Refusal::NoSuchDevice => ApiError::device_not_found(),
-        store::Refusal::Invalid(reason) => ApiError::bad_request(reason),
-    }
+    let user = shared.store.update_user(&user_id, change)?;
+    Ok(user_response(StatusCode::OK, &user))
 }
 
 pub(super) async fn delete(
     State(shared): State<Arc<Shared>>,
     Path((_app_id, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    lock(&shared.store).delete(&user_id).map_err(store_error)?;
+    shared.store.delete_user(&user_id)?;
     Ok(reply(StatusCode::OK, json!({})))
 }
 
 fn set_status(shared: &Shared, user_id: &str, status: &str) -> Result<Response, ApiError> {
-    let mut store = lock(&shared.store);
-    let user = store.set_status(user_id, status).map_err(store_error)?;
-    Ok(user_response(StatusCode::OK, user))
+    let user = shared.store.set_status(user_id, status)?;
+    Ok(user_response(StatusCode::OK, &user))
 }
 
 pub(super) async fn activate(
@@ -131,8 +123,10 @@ pub(super) async fn list_devices(
     State(shared): State<Arc<Shared>>,
     Path((_app_id, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let store = lock(&shared.store);
-    let user = store.get(&user_id).ok_or_else(ApiError::user_not_found)?;
+    let user = shared
+        .store
+        .user(&user_id)?
+        .ok_or_else(ApiError::user_not_found)?;
     Ok(reply(
         StatusCode::OK,
         json!({ "devices": user.webauthn_devices }),
@@ -143,9 +137,7 @@ pub(super) async fn revoke_device(
     State(shared): State<Arc<Shared>>,
     Path((_app_id, user_id, device_id)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    lock(&shared.store)
-        .revoke_device(&user_id, &device_id)
-        .map_err(store_error)?;
+    shared.store.revoke_device(&user_id, &device_id)?;
     Ok(reply(StatusCode::OK, json!({})))
 }
 
@@ -153,8 +145,6 @@ pub(super) async fn revoke_tokens(
     State(shared): State<Arc<Shared>>,
     Path((_app_id, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    lock(&shared.store)
-        .revoke_refresh_tokens(&user_id)
-        .map_err(store_error)?;
+    shared.store.revoke_refresh_tokens(&user_id)?;
     Ok(reply(StatusCode::OK, json!({})))
 }

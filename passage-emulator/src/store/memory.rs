@@ -1,0 +1,372 @@
+//! [`MemoryStore`]: everything in memory, gone when the process ends.
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, MutexGuard},
+};
+
+use serde_json::{Map, json};
+use time::OffsetDateTime;
+
+use super::{
+    Change, Device, MagicLink, RefreshToken, SeedUser, Store, StoreError, StoredKey, User, never,
+    now,
+};
+use crate::ids::random_id;
+
+/// A store in memory: the emulator's, and `passage-server --dev`'s.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    data: Mutex<Data>,
+}
+
+#[derive(Debug, Default)]
+struct Data {
+    users: Vec<User>,
+    /// Passkey material by device id.
+    passkeys: HashMap<String, String>,
+    refresh_tokens: HashMap<String, RefreshToken>,
+    magic_links: Vec<MagicLink>,
+    keys: Vec<StoredKey>,
+}
+
+impl Data {
+    fn user_mut(&mut self, id: &str) -> Result<&mut User, StoreError> {
+        self.users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .ok_or(StoreError::NoSuchUser)
+    }
+
+    fn by_identifier(&self, identifier: &str) -> Option<&User> {
+        let identifier = identifier.to_lowercase();
+        self.users.iter().find(|u| {
+            (!u.email.is_empty() && u.email == identifier)
+                || (!u.phone.is_empty() && u.phone == identifier)
+        })
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn data(&self) -> MutexGuard<'_, Data> {
+        // A panic while holding the lock cannot leave a half-written record: every change
+        // below is a single assignment or push after its checks.
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A new user from a seed: the rules every store applies.
+pub(crate) fn new_user(seed: SeedUser) -> Result<(User, Vec<Device>), StoreError> {
+    let email = seed.email.unwrap_or_default().to_lowercase();
+    let phone = seed.phone.unwrap_or_default();
+    if email.is_empty() && phone.is_empty() {
+        return Err(StoreError::Refused("email or phone is required"));
+    }
+    let status = seed.status.unwrap_or_else(|| "active".to_owned());
+    if !matches!(status.as_str(), "active" | "inactive" | "pending") {
+        return Err(StoreError::Refused(
+            "status must be active, inactive or pending",
+        ));
+    }
+    let now = now();
+    let devices: Vec<Device> = seed
+        .devices
+        .into_iter()
+        .map(|name| Device::passkey(name, random_id(), now))
+        .collect();
+    let user = User {
+        id: seed.id.unwrap_or_else(random_id),
+        email,
+        phone,
+        external_id: String::new(),
+        email_verified: false,
+        phone_verified: false,
+        webauthn: false,
+        login_count: 0,
+        status,
+        created_at: now,
+        updated_at: now,
+        last_login_at: never(),
+        user_metadata: seed.user_metadata,
+        recent_events: Vec::new(),
+        social_connections: Map::new(),
+        webauthn_devices: Vec::new(),
+        webauthn_types: Vec::new(),
+        refresh_token_revocations: 0,
+    };
+    Ok((user, devices))
+}
+
+/// Adds `device` to `user`, keeping the derived fields right.
+pub(crate) fn attach(user: &mut User, device: Device) {
+    user.webauthn_devices.push(device);
+    refresh_webauthn(user);
+}
+
+/// `webauthn` and `webauthn_types` follow the devices.
+pub(crate) fn refresh_webauthn(user: &mut User) {
+    user.webauthn = !user.webauthn_devices.is_empty();
+    user.webauthn_types = if user.webauthn {
+        vec!["passkey".to_owned()]
+    } else {
+        Vec::new()
+    };
+}
+
+/// A recent-event record of a sign-in.
+pub(crate) fn login_event(at: OffsetDateTime) -> serde_json::Value {
+    let at = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    json!({
+        "id": random_id(),
+        "type": "login",
+        "ip_addr": "127.0.0.1",
+        "user_agent": "passage-emulator",
+        "user_agent_display": "Passage emulator",
+        "created_at": at,
+        "completed_at": at,
+        "status": "complete",
+        "action": "login",
+        "social_login_type": null,
+    })
+}
+
+/// Applies a change, after the duplicate check.
+pub(crate) fn apply(user: &mut User, change: Change) {
+    if let Some(email) = change.email {
+        user.email = email.to_lowercase();
+        user.email_verified = false;
+    }
+    if let Some(phone) = change.phone {
+        user.phone = phone;
+        user.phone_verified = false;
+    }
+    if let Some(metadata) = change.user_metadata {
+        user.user_metadata = Some(metadata);
+    }
+    user.updated_at = now();
+}
+
+impl Store for MemoryStore {
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        Ok(self.data().users.clone())
+    }
+
+    fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.data().users.iter().find(|u| u.id == id).cloned())
+    }
+
+    fn user_by_identifier(&self, identifier: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.data().by_identifier(identifier).cloned())
+    }
+
+    fn insert_user(&self, seed: SeedUser) -> Result<User, StoreError> {
+        let (mut user, devices) = new_user(seed)?;
+        let mut data = self.data();
+        for identifier in [&user.email, &user.phone] {
+            if !identifier.is_empty() && data.by_identifier(identifier).is_some() {
+                return Err(StoreError::Refused(
+                    "a user with this identifier already exists",
+                ));
+            }
+        }
+        if data.users.iter().any(|u| u.id == user.id) {
+            return Err(StoreError::Refused("a user with this id already exists"));
+        }
+        for device in devices {
+            attach(&mut user, device);
+        }
+        data.users.push(user.clone());
+        Ok(user)
+    }
+
+    fn update_user(&self, id: &str, change: Change) -> Result<User, StoreError> {
+        let mut data = self.data();
+        data.user_mut(id)?;
+        for identifier in [change.email.as_deref(), change.phone.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|i| !i.is_empty())
+        {
+            if data.by_identifier(identifier).is_some_and(|u| u.id != id) {
+                return Err(StoreError::Refused(
+                    "a user with this identifier already exists",
+                ));
+            }
+        }
+        let user = data.user_mut(id)?;
+        apply(user, change);
+        Ok(user.clone())
+    }
+
+    fn set_status(&self, id: &str, status: &str) -> Result<User, StoreError> {
+        let mut data = self.data();
+        let user = data.user_mut(id)?;
+        status.clone_into(&mut user.status);
+        user.updated_at = now();
+        Ok(user.clone())
+    }
+
+    fn delete_user(&self, id: &str) -> Result<(), StoreError> {
+        let mut data = self.data();
+        let user = data.user_mut(id)?.clone();
+        data.users.retain(|u| u.id != id);
+        for device in &user.webauthn_devices {
+            data.passkeys.remove(&device.id);
+        }
+        data.refresh_tokens.retain(|_, t| t.user_id != id);
+        data.magic_links.retain(|l| l.user_id != id);
+        Ok(())
+    }
+
+    fn record_login(&self, id: &str) -> Result<(), StoreError> {
+        let mut data = self.data();
+        let user = data.user_mut(id)?;
+        let now = now();
+        user.login_count += 1;
+        user.last_login_at = now;
+        user.recent_events.insert(0, login_event(now));
+        user.recent_events.truncate(10);
+        Ok(())
+    }
+
+    fn add_device(&self, user_id: &str, device: Device, passkey: String) -> Result<(), StoreError> {
+        let mut data = self.data();
+        let device_id = device.id.clone();
+        attach(data.user_mut(user_id)?, device);
+        data.passkeys.insert(device_id, passkey);
+        Ok(())
+    }
+
+    fn passkeys(&self, user_id: &str) -> Result<Vec<(Device, String)>, StoreError> {
+        let data = self.data();
+        let Some(user) = data.users.iter().find(|u| u.id == user_id) else {
+            return Ok(Vec::new());
+        };
+        Ok(user
+            .webauthn_devices
+            .iter()
+            .map(|d| {
+                let passkey = data.passkeys.get(&d.id).cloned().unwrap_or_default();
+                (d.clone(), passkey)
+            })
+            .collect())
+    }
+
+    fn use_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        passkey: String,
+    ) -> Result<(), StoreError> {
+        let mut data = self.data();
+        let user = data.user_mut(user_id)?;
+        let device = user
+            .webauthn_devices
+            .iter_mut()
+            .find(|d| d.id == device_id)
+            .ok_or(StoreError::NoSuchDevice)?;
+        let now = now();
+        device.usage_count += 1;
+        device.last_login_at = now;
+        device.updated_at = now;
+        data.passkeys.insert(device_id.to_owned(), passkey);
+        Ok(())
+    }
+
+    fn revoke_device(&self, user_id: &str, device_id: &str) -> Result<(), StoreError> {
+        let mut data = self.data();
+        let user = data.user_mut(user_id)?;
+        let before = user.webauthn_devices.len();
+        user.webauthn_devices.retain(|d| d.id != device_id);
+        if user.webauthn_devices.len() == before {
+            return Err(StoreError::NoSuchDevice);
+        }
+        refresh_webauthn(user);
+        data.passkeys.remove(device_id);
+        Ok(())
+    }
+
+    fn revoke_refresh_tokens(&self, user_id: &str) -> Result<(), StoreError> {
+        let mut data = self.data();
+        data.user_mut(user_id)?.refresh_token_revocations += 1;
+        data.refresh_tokens.retain(|_, t| t.user_id != user_id);
+        Ok(())
+    }
+
+    fn insert_refresh_token(&self, token: RefreshToken) -> Result<(), StoreError> {
+        self.data().refresh_tokens.insert(token.hash.clone(), token);
+        Ok(())
+    }
+
+    fn take_refresh_token(&self, hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+        Ok(self.data().refresh_tokens.remove(hash))
+    }
+
+    fn insert_magic_link(&self, link: MagicLink) -> Result<(), StoreError> {
+        self.data().magic_links.push(link);
+        Ok(())
+    }
+
+    fn magic_link(&self, id: &str) -> Result<Option<MagicLink>, StoreError> {
+        Ok(self.data().magic_links.iter().find(|l| l.id == id).cloned())
+    }
+
+    fn activate_magic_link(
+        &self,
+        secret: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<MagicLink>, StoreError> {
+        let mut data = self.data();
+        let Some(link) = data
+            .magic_links
+            .iter_mut()
+            .find(|l| l.secret == secret && !l.activated && now < l.expires_at)
+        else {
+            return Ok(None);
+        };
+        link.activated = true;
+        Ok(Some(link.clone()))
+    }
+
+    fn collect_magic_link(&self, id: &str) -> Result<bool, StoreError> {
+        let mut data = self.data();
+        let Some(link) = data
+            .magic_links
+            .iter_mut()
+            .find(|l| l.id == id && l.activated && !l.collected)
+        else {
+            return Ok(false);
+        };
+        link.collected = true;
+        Ok(true)
+    }
+
+    fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        Ok(self.data().keys.clone())
+    }
+
+    fn add_signing_key(&self, key: StoredKey) -> Result<(), StoreError> {
+        self.data().keys.push(key);
+        Ok(())
+    }
+
+    fn clear(&self) -> Result<(), StoreError> {
+        let mut data = self.data();
+        let keys = std::mem::take(&mut data.keys);
+        *data = Data {
+            keys,
+            ..Data::default()
+        };
+        Ok(())
+    }
+}

@@ -1,0 +1,388 @@
+//! What a Passage keeps — users and their devices, passkey material, refresh tokens, magic
+//! links, signing keys — behind one trait, so the same routes serve the emulator's memory and
+//! passage-server's database. The types are the wire's (`docs/wire-format.md`).
+
+mod memory;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+pub use memory::MemoryStore;
+
+/// A user as a store keeps it; serialized as Passage's `UserInfo`.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+#[allow(missing_docs)] // the fields are Passage's own (docs/wire-format.md)
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub phone: String,
+    pub external_id: String,
+    pub email_verified: bool,
+    pub phone_verified: bool,
+    pub webauthn: bool,
+    pub login_count: i64,
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_login_at: OffsetDateTime,
+    pub user_metadata: Option<Map<String, Value>>,
+    pub recent_events: Vec<Value>,
+    pub social_connections: Map<String, Value>,
+    pub webauthn_devices: Vec<Device>,
+    pub webauthn_types: Vec<String>,
+    /// How many times "revoke refresh tokens" was called (not on the wire).
+    #[serde(skip)]
+    pub refresh_token_revocations: u32,
+}
+
+/// A passkey or security key registered to a user (`WebAuthnDevices`).
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+#[allow(missing_docs)] // the fields are Passage's own (docs/wire-format.md)
+pub struct Device {
+    pub id: String,
+    pub cred_id: String,
+    pub friendly_name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_login_at: OffsetDateTime,
+    pub usage_count: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub icons: Icons,
+}
+
+/// Device icons: both keys always present, values nullable.
+#[derive(Debug, Clone, Default, Serialize)]
+#[allow(missing_docs)]
+pub struct Icons {
+    pub light: Option<String>,
+    pub dark: Option<String>,
+}
+
+/// A user to load into the emulator (from `--users FILE`, the dev endpoint, or code).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SeedUser {
+    /// The user id (random when absent).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Email address (lowercased).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phone number in E.164.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// `active` (default), `inactive` or `pending`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Custom metadata.
+    #[serde(default)]
+    pub user_metadata: Option<Map<String, Value>>,
+    /// Names of passkeys to register to the user.
+    #[serde(default)]
+    pub devices: Vec<String>,
+}
+
+impl SeedUser {
+    /// A seed user with this email.
+    #[must_use]
+    pub fn email(email: impl Into<String>) -> Self {
+        Self {
+            email: Some(email.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the user id.
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Sets the phone number.
+    #[must_use]
+    pub fn with_phone(mut self, phone: impl Into<String>) -> Self {
+        self.phone = Some(phone.into());
+        self
+    }
+
+    /// Registers a passkey with this name.
+    #[must_use]
+    pub fn with_device(mut self, name: impl Into<String>) -> Self {
+        self.devices.push(name.into());
+        self
+    }
+}
+
+/// A created magic link; serialized as Passage's `MagicLink`.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+#[allow(missing_docs)] // the fields are Passage's own (docs/wire-format.md)
+pub struct MagicLink {
+    pub id: String,
+    pub app_id: String,
+    pub identifier: String,
+    pub redirect_url: String,
+    pub secret: String,
+    pub url: String,
+    pub user_id: String,
+    pub activated: bool,
+    /// Lifetime in minutes.
+    pub ttl: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When it stops working (not on the wire).
+    #[serde(skip)]
+    pub expires_at: OffsetDateTime,
+    /// Whether a waiting page has collected the sign-in it made (not on the wire).
+    #[serde(skip)]
+    pub collected: bool,
+}
+
+impl Device {
+    /// A new passkey with a fresh id, registered at `at`.
+    #[must_use]
+    pub fn passkey(friendly_name: String, cred_id: String, at: OffsetDateTime) -> Self {
+        Self {
+            id: crate::ids::random_id(),
+            cred_id,
+            friendly_name,
+            created_at: at,
+            updated_at: at,
+            last_login_at: at,
+            usage_count: 0,
+            kind: "passkey".to_owned(),
+            icons: Icons::default(),
+        }
+    }
+}
+
+/// Changes to a user (fields left `None` stay as they are).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Change {
+    /// A new email (lower-cased; no longer verified).
+    pub email: Option<String>,
+    /// A new phone (no longer verified).
+    pub phone: Option<String>,
+    /// New metadata (replaces the old).
+    pub user_metadata: Option<Map<String, Value>>,
+}
+
+/// A refresh token as kept: its SHA-256 (hex), never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RefreshToken {
+    /// SHA-256 of the token, hex.
+    pub hash: String,
+    /// Whose.
+    pub user_id: String,
+    /// Unix seconds after which it no longer works.
+    pub expires_at: i64,
+}
+
+/// A signing key as kept: its kid and PKCS#8 DER.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredKey {
+    /// The key id.
+    pub kid: String,
+    /// The private key, PKCS#8 DER.
+    pub pkcs8: Vec<u8>,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a store refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No user has this id.
+    #[error("no such user")]
+    NoSuchUser,
+    /// The user has no device with this id.
+    #[error("no such device")]
+    NoSuchDevice,
+    /// The change breaks a rule (a duplicate identifier, a bad status, …).
+    #[error("{0}")]
+    Refused(&'static str),
+    /// The storage itself failed (disk, database).
+    #[error("storage failed: {0}")]
+    Failed(String),
+}
+
+/// Storage of a Passage. Every method is a short, atomic operation; implementations are shared
+/// across requests (`&self`, interior mutability).
+pub trait Store: std::fmt::Debug + Send + Sync + 'static {
+    /// Every user, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// The user with this id.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
+
+    /// The user whose email (any case) or phone is `identifier`.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn user_by_identifier(&self, identifier: &str) -> Result<Option<User>, StoreError>;
+
+    /// Adds a user, keeping its id when given; its email is lower-cased.
+    ///
+    /// # Errors
+    /// [`StoreError::Refused`] without an identifier, for a duplicate identifier or id, or a bad
+    /// status.
+    fn insert_user(&self, seed: SeedUser) -> Result<User, StoreError>;
+
+    /// Changes a user's email, phone or metadata.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`]; [`StoreError::Refused`] for another user's identifier.
+    fn update_user(&self, id: &str, change: Change) -> Result<User, StoreError>;
+
+    /// Sets a user's status (`active`, `inactive`, `pending`).
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`].
+    fn set_status(&self, id: &str, status: &str) -> Result<User, StoreError>;
+
+    /// Removes a user with everything it holds (devices, passkeys, tokens, links).
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`].
+    fn delete_user(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Records a sign-in: login count, last login, a recent event.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`].
+    fn record_login(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Registers a device with its passkey material (opaque to the store).
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`].
+    fn add_device(&self, user_id: &str, device: Device, passkey: String) -> Result<(), StoreError>;
+
+    /// A user's devices with their passkey material (empty for devices without any).
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn passkeys(&self, user_id: &str) -> Result<Vec<(Device, String)>, StoreError>;
+
+    /// Records a use of a device: new passkey material (its counter), usage count, last use.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`], [`StoreError::NoSuchDevice`].
+    fn use_device(&self, user_id: &str, device_id: &str, passkey: String)
+    -> Result<(), StoreError>;
+
+    /// Removes one of a user's devices (and its passkey).
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`], [`StoreError::NoSuchDevice`].
+    fn revoke_device(&self, user_id: &str, device_id: &str) -> Result<(), StoreError>;
+
+    /// Signs a user out everywhere: every refresh token of theirs stops working.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`].
+    fn revoke_refresh_tokens(&self, user_id: &str) -> Result<(), StoreError>;
+
+    /// Keeps a new refresh token.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn insert_refresh_token(&self, token: RefreshToken) -> Result<(), StoreError>;
+
+    /// Removes and returns a refresh token: each works once.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn take_refresh_token(&self, hash: &str) -> Result<Option<RefreshToken>, StoreError>;
+
+    /// Keeps a new magic link.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn insert_magic_link(&self, link: MagicLink) -> Result<(), StoreError>;
+
+    /// The magic link with this id.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn magic_link(&self, id: &str) -> Result<Option<MagicLink>, StoreError>;
+
+    /// Activates the magic link with this secret, once, if it has not expired at `now`; returns
+    /// it activated. A used, expired or unknown secret is `None`.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn activate_magic_link(
+        &self,
+        secret: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<MagicLink>, StoreError>;
+
+    /// Marks an activated magic link's sign-in as collected by the page that waited for it;
+    /// true the first time only.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn collect_magic_link(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// The signing keys kept, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+
+    /// Keeps a signing key.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn add_signing_key(&self, key: StoredKey) -> Result<(), StoreError>;
+
+    /// Forgets every user, device, token and link (not the keys).
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn clear(&self) -> Result<(), StoreError>;
+}
+
+/// The zero time Passage reports for "never".
+#[must_use]
+pub fn never() -> OffsetDateTime {
+    time::macros::datetime!(0001-01-01 00:00:00 UTC)
+}
+
+/// Now, to the microsecond (Passage's precision).
+#[must_use]
+pub fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    // Microsecond precision, like Passage.
+    now.replace_nanosecond(now.nanosecond() / 1000 * 1000)
+        .unwrap_or(now)
+}
