@@ -64,6 +64,16 @@ impl SigningKey {
         })
     }
 
+    /// The private key as PKCS#8 DER, to keep it (a server's keys must survive a restart).
+    ///
+    /// # Errors
+    /// [`EmulatorError::Crypto`] when the key cannot be encoded.
+    pub fn to_pkcs8(&self) -> Result<Vec<u8>, EmulatorError> {
+        use aws_lc_rs::encoding::{AsDer as _, Pkcs8V1Der};
+        let der: Pkcs8V1Der<'static> = self.pair.as_der().map_err(|_| EmulatorError::Crypto)?;
+        Ok(der.as_ref().to_vec())
+    }
+
     /// The key id.
     #[must_use]
     pub fn kid(&self) -> &str {
@@ -140,9 +150,10 @@ pub(crate) struct KeyRing {
 }
 
 impl KeyRing {
-    pub(crate) fn new(current: SigningKey) -> Self {
+    /// Serves `served` (which holds `current`) and signs with `current`.
+    pub(crate) fn with_served(current: SigningKey, served: Vec<SigningKey>) -> Self {
         Self {
-            served: vec![current.clone()],
+            served,
             current,
             extra: Vec::new(),
         }

@@ -78,6 +78,8 @@ pub struct EmulatorBuilder {
     token_ttl: Duration,
     cache_control: String,
     users: Vec<SeedUser>,
+    store: Option<Arc<dyn Store>>,
+    development: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -92,6 +94,8 @@ impl Default for EmulatorBuilder {
             token_ttl: Duration::from_secs(3600),
             cache_control: "public, max-age=300".to_owned(),
             users: Vec::new(),
+            store: None,
+            development: true,
         }
     }
 }
@@ -151,6 +155,22 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Keeps users, devices, links, tokens and signing keys in `store` instead of memory. The
+    /// signing keys are taken from the store (one is generated and kept there when it has none),
+    /// so tokens signed before a restart still validate after it.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Whether the development conveniences are served (default: yes): the `/__emulator` routes
+    /// (token minting, sign-in cookie, seeding, key rotation, faults) and fault injection. A
+    /// production server turns them off.
+    pub fn development(mut self, on: bool) -> Self {
+        self.development = on;
+        self
+    }
+
     /// Adds users from a JSON file holding an array of [`SeedUser`].
     ///
     /// # Errors
@@ -169,11 +189,8 @@ impl EmulatorBuilder {
     /// # Errors
     /// When the address cannot be bound, a key cannot be generated, or a seed user is refused.
     pub async fn start(self) -> Result<Emulator, EmulatorError> {
-        let key = match self.signing_key {
-            Some(key) => key,
-            None => SigningKey::generate()?,
-        };
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let keys = signing_keys(store.as_ref(), self.signing_key)?;
         for user in self.users {
             store.insert_user(user)?;
         }
@@ -198,14 +215,14 @@ impl EmulatorBuilder {
             auth_origin: self.auth_origin,
             token_ttl_secs: i64::try_from(self.token_ttl.as_secs()).unwrap_or(i64::MAX),
             base_url: OnceLock::from(url.clone()),
-            keys: Mutex::new(KeyRing::new(key)),
+            keys: Mutex::new(keys),
             faults: Mutex::new(Faults::default()),
             jwks_hits: 0.into(),
             jwks_cache_control: Mutex::new(self.cache_control),
             store,
             shutdown: shutdown_rx.clone(),
         });
-        let app = server::router(Arc::clone(&shared));
+        let app = server::router(Arc::clone(&shared), self.development);
         let mut stop = shutdown_rx;
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -224,6 +241,28 @@ impl EmulatorBuilder {
             task,
         })
     }
+}
+
+/// The key ring: the store's keys (the newest signs), the given key, or a new one — kept in
+/// the store, so a restart serves and signs with the same keys.
+fn signing_keys(store: &dyn Store, given: Option<SigningKey>) -> Result<KeyRing, EmulatorError> {
+    let mut kept = Vec::new();
+    for stored in store.signing_keys()? {
+        kept.push(SigningKey::from_pkcs8(stored.kid, &stored.pkcs8)?);
+    }
+    let current = match (given, kept.last()) {
+        (Some(key), _) => key,
+        (None, Some(newest)) => return Ok(KeyRing::with_served(newest.clone(), kept)),
+        (None, None) => SigningKey::generate()?,
+    };
+    if !kept.iter().any(|k| k.kid() == current.kid()) {
+        store.add_signing_key(store::StoredKey {
+            kid: current.kid().to_owned(),
+            pkcs8: current.to_pkcs8()?,
+        })?;
+        kept.push(current.clone());
+    }
+    Ok(KeyRing::with_served(current, kept))
 }
 
 impl Emulator {
@@ -403,6 +442,24 @@ impl Emulator {
             .ok()
             .flatten()
             .map(|u| u.refresh_token_revocations)
+    }
+
+    /// The store behind this emulator.
+    #[must_use]
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.shared.store)
+    }
+
+    /// The JWKS document served (`{"keys": [...]}`), e.g. to serve it from another listener.
+    #[must_use]
+    pub fn jwks(&self) -> Value {
+        lock(&self.shared.keys).jwks()
+    }
+
+    /// The app's front-end origin (the first `aud` of minted tokens).
+    #[must_use]
+    pub fn auth_origin(&self) -> &str {
+        &self.shared.auth_origin
     }
 
     /// Stops serving (also done on drop).

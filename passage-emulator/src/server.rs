@@ -22,22 +22,42 @@ use crate::{
 /// Paths under this prefix are the emulator's own, never Passage's.
 pub(crate) const DEV_PREFIX: &str = "/__emulator";
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+/// The whole router; `development` adds the `/__emulator` routes and fault injection.
+pub(crate) fn router(shared: Arc<Shared>, development: bool) -> Router {
+    let mut router = Router::new()
         .route("/v1/apps/{app_id}/.well-known/jwks.json", get(jwks))
-        .merge(api::routes(&shared))
-        .nest(DEV_PREFIX, dev::routes())
+        .merge(api::routes(&shared));
+    if development {
+        router = router.nest(DEV_PREFIX, dev::routes());
+    }
+    let router = router
         .fallback(|method: Method, uri: Uri| async move {
             ApiError::route_not_found(method.as_str(), uri.path())
         })
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
             ApiError::method_not_allowed(method.as_str(), uri.path())
-        })
-        .layer(middleware::from_fn_with_state(
+        });
+    let router = if development {
+        router.layer(middleware::from_fn_with_state(
             Arc::clone(&shared),
             faults_and_logs,
         ))
-        .with_state(shared)
+    } else {
+        router.layer(middleware::from_fn_with_state(Arc::clone(&shared), logs))
+    };
+    router.with_state(shared)
+}
+
+/// Counts JWKS hits and logs every request (production: no faults).
+async fn logs(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    if target(&path) == Some(Target::Jwks) {
+        shared.count_jwks_hit();
+    }
+    let response = next.run(request).await;
+    tracing::info!(%method, %path, status = response.status().as_u16(), "passage");
+    response
 }
 
 async fn jwks(State(shared): State<Arc<Shared>>, Path(app_id): Path<String>) -> Response {

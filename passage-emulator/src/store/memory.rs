@@ -229,13 +229,7 @@ impl Store for MemoryStore {
     }
 
     fn record_login(&self, id: &str) -> Result<(), StoreError> {
-        let mut data = self.data();
-        let user = data.user_mut(id)?;
-        let now = now();
-        user.login_count += 1;
-        user.last_login_at = now;
-        user.recent_events.insert(0, login_event(now));
-        user.recent_events.truncate(10);
+        self.data().user_mut(id)?.record_login(now());
         Ok(())
     }
 
@@ -260,6 +254,18 @@ impl Store for MemoryStore {
                 (d.clone(), passkey)
             })
             .collect())
+    }
+
+    fn find_passkey(&self, cred_id: &str) -> Result<Option<(User, Device, String)>, StoreError> {
+        let data = self.data();
+        Ok(data.users.iter().find_map(|user| {
+            let device = user
+                .webauthn_devices
+                .iter()
+                .find(|d| d.cred_id == cred_id)?;
+            let passkey = data.passkeys.get(&device.id).cloned().unwrap_or_default();
+            Some((user.clone(), device.clone(), passkey))
+        }))
     }
 
     fn use_device(

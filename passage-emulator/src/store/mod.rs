@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 pub use memory::MemoryStore;
 
 /// A user as a store keeps it; serialized as Passage's `UserInfo`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 #[allow(missing_docs)] // the fields are Passage's own (docs/wire-format.md)
 pub struct User {
@@ -41,7 +41,7 @@ pub struct User {
 }
 
 /// A passkey or security key registered to a user (`WebAuthnDevices`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 #[allow(missing_docs)] // the fields are Passage's own (docs/wire-format.md)
 pub struct Device {
@@ -61,7 +61,7 @@ pub struct Device {
 }
 
 /// Device icons: both keys always present, values nullable.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct Icons {
     pub light: Option<String>,
@@ -126,7 +126,7 @@ impl SeedUser {
 }
 
 /// A created magic link; serialized as Passage's `MagicLink`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 #[allow(missing_docs)] // the fields are Passage's own (docs/wire-format.md)
 pub struct MagicLink {
@@ -143,11 +143,41 @@ pub struct MagicLink {
     #[serde(rename = "type")]
     pub kind: String,
     /// When it stops working (not on the wire).
-    #[serde(skip)]
+    #[serde(skip, default = "never")]
     pub expires_at: OffsetDateTime,
     /// Whether a waiting page has collected the sign-in it made (not on the wire).
     #[serde(skip)]
     pub collected: bool,
+}
+
+impl User {
+    /// A new user from a seed, with the rules every store applies (an identifier, a known
+    /// status, the email lower-cased), and the devices the seed names.
+    ///
+    /// # Errors
+    /// [`StoreError::Refused`] without an identifier or with an unknown status.
+    pub fn from_seed(seed: SeedUser) -> Result<(Self, Vec<Device>), StoreError> {
+        memory::new_user(seed)
+    }
+
+    /// Applies a change (after the store checked that no other user holds its identifiers).
+    pub fn apply(&mut self, change: Change) {
+        memory::apply(self, change);
+    }
+
+    /// Records a sign-in at `at`: login count, last login, a recent event.
+    pub fn record_login(&mut self, at: OffsetDateTime) {
+        self.login_count += 1;
+        self.last_login_at = at;
+        self.recent_events.insert(0, memory::login_event(at));
+        self.recent_events.truncate(10);
+    }
+
+    /// Sets the user's devices, and the fields that follow them (`webauthn`, `webauthn_types`).
+    pub fn set_devices(&mut self, devices: Vec<Device>) {
+        self.webauthn_devices = devices;
+        memory::refresh_webauthn(self);
+    }
 }
 
 impl Device {
@@ -291,6 +321,12 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::Failed`].
     fn passkeys(&self, user_id: &str) -> Result<Vec<(Device, String)>, StoreError>;
+
+    /// The user, device and passkey material of a credential id (the browser's, base64url).
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn find_passkey(&self, cred_id: &str) -> Result<Option<(User, Device, String)>, StoreError>;
 
     /// Records a use of a device: new passkey material (its counter), usage count, last use.
     ///
