@@ -235,6 +235,14 @@ impl Store for MemoryStore {
 
     fn add_device(&self, user_id: &str, device: Device, passkey: String) -> Result<(), StoreError> {
         let mut data = self.data();
+        let registered = data
+            .users
+            .iter()
+            .flat_map(|u| &u.webauthn_devices)
+            .any(|d| !device.cred_id.is_empty() && d.cred_id == device.cred_id);
+        if registered {
+            return Err(StoreError::Refused("this credential is already registered"));
+        }
         let device_id = device.id.clone();
         attach(data.user_mut(user_id)?, device);
         data.passkeys.insert(device_id, passkey);

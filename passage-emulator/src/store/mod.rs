@@ -127,7 +127,6 @@ impl SeedUser {
 
 /// A created magic link; serialized as Passage's `MagicLink`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[non_exhaustive]
 #[allow(missing_docs)] // the fields are Passage's own (docs/wire-format.md)
 pub struct MagicLink {
     pub id: String,
@@ -200,7 +199,6 @@ impl Device {
 
 /// Changes to a user (fields left `None` stay as they are).
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct Change {
     /// A new email (lower-cased; no longer verified).
     pub email: Option<String>,
@@ -212,7 +210,6 @@ pub struct Change {
 
 /// A refresh token as kept: its SHA-256 (hex), never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct RefreshToken {
     /// SHA-256 of the token, hex.
     pub hash: String,
@@ -224,7 +221,6 @@ pub struct RefreshToken {
 
 /// A signing key as kept: its kid and PKCS#8 DER.
 #[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct StoredKey {
     /// The key id.
     pub kid: String,
