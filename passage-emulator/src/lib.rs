@@ -243,6 +243,29 @@ impl EmulatorBuilder {
     }
 }
 
+/// Mints tokens and reads the JWKS of an [`Emulator`]; see [`Emulator::issuer`].
+#[derive(Debug, Clone)]
+pub struct TokenIssuer(Arc<Shared>);
+
+impl TokenIssuer {
+    /// A token builder for `user_id`, as [`Emulator::token`].
+    pub fn token(&self, user_id: &str) -> TokenBuilder {
+        TokenBuilder::new(Arc::clone(&self.0), user_id)
+    }
+
+    /// The JWKS document served.
+    #[must_use]
+    pub fn jwks(&self) -> Value {
+        lock(&self.0.keys).jwks()
+    }
+
+    /// The JWKS `Cache-Control` value.
+    #[must_use]
+    pub fn jwks_cache_control(&self) -> String {
+        lock(&self.0.jwks_cache_control).clone()
+    }
+}
+
 /// The key ring: the store's keys (the newest signs), the given key, or a new one — kept in
 /// the store, so a restart serves and signs with the same keys.
 fn signing_keys(store: &dyn Store, given: Option<SigningKey>) -> Result<KeyRing, EmulatorError> {
@@ -442,6 +465,14 @@ impl Emulator {
             .ok()
             .flatten()
             .map(|u| u.refresh_token_revocations)
+    }
+
+    /// A handle that mints tokens and reads the JWKS of this emulator, for other listeners
+    /// (passage-server's Authentication API). Cheap to clone; it outlives nothing: once the
+    /// emulator is dropped, it still signs, but nothing serves its keys.
+    #[must_use]
+    pub fn issuer(&self) -> TokenIssuer {
+        TokenIssuer(Arc::clone(&self.shared))
     }
 
     /// The store behind this emulator.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+pub use crate::ids::random_id;
 pub use memory::MemoryStore;
 
 /// A user as a store keeps it; serialized as Passage's `UserInfo`.

@@ -1,0 +1,155 @@
+//! What the element loads before any sign-in: the app's settings in the shape passage-elements
+//! reads (every field it dereferences is present), the JWKS, the UI strings, and the script
+//! that points passage-js at this server.
+
+use axum::{
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+use super::{App, AuthApiError, Shared, ok};
+
+/// The English UI strings passage-elements 2 fetches at run time (written for this server).
+const EN: &str = include_str!("../../assets/en.json");
+
+/// `GET /v1/apps/{app_id}` → `{app}`.
+pub(crate) async fn get_app(_: App, State(state): State<Shared>) -> Response {
+    let settings = &state.settings;
+    let magic_link_secs = settings.magic_link_ttl.as_secs();
+    let mut auth_methods = json!({ "passkeys": {} });
+    if state.mailer.delivers() {
+        // No `otp` key: the element prefers one-time codes whenever the key is there.
+        auth_methods["magic_link"] = json!({ "ttl": magic_link_secs, "ttl_display_unit": "s" });
+    }
+    ok(json!({ "app": {
+        "id": settings.app_id,
+        "name": settings.app_name,
+        "auth_origin": settings.auth_origin,
+        "redirect_url": settings.redirect_url,
+        "login_url": "/",
+        "allowed_identifier": "email",
+        "required_identifier": "email",
+        "public_signup": settings.public_signup,
+        "require_identifier_verification": false,
+        "require_email_verification": false,
+        "default_language": "en",
+        "passage_branding": false,
+        "ephemeral": false,
+        "profile_management": true,
+        "session_timeout_length": settings.session_length.as_secs(),
+        "rsa_public_key": "",
+        "auth_fallback_method": if state.mailer.delivers() { "magic_link" } else { "none" },
+        "auth_fallback_method_ttl": magic_link_secs,
+        "auth_methods": auth_methods,
+        "layouts": { "registration": [], "profile": [] },
+        "user_metadata_schema": [],
+        "social_connections": {},
+        "element_customization": customization(false),
+        "element_customization_dark": customization(true),
+    }}))
+}
+
+/// The element's own default look, every field set (an absent one breaks its CSS variable).
+fn customization(dark: bool) -> Value {
+    let (background, input, text) = if dark {
+        ("#383838", "#4b4b4b", "#f3f3f3")
+    } else {
+        ("#ffffff", "#ffffff", "#222222")
+    };
+    json!({
+        "passage_container_background_color": background,
+        "passage_container_max_width": 300,
+        "passage_input_box_background_color": input,
+        "passage_input_box_border_radius": 5,
+        "passage_header_font_family": "Helvetica, Arial, sans-serif",
+        "passage_body_font_family": "Helvetica, Arial, sans-serif",
+        "passage_header_text_color": text,
+        "passage_body_text_color": text,
+        "passage_primary_button_background_color": "#121212",
+        "passage_primary_button_text_color": "#f3f3f3",
+        "passage_primary_button_hover_color": "#4d4d4d",
+        "passage_primary_button_border_radius": 5,
+        "passage_primary_button_border_color": "#121212",
+        "passage_primary_button_border_width": 0,
+        "passage_secondary_button_background_color": "#ffffff",
+        "passage_secondary_button_text_color": "#222222",
+        "passage_secondary_button_hover_color": "#d7d7d7",
+        "passage_secondary_button_border_radius": 5,
+        "passage_secondary_button_border_color": "#d7d7d7",
+        "passage_secondary_button_border_width": 1,
+    })
+}
+
+/// `GET /v1/apps/{app_id}/.well-known/jwks.json`: the keys the tokens are signed with.
+pub(crate) async fn jwks(_: App, State(state): State<Shared>) -> Response {
+    let mut response = ok(state.issuer.jwks());
+    if let Ok(value) = HeaderValue::from_str(&state.issuer.jwks_cache_control()) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
+}
+
+/// `GET /locales/passage-auth/v2/{lang}.json`: English only; other languages are 404, which
+/// the element ignores (it falls back to the app's default language, English).
+pub(crate) async fn locale(Path(file): Path<String>) -> Response {
+    if file == "en.json" {
+        (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            EN,
+        )
+            .into_response()
+    } else {
+        AuthApiError::new(StatusCode::NOT_FOUND, "locale_not_found", "no such locale")
+            .into_response()
+    }
+}
+
+/// `GET /passage-fetch.js`: a classic script for the app's page, loaded before the element's
+/// module, that sends passage-js's calls (hard-wired to `https://auth.passage.id`) and its
+/// UI-string fetches here.
+pub(crate) async fn fetch_script(State(state): State<Shared>) -> Response {
+    let script = FETCH_SCRIPT.replace(
+        "__PASSAGE_AUTH_URL__",
+        &serde_json::to_string(&state.settings.public_auth_url).unwrap_or_default(),
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        script,
+    )
+        .into_response()
+}
+
+const FETCH_SCRIPT: &str = r#"// passage-server: points passage-elements at this server. Load it with a classic <script>
+// before the element's module script: the element fetches as soon as its module runs.
+(() => {
+  const server = __PASSAGE_AUTH_URL__;
+  const hosted = "https://auth.passage.id/";
+  const locales = "https://storage.googleapis.com/passage-frontend/locales/passage-auth/";
+  const fetch = window.fetch.bind(window);
+  window.fetch = (input, init) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    if (url.startsWith(hosted)) return fetch(server + "/" + url.slice(hosted.length), init);
+    if (url.startsWith(locales)) return fetch(server + "/locales/passage-auth/" + url.slice(locales.length), init);
+    return fetch(input, init);
+  };
+})();
+"#;
+
+/// `GET /__passage/mailbox` (development mode only): the messages sent, newest last.
+pub(crate) async fn mailbox(State(state): State<Shared>) -> Response {
+    let messages: Vec<Value> = state
+        .mailbox()
+        .messages()
+        .into_iter()
+        .map(|mail| json!({ "to": mail.to, "subject": mail.subject, "link": mail.link }))
+        .collect();
+    ok(json!({ "messages": messages }))
+}

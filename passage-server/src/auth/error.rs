@@ -1,0 +1,106 @@
+//! The Authentication API's errors: `{code, error}` with a status, as passage-js reads them
+//! (it shows the status and the `error` text; the `code` is for people and scripts).
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use passage_emulator::store::StoreError;
+use serde_json::json;
+
+/// A refusal or failure of the Authentication API.
+#[derive(Debug)]
+pub(crate) struct AuthApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl AuthApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    pub(crate) fn app_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "app_not_found", "app not found")
+    }
+
+    pub(crate) fn user_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "user_not_found", "user not found")
+    }
+
+    pub(crate) fn user_inactive() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "user_inactive",
+            "this account is not active",
+        )
+    }
+
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_access_token", message)
+    }
+
+    /// A WebAuthn ceremony that did not verify; the cause goes to the log, not to the client.
+    pub(crate) fn webauthn(cause: impl std::fmt::Display) -> Self {
+        tracing::info!(cause = %cause, "passage-server: a WebAuthn response was refused");
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_webauthn_response",
+            "the passkey response did not verify",
+        )
+    }
+
+    pub(crate) fn handshake_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "handshake_not_found",
+            "no such handshake, or it was used or has expired",
+        )
+    }
+
+    pub(crate) fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the server failed; see its log",
+        )
+    }
+}
+
+impl From<StoreError> for AuthApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NoSuchUser => Self::user_not_found(),
+            StoreError::NoSuchDevice => Self::new(
+                StatusCode::NOT_FOUND,
+                "device_not_found",
+                "device not found",
+            ),
+            StoreError::Refused(reason) => Self::new(StatusCode::CONFLICT, "conflict", reason),
+            err => {
+                tracing::error!(error = %err, "passage-server: the store failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for AuthApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({ "code": self.code, "error": self.message })),
+        )
+            .into_response()
+    }
+}

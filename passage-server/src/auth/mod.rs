@@ -1,0 +1,229 @@
+//! The Authentication API: what passage-elements (through passage-js) calls from the browser —
+//! app info, users, passkey and magic-link sign-in, the current user, tokens — on a listener of
+//! its own, since its paths (`GET /v1/apps/{id}`, `/users`) mean other things on the Management
+//! API. Every route is under `/v1/apps/{app_id}`; errors are `{code, error}`.
+
+mod app;
+mod ceremonies;
+mod error;
+mod magic_links;
+mod passkeys;
+mod sessions;
+mod users;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, FromRequestParts, Path},
+    http::{HeaderName, HeaderValue, Method, StatusCode, request::Parts},
+    response::{IntoResponse, Response},
+    routing::{delete, get, patch, post},
+};
+use passage_emulator::{TokenIssuer, store::Store};
+use serde::de::DeserializeOwned;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use webauthn_rs::{Webauthn, WebauthnBuilder};
+
+use crate::{
+    ServerError,
+    mail::{Mailbox, Mailer},
+};
+pub(crate) use error::AuthApiError;
+
+/// The largest request body accepted: WebAuthn responses are a few KiB.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// How the Authentication API behaves (from the [`ServerBuilder`](crate::ServerBuilder)).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) app_id: String,
+    pub(crate) app_name: String,
+    /// The app's origin, without a trailing slash.
+    pub(crate) auth_origin: String,
+    pub(crate) redirect_url: String,
+    /// This API's URL as browsers reach it, without a trailing slash.
+    pub(crate) public_auth_url: String,
+    pub(crate) session_length: Duration,
+    pub(crate) refresh_lifetime: Duration,
+    pub(crate) magic_link_ttl: Duration,
+    pub(crate) public_signup: bool,
+    pub(crate) development: bool,
+}
+
+/// What every handler shares.
+#[derive(Debug)]
+pub(crate) struct State {
+    settings: Settings,
+    issuer: TokenIssuer,
+    store: Arc<dyn Store>,
+    webauthn: Webauthn,
+    ceremonies: ceremonies::Ceremonies,
+    mailer: Mailer,
+    /// Validates the tokens this server issued, exactly as an app's backend does.
+    verifier: passage_core::Passage,
+}
+
+impl State {
+    pub(crate) fn new(
+        settings: Settings,
+        issuer: TokenIssuer,
+        store: Arc<dyn Store>,
+        mailer: Mailer,
+        local_auth_url: &str,
+    ) -> Result<Self, ServerError> {
+        let origin = url::Url::parse(&settings.auth_origin)
+            .map_err(|_| ServerError::Config("auth_origin is not a URL".into()))?;
+        let rp_id = origin.domain().ok_or_else(|| {
+            ServerError::Config(format!(
+                "auth_origin {} has no domain name: passkeys need one (use http://localhost:PORT, not an IP address)",
+                settings.auth_origin
+            ))
+        })?;
+        let webauthn = WebauthnBuilder::new(rp_id, &origin)
+            .and_then(|builder| builder.rp_name(&settings.app_name).build())
+            .map_err(|err| {
+                ServerError::Config(format!(
+                    "passkeys cannot work with auth_origin {}: {err}",
+                    settings.auth_origin
+                ))
+            })?;
+        let verifier = passage_core::Passage::builder(&settings.app_id)
+            .api_key("unused: this client only validates tokens")
+            .auth_url(local_auth_url)
+            .api_url(local_auth_url)
+            .token_source(passage_core::TokenSource::Header)
+            .build()
+            .map_err(|err| {
+                ServerError::Config(format!("token validation cannot be set up: {err}"))
+            })?;
+        Ok(Self {
+            settings,
+            issuer,
+            store,
+            webauthn,
+            ceremonies: ceremonies::Ceremonies::default(),
+            mailer,
+            verifier,
+        })
+    }
+
+    pub(crate) fn mailbox(&self) -> Mailbox {
+        self.mailer.mailbox()
+    }
+}
+
+type Shared = Arc<State>;
+
+/// The Authentication API's routes, with CORS for the app's origin and a body limit.
+pub(crate) fn router(state: Shared) -> Router {
+    let cors = cors(&state.settings.auth_origin);
+    let app = Router::new()
+        .route("/", get(app::get_app))
+        .route("/.well-known/jwks.json", get(app::jwks))
+        .route("/users", get(users::lookup).post(users::create))
+        .route("/currentuser", get(users::current))
+        .route("/currentuser/devices", get(users::devices))
+        .route(
+            "/currentuser/devices/{device_id}",
+            delete(users::revoke_device),
+        )
+        .route(
+            "/currentuser/devices/start",
+            post(passkeys::add_device_start),
+        )
+        .route(
+            "/currentuser/devices/finish",
+            post(passkeys::add_device_finish),
+        )
+        .route("/register/webauthn/start", post(passkeys::register_start))
+        .route("/register/webauthn/finish", post(passkeys::register_finish))
+        .route("/login/webauthn/start", post(passkeys::login_start))
+        .route("/login/webauthn/finish", post(passkeys::login_finish))
+        .route("/login/magic-link", post(magic_links::login))
+        .route("/register/magic-link", post(magic_links::register))
+        .route("/magic-link/activate", patch(magic_links::activate))
+        .route("/magic-link/status", post(magic_links::status))
+        .route(
+            "/tokens",
+            post(sessions::refresh).delete(sessions::sign_out),
+        );
+    let mut router = Router::new()
+        .nest("/v1/apps/{app_id}", app)
+        .route("/locales/passage-auth/v2/{file}", get(app::locale))
+        .route("/passage-fetch.js", get(app::fetch_script));
+    if state.settings.development {
+        router = router.route("/__passage/mailbox", get(app::mailbox));
+    }
+    router
+        .fallback(|| async {
+            AuthApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(cors)
+        .with_state(state)
+}
+
+/// Cross-origin calls from the app's pages only, with the headers passage-js sends.
+fn cors(auth_origin: &str) -> CorsLayer {
+    let origin = HeaderValue::from_str(auth_origin).map_or_else(
+        |_| AllowOrigin::list(Vec::<HeaderValue>::new()),
+        AllowOrigin::exact,
+    );
+    CorsLayer::new()
+        .allow_origin(origin)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            HeaderName::from_static("passage-version"),
+            HeaderName::from_static("passage-element-version"),
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// The app a request names, checked against this server's.
+pub(crate) struct App;
+
+impl FromRequestParts<Shared> for App {
+    type Rejection = AuthApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(params) =
+            Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| AuthApiError::app_not_found())?;
+        if params.get("app_id") == Some(&state.settings.app_id) {
+            Ok(Self)
+        } else {
+            Err(AuthApiError::app_not_found())
+        }
+    }
+}
+
+/// A JSON body, refused with `{code, error}` (never axum's plain-text rejection).
+pub(crate) struct Body<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        // passage-js sends `{}` for "no fields"; an empty body means the same.
+        let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
+        serde_json::from_slice(bytes).map(Body).map_err(|err| {
+            AuthApiError::bad_request(format!("the body is not the expected JSON: {err}"))
+                .into_response()
+        })
+    }
+}
+
+/// A `200` JSON answer.
+pub(crate) fn ok(body: serde_json::Value) -> Response {
+    (StatusCode::OK, Json(body)).into_response()
+}

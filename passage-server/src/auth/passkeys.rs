@@ -1,0 +1,454 @@
+//! Passkeys with webauthn-rs: registering a new user's first passkey, adding one to a signed-in
+//! user, and signing in — with an identifier (its passkeys are allowed) or without
+//! (discoverable: the authenticator names the user through the user handle).
+//!
+//! Every handshake is single use. A finish is refused, and nothing stored changes, when its
+//! handshake is unknown, used, expired or of another kind, when the response does not verify
+//! (challenge, origin, RP id, signature, user verification, sign counter), when the credential
+//! belongs to another user than the handshake's, or when it is registered already.
+
+use aws_lc_rs::digest;
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode, header::USER_AGENT},
+    response::Response,
+};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use passage_emulator::store::{Device, User, now};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use webauthn_rs::prelude::{
+    CredentialID, Passkey, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    Uuid,
+};
+use webauthn_rs_proto::{AuthenticatorAttachment, ResidentKeyRequirement};
+
+use super::{
+    App, AuthApiError, Body, Shared,
+    ceremonies::Ceremony,
+    ok, sessions,
+    users::{CurrentUser, Identifier, pending_user, public_user},
+};
+
+/// The WebAuthn user handle of a user: 16 bytes derived from the user id, so a discoverable
+/// sign-in can be checked against the user who owns the credential.
+fn user_handle(user_id: &str) -> Uuid {
+    let digest = digest::digest(&digest::SHA256, user_id.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    Uuid::from_bytes(bytes)
+}
+
+/// A credential id as the browser writes it (and `Device::cred_id` keeps it): base64url.
+fn encode_id(id: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(id)
+}
+
+/// A name for a new passkey, from the browser that made it.
+fn device_name(headers: &HeaderMap) -> String {
+    let agent = headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| agent.contains(marker))
+    .map(|(_, name)| name);
+    browser.map_or_else(|| "Passkey".to_owned(), |b| format!("{b} passkey"))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RegisterStart {
+    identifier: String,
+    #[serde(default)]
+    authenticator_attachment: Option<String>,
+    #[serde(default)]
+    user_metadata: Option<Map<String, Value>>,
+}
+
+/// `POST /register/webauthn/start {identifier, authenticator_attachment}` → `{handshake, user}`.
+/// Creates the pending user (passage-js does not call `POST /users` first). Refused for an
+/// identifier whose user is active, has a passkey or has signed in before: otherwise anyone
+/// could add their passkey to someone else's account.
+pub(crate) async fn register_start(
+    _: App,
+    State(state): State<Shared>,
+    Body(request): Body<RegisterStart>,
+) -> Result<Response, AuthApiError> {
+    let identifier = Identifier::parse(&request.identifier)?;
+    let user = pending_user(&state, &identifier, request.user_metadata)?;
+    if !user.webauthn_devices.is_empty() || user.login_count > 0 {
+        return Err(already_registered());
+    }
+    let (challenge, registration) = registration(
+        &state,
+        &user,
+        request.authenticator_attachment.as_deref(),
+        Vec::new(),
+    )?;
+    let id = state.ceremonies.begin(Ceremony::Register {
+        user_id: user.id.clone(),
+        state: registration,
+    })?;
+    Ok(ok(
+        json!({ "handshake": { "id": id, "challenge": challenge }, "user": public_user(&user) }),
+    ))
+}
+
+fn already_registered() -> AuthApiError {
+    AuthApiError::new(
+        StatusCode::CONFLICT,
+        "identifier_already_exists",
+        "an account with this identifier already exists; sign in instead",
+    )
+}
+
+/// A registration challenge for `user`: a discoverable credential (so it can sign in without
+/// an identifier), user verification required.
+fn registration(
+    state: &Shared,
+    user: &User,
+    attachment: Option<&str>,
+    exclude: Vec<CredentialID>,
+) -> Result<(Value, PasskeyRegistration), AuthApiError> {
+    let name = if user.email.is_empty() {
+        &user.phone
+    } else {
+        &user.email
+    };
+    let exclude = (!exclude.is_empty()).then_some(exclude);
+    let (mut challenge, registration) = state
+        .webauthn
+        .start_passkey_registration(user_handle(&user.id), name, name, exclude)
+        .map_err(|err| {
+            tracing::error!(error = %err, "passage-server: a registration could not start");
+            AuthApiError::internal()
+        })?;
+    if let Some(selection) = challenge.public_key.authenticator_selection.as_mut() {
+        selection.resident_key = Some(ResidentKeyRequirement::Required);
+        selection.require_resident_key = true;
+        selection.authenticator_attachment = match attachment {
+            Some("platform") => Some(AuthenticatorAttachment::Platform),
+            Some("cross-platform") => Some(AuthenticatorAttachment::CrossPlatform),
+            _ => None,
+        };
+    }
+    let challenge = serde_json::to_value(&challenge).map_err(|_| AuthApiError::internal())?;
+    Ok((challenge, registration))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Finish {
+    handshake_id: String,
+    handshake_response: Value,
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+/// `POST /register/webauthn/finish {handshake_id, handshake_response, user_id}` →
+/// `{auth_result}`: the passkey is kept and the user, now active, is signed in.
+pub(crate) async fn register_finish(
+    _: App,
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Body(request): Body<Finish>,
+) -> Result<Response, AuthApiError> {
+    let Ceremony::Register {
+        user_id,
+        state: registration,
+    } = state.ceremonies.take(&request.handshake_id)?
+    else {
+        return Err(AuthApiError::handshake_not_found());
+    };
+    if request.user_id.as_ref().is_some_and(|id| *id != user_id) {
+        return Err(mismatch());
+    }
+    let user = state
+        .store
+        .user(&user_id)?
+        .ok_or_else(AuthApiError::user_not_found)?;
+    // Someone else may have finished a registration for this identifier meanwhile.
+    if user.status != "pending" || !user.webauthn_devices.is_empty() {
+        return Err(already_registered());
+    }
+    keep_passkey(
+        &state,
+        &user,
+        &headers,
+        request.handshake_response,
+        &registration,
+    )?;
+    sessions::sign_in(&state, &user, &state.settings.redirect_url)
+}
+
+fn mismatch() -> AuthApiError {
+    AuthApiError::new(
+        StatusCode::BAD_REQUEST,
+        "handshake_mismatch",
+        "the response does not belong to this handshake's user",
+    )
+}
+
+/// Verifies a registration response and keeps its passkey as a new device of `user`.
+fn keep_passkey(
+    state: &Shared,
+    user: &User,
+    headers: &HeaderMap,
+    response: Value,
+    registration: &PasskeyRegistration,
+) -> Result<Device, AuthApiError> {
+    let credential: RegisterPublicKeyCredential =
+        serde_json::from_value(response).map_err(AuthApiError::webauthn)?;
+    let passkey = state
+        .webauthn
+        .finish_passkey_registration(&credential, registration)
+        .map_err(AuthApiError::webauthn)?;
+    let cred_id = encode_id(passkey.cred_id().as_ref());
+    if state.store.find_passkey(&cred_id)?.is_some() {
+        return Err(AuthApiError::new(
+            StatusCode::CONFLICT,
+            "credential_already_registered",
+            "this passkey is registered already",
+        ));
+    }
+    let material = serde_json::to_string(&passkey).map_err(|_| AuthApiError::internal())?;
+    let device = Device::passkey(device_name(headers), cred_id, now());
+    state.store.add_device(&user.id, device.clone(), material)?;
+    Ok(device)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginStart {
+    #[serde(default)]
+    identifier: Option<String>,
+}
+
+/// `POST /login/webauthn/start {identifier?}` → `{handshake, user}`. With an identifier, the
+/// user's passkeys are allowed; without one (`{}`, the conditional UI), any passkey of this
+/// app, and the user is `null`.
+pub(crate) async fn login_start(
+    _: App,
+    State(state): State<Shared>,
+    Body(request): Body<LoginStart>,
+) -> Result<Response, AuthApiError> {
+    let Some(identifier) = request.identifier.filter(|i| !i.trim().is_empty()) else {
+        let (challenge, discoverable) = state
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(|err| {
+                tracing::error!(error = %err, "passage-server: a sign-in could not start");
+                AuthApiError::internal()
+            })?;
+        let id = state.ceremonies.begin(Ceremony::Discoverable {
+            state: discoverable,
+        })?;
+        return Ok(ok(json!({
+            "handshake": { "id": id, "challenge": public_key_only(&challenge)? },
+            "user": null,
+        })));
+    };
+    let identifier = Identifier::parse(&identifier)?;
+    let user = state
+        .store
+        .user_by_identifier(identifier.as_str())?
+        .ok_or_else(AuthApiError::user_not_found)?;
+    if user.status == "inactive" {
+        return Err(AuthApiError::user_inactive());
+    }
+    let passkeys = passkeys_of(&state, &user.id)?;
+    if passkeys.is_empty() {
+        return Err(AuthApiError::new(
+            StatusCode::BAD_REQUEST,
+            "no_passkeys",
+            "this account has no passkey yet; sign in with a magic link",
+        ));
+    }
+    let (challenge, authentication) = state
+        .webauthn
+        .start_passkey_authentication(&passkeys)
+        .map_err(|err| {
+            tracing::error!(error = %err, "passage-server: a sign-in could not start");
+            AuthApiError::internal()
+        })?;
+    let id = state.ceremonies.begin(Ceremony::Login {
+        user_id: user.id.clone(),
+        state: authentication,
+    })?;
+    Ok(ok(json!({
+        "handshake": { "id": id, "challenge": public_key_only(&challenge)? },
+        "user": public_user(&user),
+    })))
+}
+
+/// The challenge as `{publicKey}`: webauthn-rs adds `mediation: conditional` for discoverable
+/// sign-ins, which is the page's choice (the element sets it itself for the conditional UI).
+fn public_key_only(challenge: &impl serde::Serialize) -> Result<Value, AuthApiError> {
+    let mut value = serde_json::to_value(challenge).map_err(|_| AuthApiError::internal())?;
+    let public_key = value
+        .get_mut("publicKey")
+        .map(Value::take)
+        .ok_or_else(AuthApiError::internal)?;
+    Ok(json!({ "publicKey": public_key }))
+}
+
+/// The passkeys a user has registered (material that does not parse is skipped and logged).
+fn passkeys_of(state: &Shared, user_id: &str) -> Result<Vec<Passkey>, AuthApiError> {
+    Ok(state
+        .store
+        .passkeys(user_id)?
+        .into_iter()
+        .filter_map(|(device, material)| {
+            serde_json::from_str(&material)
+                .inspect_err(|err| {
+                    tracing::error!(device = %device.id, error = %err, "passage-server: a stored passkey does not parse");
+                })
+                .ok()
+        })
+        .collect())
+}
+
+/// `POST /login/webauthn/finish {handshake_id, handshake_response, user_id?}` → `{auth_result}`.
+pub(crate) async fn login_finish(
+    _: App,
+    State(state): State<Shared>,
+    Body(request): Body<Finish>,
+) -> Result<Response, AuthApiError> {
+    let ceremony = state.ceremonies.take(&request.handshake_id)?;
+    let mut response = request.handshake_response;
+    // passage-js sends "" when the authenticator returned no user handle.
+    if let Some(assertion) = response.get_mut("response").and_then(Value::as_object_mut)
+        && assertion
+            .get("userHandle")
+            .is_some_and(|h| h.as_str() == Some(""))
+    {
+        assertion.remove("userHandle");
+    }
+    let credential: PublicKeyCredential =
+        serde_json::from_value(response).map_err(AuthApiError::webauthn)?;
+    let (user, device, mut passkey, result) = match ceremony {
+        Ceremony::Login {
+            user_id,
+            state: authentication,
+        } => {
+            if request.user_id.as_ref().is_some_and(|id| *id != user_id) {
+                return Err(mismatch());
+            }
+            let result = state
+                .webauthn
+                .finish_passkey_authentication(&credential, &authentication)
+                .map_err(AuthApiError::webauthn)?;
+            let (user, device, passkey) = stored_passkey(&state, result.cred_id().as_ref())?;
+            if user.id != user_id {
+                return Err(mismatch());
+            }
+            (user, device, passkey, result)
+        }
+        Ceremony::Discoverable {
+            state: discoverable,
+        } => {
+            let (handle, cred_id) = state
+                .webauthn
+                .identify_discoverable_authentication(&credential)
+                .map_err(AuthApiError::webauthn)?;
+            let (user, device, passkey) = stored_passkey(&state, cred_id)?;
+            if user_handle(&user.id) != handle
+                || request.user_id.as_ref().is_some_and(|id| *id != user.id)
+            {
+                return Err(mismatch());
+            }
+            let result = state
+                .webauthn
+                .finish_discoverable_authentication_v2(&credential, discoverable, &passkey)
+                .map_err(AuthApiError::webauthn)?;
+            (user, device, passkey, result)
+        }
+        Ceremony::Register { .. } | Ceremony::AddDevice { .. } => {
+            return Err(AuthApiError::handshake_not_found());
+        }
+    };
+    passkey.update_credential(&result);
+    let material = serde_json::to_string(&passkey).map_err(|_| AuthApiError::internal())?;
+    state.store.use_device(&user.id, &device.id, material)?;
+    sessions::sign_in(&state, &user, &state.settings.redirect_url)
+}
+
+/// The stored passkey with this credential id, with its user and device.
+fn stored_passkey(state: &Shared, cred_id: &[u8]) -> Result<(User, Device, Passkey), AuthApiError> {
+    let (user, device, material) = state
+        .store
+        .find_passkey(&encode_id(cred_id))?
+        .ok_or_else(|| AuthApiError::webauthn("the credential is not registered"))?;
+    let passkey = serde_json::from_str(&material).map_err(|err| {
+        tracing::error!(device = %device.id, error = %err, "passage-server: a stored passkey does not parse");
+        AuthApiError::internal()
+    })?;
+    Ok((user, device, passkey))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AddDeviceStart {
+    #[serde(default)]
+    authenticator_attachment: Option<String>,
+}
+
+/// `POST /currentuser/devices/start {authenticator_attachment}` → `{handshake, user}`: the
+/// signed-in user adds a passkey (after a magic-link sign-in, the element offers this).
+pub(crate) async fn add_device_start(
+    CurrentUser(user): CurrentUser,
+    State(state): State<Shared>,
+    Body(request): Body<AddDeviceStart>,
+) -> Result<Response, AuthApiError> {
+    let exclude = passkeys_of(&state, &user.id)?
+        .iter()
+        .map(|passkey| passkey.cred_id().clone())
+        .collect();
+    let (challenge, registration) = registration(
+        &state,
+        &user,
+        request.authenticator_attachment.as_deref(),
+        exclude,
+    )?;
+    let id = state.ceremonies.begin(Ceremony::AddDevice {
+        user_id: user.id.clone(),
+        state: registration,
+    })?;
+    Ok(ok(
+        json!({ "handshake": { "id": id, "challenge": challenge }, "user": public_user(&user) }),
+    ))
+}
+
+/// `POST /currentuser/devices/finish {handshake_id, handshake_response}` → `{device}`.
+pub(crate) async fn add_device_finish(
+    CurrentUser(user): CurrentUser,
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Body(request): Body<Finish>,
+) -> Result<Response, AuthApiError> {
+    let Ceremony::AddDevice {
+        user_id,
+        state: registration,
+    } = state.ceremonies.take(&request.handshake_id)?
+    else {
+        return Err(AuthApiError::handshake_not_found());
+    };
+    if user_id != user.id || request.user_id.as_ref().is_some_and(|id| *id != user_id) {
+        return Err(mismatch());
+    }
+    let device = keep_passkey(
+        &state,
+        &user,
+        &headers,
+        request.handshake_response,
+        &registration,
+    )?;
+    let mut device = serde_json::to_value(&device).map_err(|_| AuthApiError::internal())?;
+    if let Some(fields) = device.as_object_mut() {
+        fields.insert("user_id".to_owned(), json!(user.id));
+    }
+    Ok(ok(json!({ "device": device })))
+}

@@ -1,0 +1,203 @@
+//! `passage-server`: a self-hosted Passage.
+//!
+//! ```text
+//! passage-server serve --database passage.db --api-key KEY --auth-origin https://app.example.com \
+//!     --public-url https://auth.example.com --smtp-url smtps://user:pass@smtp.example.com \
+//!     --mail-from 'Example <noreply@example.com>'
+//! passage-server serve --dev                      # in memory, development conveniences on
+//! passage-server import users.json --database passage.db
+//! ```
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::{Parser, Subcommand};
+use passage_server::{Server, SmtpSettings, SqliteStore, import_users};
+
+/// A self-hostable, Passage-compatible server: passkeys and magic links for passage-elements,
+/// the Management API for backends, persistent in SQLite.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serves the Authentication API (for the browser) and the Management API (for backends).
+    Serve(Box<Serve>),
+    /// Loads users exported from Passage (a JSON array of Management API user objects).
+    Import {
+        /// The JSON file.
+        file: PathBuf,
+        /// The SQLite database to load them into (created when missing).
+        #[arg(long, env = "PASSAGE_SERVER_DATABASE")]
+        database: PathBuf,
+    },
+}
+
+#[derive(Debug, Parser)]
+struct Serve {
+    /// Development mode: in memory unless --database is given, token minting and faults under
+    /// /__emulator, magic links in a mailbox (/__passage/mailbox). Never in production.
+    #[arg(long)]
+    dev: bool,
+    /// The SQLite database (created when missing). Required outside development mode.
+    #[arg(long, env = "PASSAGE_SERVER_DATABASE")]
+    database: Option<PathBuf>,
+    /// The app id, as the element's app-id attribute and PASSAGE_APP_ID say.
+    #[arg(long, env = "PASSAGE_APP_ID", default_value = "passage_app")]
+    app_id: String,
+    /// The app's name, shown in passkey prompts and emails.
+    #[arg(long, env = "PASSAGE_SERVER_APP_NAME", default_value = "Passage")]
+    app_name: String,
+    /// The Management API key. Required outside development mode.
+    #[arg(long, env = "PASSAGE_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// The origin of the app's pages (the passkeys' relying party).
+    #[arg(
+        long,
+        env = "PASSAGE_SERVER_AUTH_ORIGIN",
+        default_value = "http://localhost:3000"
+    )]
+    auth_origin: String,
+    /// Where the element sends users after signing in.
+    #[arg(long, env = "PASSAGE_SERVER_REDIRECT_URL", default_value = "/")]
+    redirect_url: String,
+    /// The Authentication API's listen address.
+    #[arg(
+        long,
+        env = "PASSAGE_SERVER_AUTH_BIND",
+        default_value = "127.0.0.1:8788"
+    )]
+    auth_bind: SocketAddr,
+    /// The Management API's listen address.
+    #[arg(
+        long,
+        env = "PASSAGE_SERVER_API_BIND",
+        default_value = "127.0.0.1:8787"
+    )]
+    api_bind: SocketAddr,
+    /// The Authentication API's URL as browsers reach it (e.g. behind a TLS proxy).
+    #[arg(long, env = "PASSAGE_SERVER_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Sends magic links by SMTP: smtp://host:port, smtp://user:pass@host:587?tls=required, smtps://…
+    #[arg(long, env = "PASSAGE_SERVER_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The sender of magic links.
+    #[arg(
+        long,
+        env = "PASSAGE_SERVER_MAIL_FROM",
+        default_value = "Passage <noreply@localhost>"
+    )]
+    mail_from: String,
+    /// Auth token lifetime, in seconds.
+    #[arg(long, env = "PASSAGE_SERVER_SESSION_SECS", default_value_t = 3600)]
+    session_secs: u64,
+    /// Refuse sign-ups of new users.
+    #[arg(long)]
+    no_public_signup: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,webauthn_rs_core=warn")
+            }),
+        )
+        .init();
+    let result = match Cli::parse().command {
+        Command::Serve(serve) => run(*serve).await,
+        Command::Import { file, database } => import(&file, &database),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("passage-server: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(serve: Serve) -> Result<(), String> {
+    if !serve.dev && serve.database.is_none() {
+        return Err("--database is required outside development mode (--dev)".into());
+    }
+    let api_key = match (serve.api_key, serve.dev) {
+        (Some(key), _) => key,
+        (None, true) => "passage_dev_api_key".to_owned(),
+        (None, false) => return Err("--api-key (or PASSAGE_API_KEY) is required".into()),
+    };
+    let mut builder = Server::builder()
+        .development(serve.dev)
+        .app_id(serve.app_id)
+        .app_name(serve.app_name)
+        .api_key(api_key)
+        .auth_origin(serve.auth_origin)
+        .redirect_url(serve.redirect_url)
+        .auth_bind(serve.auth_bind)
+        .api_bind(serve.api_bind)
+        .session_length(Duration::from_secs(serve.session_secs))
+        .public_signup(!serve.no_public_signup);
+    if let Some(database) = serve.database {
+        builder = builder.database(database);
+    }
+    if let Some(url) = serve.public_url {
+        builder = builder.public_auth_url(url);
+    }
+    if let Some(url) = serve.smtp_url {
+        builder = builder.smtp(SmtpSettings {
+            url,
+            from: serve.mail_from,
+        });
+    }
+    let server = builder.start().await.map_err(|err| report(&err))?;
+    println!(
+        "# passage-server: Authentication API on {} (for passage-elements), Management API on {}",
+        server.auth_url(),
+        server.api_url()
+    );
+    println!("# In the app's page, before the element's module script:");
+    println!(
+        "#   <script src=\"{}/passage-fetch.js\"></script>",
+        server.auth_url()
+    );
+    println!("# The app's backend:");
+    for (name, value) in server.env_vars() {
+        if name == "PASSAGE_API_KEY" && !serve.dev {
+            println!("export {name}=…   # the key you passed");
+        } else {
+            println!("export {name}={value}");
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    println!("# shutting down");
+    server.shutdown();
+    Ok(())
+}
+
+fn import(file: &std::path::Path, database: &std::path::Path) -> Result<(), String> {
+    let json = std::fs::read_to_string(file)
+        .map_err(|err| format!("cannot read {}: {err}", file.display()))?;
+    let store = SqliteStore::open(database).map_err(|err| report(&err))?;
+    let report = import_users(&store, &json).map_err(|err| format!("import failed: {err}"))?;
+    println!("imported {} users", report.imported);
+    for (id, reason) in &report.skipped {
+        println!("skipped {id}: {reason}");
+    }
+    Ok(())
+}
+
+/// An error and its causes, on one line.
+fn report(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
