@@ -319,6 +319,12 @@ pub(crate) async fn login_finish(
     Body(request): Body<Finish>,
 ) -> Result<Response, AuthApiError> {
     let ceremony = state.ceremonies.take(&request.handshake_id)?;
+    if matches!(
+        ceremony,
+        Ceremony::Register { .. } | Ceremony::AddDevice { .. }
+    ) {
+        return Err(AuthApiError::handshake_not_found());
+    }
     let mut response = request.handshake_response;
     // passage-js sends "" when the authenticator returned no user handle.
     if let Some(assertion) = response.get_mut("response").and_then(Value::as_object_mut)
@@ -371,10 +377,28 @@ pub(crate) async fn login_finish(
             return Err(AuthApiError::handshake_not_found());
         }
     };
+    // webauthn-rs checks the counter against the passkey as it was when the handshake started;
+    // check it against the passkey as stored now, so an assertion made before a later sign-in
+    // (a cloned authenticator) is refused too.
+    let stored = sign_count(&passkey);
+    if (stored > 0 || result.counter() > 0) && result.counter() <= stored {
+        return Err(AuthApiError::webauthn(
+            "the sign counter went back: a cloned authenticator?",
+        ));
+    }
     passkey.update_credential(&result);
     let material = serde_json::to_string(&passkey).map_err(|_| AuthApiError::internal())?;
     state.store.use_device(&user.id, &device.id, material)?;
     sessions::sign_in(&state, &user, &state.settings.redirect_url)
+}
+
+/// A passkey's sign counter (webauthn-rs keeps it private; it is in the stored form).
+fn sign_count(passkey: &Passkey) -> u32 {
+    serde_json::to_value(passkey)
+        .ok()
+        .and_then(|value| value.pointer("/cred/counter").and_then(Value::as_u64))
+        .and_then(|counter| u32::try_from(counter).ok())
+        .unwrap_or(0)
 }
 
 /// The stored passkey with this credential id, with its user and device.

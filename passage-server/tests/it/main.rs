@@ -7,4 +7,7 @@
     reason = "tests fail by panicking"
 )]
 
+mod authenticator;
+mod passkeys;
 mod store;
+mod support;
