@@ -166,12 +166,12 @@ pub(crate) fn router(state: Shared) -> Router {
 
 /// Cross-origin calls from the app's pages only, with the headers passage-js sends.
 fn cors(auth_origin: &str) -> CorsLayer {
-    let origin = HeaderValue::from_str(auth_origin).map_or_else(
-        |_| AllowOrigin::list(Vec::<HeaderValue>::new()),
-        AllowOrigin::exact,
-    );
+    // A predicate, not `exact`: another origin gets no `Access-Control-Allow-Origin` at all.
+    let allowed = HeaderValue::from_str(auth_origin).ok();
     CorsLayer::new()
-        .allow_origin(origin)
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            allowed.as_ref() == Some(origin)
+        }))
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([
             HeaderName::from_static("passage-version"),

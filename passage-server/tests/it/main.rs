@@ -8,6 +8,8 @@
 )]
 
 mod authenticator;
+mod cli;
 mod passkeys;
+mod sessions;
 mod store;
 mod support;

@@ -1,0 +1,146 @@
+//! The binary's `import`, then the imported user signing in by a magic link delivered over
+//! real SMTP (a minimal SMTP server started by the test).
+
+use std::process::Command;
+
+use passage_server::{SmtpSettings, SqliteStore, import_users};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tokio::{
+    io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader},
+    net::TcpListener,
+    sync::mpsc,
+};
+
+use crate::support::{Browser, dev, subject};
+
+/// An SMTP server that accepts every message and hands over its data.
+async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sent, received) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let sent = sent.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            sent.send(data.take().unwrap()).unwrap();
+                            write.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await.unwrap();
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
+#[tokio::test]
+async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("passage.db");
+    let export = dir.path().join("users.json");
+    let users = json!([
+        { "id": "2Jr8aHq5", "email": "Ada@Example.com", "phone": "", "status": "active",
+          "user_metadata": { "plan": "pro" }, "webauthn": true, "login_count": 12 },
+        { "id": "9Xk2LmPq", "email": "", "phone": "+15555550100", "status": "inactive" },
+        { "id": "dupe0001", "email": "ada@example.com" },
+    ]);
+    std::fs::write(&export, users.to_string()).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_passage-server"))
+        .arg("import")
+        .arg(&export)
+        .arg("--database")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("imported 2 users") && stdout.contains("skipped dupe0001"),
+        "{stdout}"
+    );
+
+    let (port, mut mails) = smtp_sink().await;
+    let browser = Browser::start(dev().development(false).database(&db).smtp(SmtpSettings {
+        url: format!("smtp://127.0.0.1:{port}"),
+        from: "Passage <noreply@example.com>".into(),
+    }))
+    .await;
+    let (status, sent) = browser
+        .post(
+            "/login/magic-link",
+            json!({ "identifier": "ada@example.com", "magic_link_path": "/" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    // Quoted-printable, as a mail client decodes it.
+    let message = mails
+        .recv()
+        .await
+        .unwrap()
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    assert!(message.contains("To: ada@example.com"), "{message}");
+    let secret = message
+        .split("psg_magic_link=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let (status, activated) = browser
+        .call(
+            Method::PATCH,
+            "/magic-link/activate",
+            Some(json!({ "magic_link": secret })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{activated}");
+    assert_eq!(
+        subject(&activated["auth_result"]),
+        "2Jr8aHq5",
+        "the id apps already reference"
+    );
+    let user = browser
+        .server
+        .emulator()
+        .store()
+        .user("2Jr8aHq5")
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.user_metadata.unwrap()["plan"], "pro");
+
+    // Importing again skips everyone: ids and identifiers are taken.
+    let store = SqliteStore::open(&dir.path().join("other.db")).unwrap();
+    let report = import_users(&store, &users.to_string()).unwrap();
+    assert_eq!((report.imported, report.skipped.len()), (2, 1));
+    assert!(import_users(&store, "{\"not\": \"an array\"}").is_err());
+}

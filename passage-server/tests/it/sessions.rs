@@ -1,0 +1,451 @@
+//! Magic links through the development mailbox, refresh and sign-out, the production
+//! switch, CORS, body limits and a restart on SQLite.
+
+use std::time::Duration;
+
+use passage_emulator::store::SeedUser;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{
+    authenticator::Authenticator,
+    support::{API_KEY, Browser, ORIGIN, dev, subject},
+};
+
+/// The secret of the newest mailed link, as the element reads it from the page URL.
+fn newest_link(browser: &Browser) -> (String, String) {
+    let mail = browser.server.mailbox().pop().expect("a message");
+    let url = reqwest::Url::parse(&mail.link).expect("a URL");
+    let secret = url
+        .query_pairs()
+        .find(|(k, _)| k == "psg_magic_link")
+        .map(|(_, v)| v.into_owned())
+        .expect("psg_magic_link");
+    (mail.to, secret)
+}
+
+#[tokio::test]
+async fn magic_link_sign_in_then_a_passkey() {
+    let browser =
+        Browser::start(dev().user(SeedUser::email("ada@example.com").with_id("imported-ada")))
+            .await;
+    let (_, app) = browser.call(Method::GET, "", None).await;
+    assert_eq!(
+        app["app"]["auth_methods"]["magic_link"]["ttl_display_unit"],
+        "s"
+    );
+    assert!(
+        app["app"]["auth_methods"].get("otp").is_none(),
+        "no otp: the element would prefer it"
+    );
+
+    let (status, sent) = browser
+        .post("/login/magic-link", json!({ "identifier": "ADA@example.com", "language": "en", "magic_link_path": "/login?next=%2Fme#top" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    let link_id = sent["magic_link"]["id"].as_str().unwrap().to_owned();
+    let mail = browser.server.mailbox().pop().unwrap();
+    assert_eq!(mail.to, "ada@example.com");
+    assert!(
+        mail.link
+            .starts_with("http://localhost:3000/login?next=%2Fme&psg_magic_link=ml"),
+        "{}",
+        mail.link
+    );
+    assert!(mail.link.ends_with("#top"));
+    let (_, secret) = newest_link(&browser);
+
+    let (status, _) = browser
+        .post("/magic-link/status", json!({ "id": link_id }))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not activated yet");
+
+    let (status, activated) = browser
+        .call(
+            Method::PATCH,
+            "/magic-link/activate",
+            Some(json!({ "magic_link": secret })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{activated}");
+    assert_eq!(subject(&activated["auth_result"]), "imported-ada");
+    let (status, body) = browser
+        .call(
+            Method::PATCH,
+            "/magic-link/activate",
+            Some(json!({ "magic_link": secret })),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("magic_link_not_found")),
+        "a link works once"
+    );
+
+    let (status, waited) = browser
+        .post("/magic-link/status", json!({ "id": link_id }))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the page that sent the link is signed in"
+    );
+    assert_eq!(subject(&waited["auth_result"]), "imported-ada");
+    let (status, _) = browser
+        .post("/magic-link/status", json!({ "id": link_id }))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "and only that one page");
+
+    // An imported user without passkeys adds one after the magic link, then signs in with it.
+    let token = activated["auth_result"]["auth_token"].as_str().unwrap();
+    let (_, start) = browser
+        .call_as(
+            Method::POST,
+            "/currentuser/devices/start",
+            Some(json!({})),
+            Some(token),
+        )
+        .await;
+    let mut key = Authenticator::new(ORIGIN);
+    let response = key.register(&start["handshake"]["challenge"]);
+    let (status, _) = browser
+        .call_as(
+            Method::POST,
+            "/currentuser/devices/finish",
+            Some(
+                json!({ "handshake_id": start["handshake"]["id"], "handshake_response": response }),
+            ),
+            Some(token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, signed_in) = browser.sign_in(&mut key, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(subject(&signed_in["auth_result"]), "imported-ada");
+}
+
+#[tokio::test]
+async fn magic_links_refuse_what_they_should() {
+    let browser = Browser::start(dev().magic_link_ttl(Duration::from_secs(1))).await;
+    let (status, body) = browser
+        .post(
+            "/login/magic-link",
+            json!({ "identifier": "nobody@example.com" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("user_not_found"))
+    );
+    let (status, _) = browser
+        .post("/login/magic-link", json!({ "identifier": "+15555550100" }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no text messages");
+    assert!(browser.server.mailbox().is_empty());
+
+    // Registering by link creates a pending user; a path off the origin is ignored.
+    let (status, _) = browser
+        .post(
+            "/register/magic-link",
+            json!({ "identifier": "new@example.com", "magic_link_path": "//evil.example/x" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mail = browser.server.mailbox().pop().unwrap();
+    assert!(
+        mail.link
+            .starts_with("http://localhost:3000/?psg_magic_link="),
+        "{}",
+        mail.link
+    );
+    let (_, lookup) = browser
+        .call(Method::GET, "/users?identifier=new%40example.com", None)
+        .await;
+    assert_eq!(lookup["user"]["status"], "pending");
+
+    // An expired link.
+    browser
+        .post(
+            "/register/magic-link",
+            json!({ "identifier": "new@example.com" }),
+        )
+        .await;
+    let (_, secret) = newest_link(&browser);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _) = browser
+        .call(
+            Method::PATCH,
+            "/magic-link/activate",
+            Some(json!({ "magic_link": secret })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "an expired link is refused");
+    let (_, lookup) = browser
+        .call(Method::GET, "/users?identifier=new%40example.com", None)
+        .await;
+    assert_eq!(lookup["user"]["status"], "pending", "and changes nothing");
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_sign_out_revokes() {
+    let browser = Browser::start(dev()).await;
+    let mut key = Authenticator::new(ORIGIN);
+    let first = browser.register(&mut key, "ada@example.com").await;
+    let refresh = |token: &Value| browser.post("/tokens", json!({ "refresh_token": token }));
+
+    let (status, second) = refresh(&first["refresh_token"]).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_ne!(
+        second["auth_result"]["refresh_token"], first["refresh_token"],
+        "rotated"
+    );
+    assert_eq!(subject(&second["auth_result"]), subject(&first));
+    let (status, body) = refresh(&first["refresh_token"]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_access_token")),
+        "a refresh token works once"
+    );
+
+    let current = &second["auth_result"]["refresh_token"];
+    let (status, _) = browser
+        .call(
+            Method::DELETE,
+            &format!("/tokens?refresh_token={}", current.as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        refresh(current).await.0,
+        StatusCode::UNAUTHORIZED,
+        "signed out"
+    );
+    let (status, _) = browser
+        .call(Method::DELETE, "/tokens?refresh_token=unknown", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "signing out twice is fine");
+
+    // The Management API's "revoke refresh tokens" reaches them too.
+    let third = browser.sign_in(&mut key, None).await.1;
+    let user_id = subject(&third["auth_result"]);
+    browser
+        .server
+        .emulator()
+        .store()
+        .revoke_refresh_tokens(&user_id)
+        .unwrap();
+    assert_eq!(
+        refresh(&third["auth_result"]["refresh_token"]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn the_element_gets_what_it_dereferences() {
+    let browser = Browser::start(dev()).await;
+    let (status, body) = browser.call(Method::GET, "", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let app = &body["app"];
+    assert_eq!(app["auth_origin"], ORIGIN);
+    for array in [
+        "/user_metadata_schema",
+        "/layouts/registration",
+        "/layouts/profile",
+    ] {
+        assert!(app.pointer(array).is_some_and(Value::is_array), "{array}");
+    }
+    assert_eq!(app["default_language"], "en");
+    assert!(app["auth_methods"]["passkeys"].is_object());
+    assert!(app["social_connections"].is_object());
+    for theme in ["element_customization", "element_customization_dark"] {
+        assert_eq!(
+            app[theme].as_object().unwrap().len(),
+            20,
+            "{theme}: every field"
+        );
+    }
+    let (status, _) = browser.call(Method::GET, "/../other_app", None).await;
+    assert_ne!(status, StatusCode::OK);
+    let other = format!("{}/v1/apps/other_app", browser.root());
+    let response = browser.http.get(other).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "another app id is not found"
+    );
+
+    let locale = browser
+        .http
+        .get(format!(
+            "{}/locales/passage-auth/v2/en.json",
+            browser.root()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let strings: Value = locale.json().await.unwrap();
+    assert!(strings["login-title"].is_string() || strings.as_object().unwrap().len() > 100);
+    let script = browser
+        .http
+        .get(format!("{}/passage-fetch.js", browser.root()))
+        .send()
+        .await
+        .unwrap();
+    let script = script.text().await.unwrap();
+    assert!(
+        script.contains(browser.server.auth_url()) && script.contains("https://auth.passage.id/")
+    );
+
+    let (status, jwks) = browser
+        .call(Method::GET, "/.well-known/jwks.json", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(jwks["keys"][0]["kid"].is_string());
+}
+
+#[tokio::test]
+async fn cors_answers_the_app_origin_only() {
+    let browser = Browser::start(dev()).await;
+    let preflight = |origin: &'static str| {
+        browser
+            .http
+            .request(
+                Method::OPTIONS,
+                format!("{}/v1/apps/test_app/login/webauthn/start", browser.root()),
+            )
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "content-type,passage-version,passage-element-version",
+            )
+            .send()
+    };
+    let allowed = preflight(ORIGIN).await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], ORIGIN);
+    let headers = allowed.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        headers.contains("passage-element-version") && headers.contains("authorization"),
+        "{headers}"
+    );
+    assert!(
+        allowed.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("PATCH")
+    );
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_and_change_nothing() {
+    let browser = Browser::start(dev()).await;
+    let huge =
+        json!({ "identifier": "ada@example.com", "user_metadata": { "x": "y".repeat(100_000) } });
+    let (status, _) = browser.post("/register/webauthn/start", huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (_, lookup) = browser
+        .call(Method::GET, "/users?identifier=ada%40example.com", None)
+        .await;
+    assert_eq!(lookup["user"], Value::Null);
+    let (status, body) = browser
+        .post("/users", json!({ "identifier": "not an email" }))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_identifier"))
+    );
+}
+
+#[tokio::test]
+async fn production_has_no_development_routes_and_no_mailbox_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let browser = Browser::start(dev().development(false).database(dir.path().join("p.db"))).await;
+    let api = browser.server.api_url().to_owned();
+    for path in [
+        "/__emulator/token",
+        "/__emulator/users",
+        "/__emulator/faults",
+    ] {
+        let response = browser
+            .http
+            .post(format!("{api}{path}"))
+            .json(&json!({"user_id": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let response = browser
+        .http
+        .get(format!("{}/__passage/mailbox", browser.root()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let (_, app) = browser.call(Method::GET, "", None).await;
+    assert!(
+        app["app"]["auth_methods"].get("magic_link").is_none(),
+        "no SMTP, no magic links"
+    );
+    let (status, _) = browser
+        .post(
+            "/register/magic-link",
+            json!({ "identifier": "ada@example.com" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The Management API works, with the key.
+    let users = browser
+        .http
+        .get(format!("{api}/v1/apps/test_app/users"))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_restart_keeps_users_passkeys_keys_and_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("passage.db");
+    let mut key = Authenticator::new(ORIGIN);
+    let (user_id, token, refresh) = {
+        let browser = Browser::start(dev().development(false).database(&db)).await;
+        let result = browser.register(&mut key, "ada@example.com").await;
+        browser.server.shutdown();
+        (
+            subject(&result),
+            result["auth_token"].as_str().unwrap().to_owned(),
+            result["refresh_token"].clone(),
+        )
+    };
+    let browser = Browser::start(dev().development(false).database(&db)).await;
+    assert_eq!(
+        browser.validate(&token).await.unwrap(),
+        user_id,
+        "a token from before the restart validates"
+    );
+    let (status, again) = browser.sign_in(&mut key, None).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(
+        subject(&again["auth_result"]),
+        user_id,
+        "the same user, by the same passkey"
+    );
+    let (status, refreshed) = browser
+        .post("/tokens", json!({ "refresh_token": refresh }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+}
