@@ -61,6 +61,7 @@ pub struct ServerBuilder {
     magic_link_ttl: Duration,
     public_signup: bool,
     users: Vec<SeedUser>,
+    elements_dir: Option<PathBuf>,
 }
 
 impl Default for ServerBuilder {
@@ -82,6 +83,7 @@ impl Default for ServerBuilder {
             magic_link_ttl: Duration::from_secs(15 * 60),
             public_signup: true,
             users: Vec::new(),
+            elements_dir: None,
         }
     }
 }
@@ -184,6 +186,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves the passage-elements bundle (its `dist/package` directory, from npm
+    /// `@passageidentity/passage-elements`) under `/elements/`, so a page loads the element from
+    /// this server: `<script type="module" src="AUTH_URL/elements/passage-auth/index.es.js">`.
+    pub fn elements_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.elements_dir = Some(dir.into());
+        self
+    }
+
     /// Adds a user at start (when no user holds its identifier yet).
     pub fn user(mut self, user: SeedUser) -> Self {
         self.users.push(user);
@@ -253,6 +263,7 @@ impl ServerBuilder {
             magic_link_ttl: self.magic_link_ttl,
             public_signup: self.public_signup,
             development: self.development,
+            elements_dir: self.elements_dir,
         };
         let local_auth_url = format!("http://127.0.0.1:{}", auth_addr.port());
         let state = auth::State::new(settings, api.issuer(), store, mailer, &local_auth_url)?;

@@ -94,6 +94,10 @@ struct Serve {
     /// Auth token lifetime, in seconds.
     #[arg(long, env = "PASSAGE_SERVER_SESSION_SECS", default_value_t = 3600)]
     session_secs: u64,
+    /// Serves the passage-elements bundle (npm @passageidentity/passage-elements, its
+    /// dist/package directory) under /elements/.
+    #[arg(long, env = "PASSAGE_ELEMENTS_DIR")]
+    elements_dir: Option<PathBuf>,
     /// Refuse sign-ups of new users.
     #[arg(long)]
     no_public_signup: bool,
@@ -143,6 +147,9 @@ async fn run(serve: Serve) -> Result<(), String> {
         .public_signup(!serve.no_public_signup);
     if let Some(database) = serve.database {
         builder = builder.database(database);
+    }
+    if let Some(dir) = serve.elements_dir {
+        builder = builder.elements_dir(dir);
     }
     if let Some(url) = serve.public_url {
         builder = builder.public_auth_url(url);

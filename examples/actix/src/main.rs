@@ -1,7 +1,7 @@
 //! `cargo run -p example-actix` — an actix-web app protected by Passage.
 //!
 //! Same routes, variables and answers as `example-axum`: `PASSAGE_APP_ID` unset starts an
-//! embedded emulator and prints a ready `curl` line; `BIND` sets the address. Ctrl-C stops it.
+//! embedded passage-server (development mode) and prints a ready `curl` line; `BIND` sets the address. Ctrl-C stops it.
 
 use example_support::StartError;
 use passage_actix::Passage;
@@ -12,10 +12,10 @@ async fn main() -> Result<(), StartError> {
     example_support::init_tracing();
     let (passage, demo) = match Passage::from_env() {
         Ok(passage) => (passage, None),
-        // No PASSAGE_APP_ID: a local emulator, so this runs without a Passage account.
+        // No PASSAGE_APP_ID: a local Passage server, so this runs without an account.
         Err(ConfigError::MissingEnv(_)) => {
-            let (passage, emulator) = example_support::demo().await?;
-            (passage, Some(emulator))
+            let (passage, server) = example_support::demo().await?;
+            (passage, Some(server))
         }
         Err(err) => return Err(err.into()),
     };

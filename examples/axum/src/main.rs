@@ -1,7 +1,7 @@
 //! `cargo run -p example-axum` — an axum app protected by Passage.
 //!
 //! With `PASSAGE_APP_ID` (and `PASSAGE_API_KEY`, `PASSAGE_AUTH_URL`, `PASSAGE_API_URL`) it talks
-//! to that Passage; unset, it starts an embedded emulator with a demo user and prints a ready
+//! to that Passage; unset, it starts an embedded passage-server (development mode) with a demo user and prints a ready
 //! `curl` line. `BIND` sets the address (default `127.0.0.1:3000`). Ctrl-C stops it.
 
 use example_support::StartError;
@@ -13,10 +13,10 @@ async fn main() -> Result<(), StartError> {
     example_support::init_tracing();
     let (passage, demo) = match Passage::from_env() {
         Ok(passage) => (passage, None),
-        // No PASSAGE_APP_ID: a local emulator, so this runs without a Passage account.
+        // No PASSAGE_APP_ID: a local Passage server, so this runs without an account.
         Err(ConfigError::MissingEnv(_)) => {
-            let (passage, emulator) = example_support::demo().await?;
-            (passage, Some(emulator))
+            let (passage, server) = example_support::demo().await?;
+            (passage, Some(server))
         }
         Err(err) => return Err(err.into()),
     };

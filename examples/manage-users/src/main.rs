@@ -10,7 +10,7 @@
 //! cargo run -p example-manage-users -- app
 //! ```
 //! Configured by `PASSAGE_APP_ID`, `PASSAGE_API_KEY`, `PASSAGE_AUTH_URL`, `PASSAGE_API_URL`;
-//! with `PASSAGE_APP_ID` unset it runs against an embedded emulator with seeded users.
+//! with `PASSAGE_APP_ID` unset it runs against an embedded passage-server (development mode) with seeded users.
 //! On failure it prints `{"error": {"status", "code", "message"}}` to stderr and exits 1.
 
 use std::process::ExitCode;
@@ -142,21 +142,21 @@ enum ChannelArg {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo emulator lives as long as this process; keep it.
+    // The demo server lives as long as this process; keep it.
     let (passage, _demo) = match Passage::from_env() {
         Ok(passage) => (passage, None),
-        // No PASSAGE_APP_ID: an embedded emulator with a few seeded users.
+        // No PASSAGE_APP_ID: an embedded passage-server with a few seeded users.
         Err(ConfigError::MissingEnv(_)) => match example_support::demo().await {
-            Ok((passage, emulator)) => {
+            Ok((passage, server)) => {
                 for seed in [
                     SeedUser::email("ada@example.com")
                         .with_id("user-ada")
                         .with_phone("+15555550100"),
                     SeedUser::email("grace@example.com").with_id("user-grace"),
                 ] {
-                    let _ = emulator.seed_user(seed);
+                    let _ = server.emulator().seed_user(seed);
                 }
-                (passage, Some(emulator))
+                (passage, Some(server))
             }
             Err(err) => return fail(&configuration(format!("{err:?}"))),
         },

@@ -1,14 +1,15 @@
-//! What the example servers share, and only that: a demo emulator (so every example runs on a
-//! fresh machine, without a Passage account), logging, the `BIND` address, the start-up
-//! banner, Ctrl-C, and the demo page. The Passage code you would copy — building the client,
-//! the layer, the handlers — is in each example itself.
+//! What the example servers share, and only that: a demo Passage (so every example runs on a
+//! fresh machine, without an account), logging, the `BIND` address, the start-up banner,
+//! Ctrl-C, and the demo page. The Passage code you would copy — building the client, the
+//! layer, the handlers — is in each example itself.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, path::PathBuf};
 
 use passage_core::{Passage, PassageBuilder, Report};
-use passage_emulator::{Emulator, SeedUser};
+use passage_emulator::SeedUser;
+use passage_server::Server;
 
-/// The demo user seeded into the demo emulator.
+/// The demo user seeded into the demo server.
 pub const DEMO_USER_ID: &str = "demo-user";
 /// The demo user's email.
 pub const DEMO_EMAIL: &str = "demo@example.com";
@@ -29,24 +30,46 @@ impl std::fmt::Debug for StartError {
     }
 }
 
-/// A local Passage emulator with the demo user (and a passkey), and a client pointed at it:
-/// what the examples run on when `PASSAGE_APP_ID` is unset.
+/// A local Passage — passage-server in development mode, in memory, with the demo user (who
+/// has no passkey yet: sign in by magic link, from the dev mailbox) — and a client pointed at
+/// it: what the examples run on when `PASSAGE_APP_ID` is unset. Its `auth_origin` is
+/// `http://localhost:PORT` with the port of [`bind_addr`], so open the page at `localhost`
+/// (passkeys refuse IP addresses). It serves the passage-elements bundle when
+/// [`elements_dir`] finds one.
 ///
 /// # Errors
-/// When the emulator cannot start.
-pub async fn demo() -> Result<(Passage, Emulator), StartError> {
-    let emulator = Emulator::builder()
+/// When the server cannot start.
+pub async fn demo() -> Result<(Passage, Server), StartError> {
+    let port = bind_addr()?.port();
+    let mut builder = Server::builder()
+        .development(true)
         .app_id("demo_app")
         .app_name("Passage for Rust demo")
-        .user(
-            SeedUser::email(DEMO_EMAIL)
-                .with_id(DEMO_USER_ID)
-                .with_device("Demo passkey"),
-        )
-        .start()
-        .await?;
-    let passage = PassageBuilder::from_env_vars(emulator.env_vars())?.build()?;
-    Ok((passage, emulator))
+        .api_key("demo_api_key")
+        .auth_origin(format!("http://localhost:{port}"))
+        .user(SeedUser::email(DEMO_EMAIL).with_id(DEMO_USER_ID));
+    if let Some(dir) = elements_dir() {
+        builder = builder.elements_dir(dir);
+    }
+    let server = builder.start().await?;
+    let passage = PassageBuilder::from_env_vars(server.env_vars())?.build()?;
+    Ok((passage, server))
+}
+
+/// Where the passage-elements bundle is: `PASSAGE_ELEMENTS_DIR`, else the copy `.ci/run`
+/// installs from npm (`tests/browser/node_modules/@passageidentity/passage-elements/dist/package`)
+/// when it is there.
+#[must_use]
+pub fn elements_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PASSAGE_ELEMENTS_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let installed = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/browser/node_modules/@passageidentity/passage-elements/dist/package");
+    installed
+        .join("passage-auth/index.es.js")
+        .is_file()
+        .then_some(installed)
 }
 
 /// The listen address: `BIND`, default `127.0.0.1:3000`.
@@ -69,20 +92,33 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// Prints where `name` listens and, on the demo emulator, a token and ready `curl` lines.
-pub fn print_banner(name: &str, addr: SocketAddr, passage: &Passage, demo: Option<&Emulator>) {
+/// Prints where `name` listens and, on the demo server, a token and ready `curl` lines.
+pub fn print_banner(name: &str, addr: SocketAddr, passage: &Passage, demo: Option<&Server>) {
     let base = format!("http://{addr}");
     println!("{name} listening on {base}");
-    let Some(emulator) = demo else {
+    let Some(server) = demo else {
         println!("using Passage app {} (PASSAGE_APP_ID)", passage.app_id());
         println!("Ctrl-C to stop");
         return;
     };
     println!(
-        "PASSAGE_APP_ID is unset: using an embedded Passage emulator at {}",
-        emulator.url()
+        "PASSAGE_APP_ID is unset: using an embedded passage-server (development mode) at {}",
+        server.auth_url()
     );
-    match emulator.mint_token(DEMO_USER_ID) {
+    let page = format!("http://localhost:{}/", addr.port());
+    if elements_dir().is_some() {
+        println!("open {page} to sign in with a passkey or a magic link");
+        println!(
+            "  (magic links land in {}/__passage/mailbox)",
+            server.auth_url()
+        );
+    } else {
+        println!("open {page} to sign in as the demo user");
+        println!(
+            "  (for the real <passage-auth> element: npm ci --prefix tests/browser, or set PASSAGE_ELEMENTS_DIR)"
+        );
+    }
+    match server.emulator().mint_token(DEMO_USER_ID) {
         Ok(token) => {
             println!("demo user {DEMO_USER_ID} <{DEMO_EMAIL}>; try:");
             println!("  curl -H 'Authorization: Bearer {token}' {base}/me");
@@ -119,10 +155,11 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// The demo page (`GET /`). On the embedded emulator it offers "Sign in as demo user" (the
-/// emulator's dev sign-in sets the `psg_auth_token` cookie for this host and sends the browser
-/// back) and "Sign out"; with a real Passage app it loads Passage's `<passage-auth>` element.
-/// Either way it then shows what `/me` and `/profile` answer.
+/// The demo page (`GET /`): Passage's `<passage-auth>` element (loaded from the Passage
+/// server, with the script that points it there) when a passage-elements bundle is around or
+/// the app runs against a deployed server; on a local development server also "Sign in as demo
+/// user", a shortcut that sets the `psg_auth_token` cookie for this host. Either way it then
+/// shows what `/me` and `/profile` answer, and signs out with `#sign-out`.
 ///
 /// `host` is the request's `Host` header; anything but a plain host\[:port\] is ignored.
 #[must_use]
@@ -134,48 +171,82 @@ pub fn demo_page(passage: &Passage, host: Option<&str>) -> String {
     });
     let back = host.map_or_else(|| "/".to_owned(), |h| format!("http://{h}/"));
     let auth_url = passage.auth_url();
-    let on_emulator = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+    let api_url = passage.api_url();
+    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
         .iter()
-        .any(|local| auth_url.starts_with(local));
-    let sign_in = if on_emulator {
+        .any(|prefix| api_url.starts_with(prefix));
+    let mut sign_in = String::new();
+    if elements_dir().is_some() || !local {
+        sign_in.push_str(&format!(
+            r#"<script src="{a}/passage-fetch.js"></script>
+<script type="module" src="{a}/elements/passage-auth/index.es.js"></script>
+<passage-auth app-id="{app}" lang="en"></passage-auth>
+"#,
+            a = html(auth_url),
+            app = html(passage.app_id()),
+        ));
+    }
+    let mut dev_sign_out = String::new();
+    if local {
         let enc = |s: &str| {
             s.replace('%', "%25")
                 .replace('&', "%26")
                 .replace('?', "%3F")
                 .replace('#', "%23")
         };
-        format!(
-            r#"<p>Running on the embedded Passage emulator.</p>
-<p><a id="sign-in" href="{a}/__emulator/sign-in?redirect={r}">Sign in as demo user</a>
- · <a id="sign-out" href="{a}/__emulator/sign-out?redirect={r}">Sign out</a></p>"#,
-            a = html(auth_url),
+        dev_sign_out = format!("{api_url}/__emulator/sign-out?redirect={}", enc(&back));
+        sign_in.push_str(&format!(
+            r#"<p>Development shortcut: <a id="sign-in" href="{a}/__emulator/sign-in?redirect={r}">Sign in as demo user</a></p>
+"#,
+            a = html(api_url),
             r = html(&enc(&back)),
-        )
-    } else {
-        format!(
-            r#"<script src="https://psg.so/web.js"></script>
-<passage-auth app-id="{}"></passage-auth>"#,
-            html(passage.app_id())
-        )
-    };
+        ));
+    }
+    let config = serde_json::json!({
+        "auth": auth_url,
+        "app": passage.app_id(),
+        "devSignOut": dev_sign_out,
+    });
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Passage for Rust — demo</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}}pre{{background:#f4f4f4;padding:.5rem;white-space:pre-wrap;word-break:break-all}}</style></head>
-<body>
+<body data-auth-url="{auth}">
 <h1>Passage for Rust</h1>
-{sign_in}
+{sign_in}<p><button id="sign-out">Sign out</button></p>
 <h2>GET /me</h2><pre id="me">…</pre>
 <h2>GET /profile</h2><pre id="profile">…</pre>
 <script>
-for (const [id, path] of [["me", "/me"], ["profile", "/profile"]]) {{
-  fetch(path, {{ credentials: "same-origin" }})
-    .then(async (r) => {{ document.getElementById(id).textContent = r.status + " " + (await r.text()); }})
-    .catch((e) => {{ document.getElementById(id).textContent = "error " + e; }});
+const config = {config};
+async function show() {{
+  for (const [id, path] of [["me", "/me"], ["profile", "/profile"]]) {{
+    await fetch(path, {{ credentials: "same-origin" }})
+      .then(async (r) => {{ document.getElementById(id).textContent = r.status + " " + (await r.text()); }})
+      .catch((e) => {{ document.getElementById(id).textContent = "error " + e; }});
+  }}
 }}
+// The element keeps the tokens (cookie and localStorage) and calls this; stay on the page.
+const element = document.querySelector("passage-auth");
+if (element) element.onSuccess = () => show();
+document.getElementById("sign-out").onclick = async () => {{
+  const refresh = localStorage.getItem("psg_refresh_token");
+  if (refresh) {{
+    const url = config.auth + "/v1/apps/" + encodeURIComponent(config.app) + "/tokens?refresh_token=" + encodeURIComponent(refresh);
+    await fetch(url, {{ method: "DELETE" }}).catch(() => {{}});
+  }}
+  localStorage.removeItem("psg_auth_token");
+  localStorage.removeItem("psg_refresh_token");
+  document.cookie = "psg_auth_token=; path=/; max-age=0";
+  // The development shortcut's cookie is HttpOnly: its own sign-out clears it.
+  if (config.devSignOut && document.getElementById("sign-in")) location.href = config.devSignOut;
+  else show();
+}};
+show();
 </script>
 </body></html>
-"#
+"#,
+        auth = html(auth_url),
+        config = config.to_string().replace("</", "<\\/"),
     )
 }
 

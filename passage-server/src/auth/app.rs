@@ -143,6 +143,42 @@ const FETCH_SCRIPT: &str = r#"// passage-server: points passage-elements at this
 })();
 "#;
 
+/// `GET /elements/{path}`: a file of the passage-elements bundle, when one is configured. Only
+/// scripts, styles and JSON, and only under the bundle's directory.
+pub(crate) async fn element_file(
+    State(state): State<Shared>,
+    Path(path): Path<String>,
+) -> Response {
+    let not_found =
+        || AuthApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file").into_response();
+    let Some(root) = &state.settings.elements_dir else {
+        return not_found();
+    };
+    let content_type = match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        _ => return not_found(),
+    };
+    let safe = path
+        .split('/')
+        .all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\\'));
+    if !safe {
+        return not_found();
+    }
+    match tokio::fs::read(root.join(&path)).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => not_found(),
+    }
+}
+
 /// `GET /__passage/mailbox` (development mode only): the messages sent, newest last.
 pub(crate) async fn mailbox(State(state): State<Shared>) -> Response {
     let messages: Vec<Value> = state

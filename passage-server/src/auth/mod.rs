@@ -49,6 +49,8 @@ pub(crate) struct Settings {
     pub(crate) magic_link_ttl: Duration,
     pub(crate) public_signup: bool,
     pub(crate) development: bool,
+    /// The passage-elements bundle to serve under `/elements/`.
+    pub(crate) elements_dir: Option<std::path::PathBuf>,
 }
 
 /// What every handler shares.
@@ -151,7 +153,8 @@ pub(crate) fn router(state: Shared) -> Router {
     let mut router = Router::new()
         .nest("/v1/apps/{app_id}", app)
         .route("/locales/passage-auth/v2/{file}", get(app::locale))
-        .route("/passage-fetch.js", get(app::fetch_script));
+        .route("/passage-fetch.js", get(app::fetch_script))
+        .route("/elements/{*path}", get(app::element_file));
     if state.settings.development {
         router = router.route("/__passage/mailbox", get(app::mailbox));
     }

@@ -449,3 +449,47 @@ async fn a_restart_keeps_users_passkeys_keys_and_sessions() {
         .await;
     assert_eq!(status, StatusCode::OK, "{refreshed}");
 }
+
+#[tokio::test]
+async fn the_elements_bundle_is_served_and_nothing_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("package");
+    std::fs::create_dir_all(bundle.join("passage-auth")).unwrap();
+    std::fs::write(bundle.join("passage-auth/index.es.js"), "export {};").unwrap();
+    std::fs::write(dir.path().join("secret.js"), "secret").unwrap();
+    std::fs::write(bundle.join("notes.txt"), "text").unwrap();
+    let browser = Browser::start(dev().elements_dir(&bundle)).await;
+    let get = |path: &str| {
+        browser
+            .http
+            .get(format!("{}/elements/{path}", browser.root()))
+            .header("Origin", ORIGIN)
+            .send()
+    };
+    let script = get("passage-auth/index.es.js").await.unwrap();
+    assert_eq!(script.status(), StatusCode::OK);
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert_eq!(
+        script.headers()["access-control-allow-origin"],
+        ORIGIN,
+        "module scripts load in CORS mode"
+    );
+    for path in [
+        "../secret.js",
+        "%2e%2e/secret.js",
+        "passage-auth/..%2f..%2fsecret.js",
+        "notes.txt",
+        "missing.js",
+    ] {
+        assert_eq!(
+            get(path).await.unwrap().status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+}

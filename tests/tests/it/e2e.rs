@@ -106,8 +106,8 @@ async fn the_routes_answer_as_designed() {
 }
 
 /// The browser demo of example-axum, walked as a browser would (without one): the page links to
-/// the emulator's sign-in, which sets the cookie for this host and sends us back; the cookie
-/// then authenticates; sign-out clears it.
+/// the development sign-in, which sets the cookie for this host and sends us back; the cookie
+/// then authenticates; the development sign-out clears it.
 #[tokio::test]
 async fn the_demo_page_signs_in_and_out() {
     let s = server(Adapter::Axum).await;
@@ -152,7 +152,15 @@ async fn the_demo_page_signs_in_and_out() {
     assert_eq!((status, body), (200, json!({ "user_id": USER_ID })));
     let (status, _, body) = answer(&s, "/profile", &[("cookie", cookie)]).await;
     assert_eq!((status, body["email"].as_str()), (200, Some(USER_EMAIL)));
-    let signed_out = no_redirects.get(link("sign-out")).send().await.unwrap();
+    // The page's sign-out button ends at the development sign-out, which clears the cookie.
+    let dev_sign_out = html
+        .split(r#""devSignOut":""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(html.contains(r#"<button id="sign-out">"#));
+    let signed_out = no_redirects.get(dev_sign_out).send().await.unwrap();
     assert!(
         signed_out.headers()["set-cookie"]
             .to_str()
