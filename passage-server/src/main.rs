@@ -98,6 +98,10 @@ struct Serve {
     /// dist/package directory) under /elements/.
     #[arg(long, env = "PASSAGE_ELEMENTS_DIR")]
     elements_dir: Option<PathBuf>,
+    /// Users to add at start (a JSON array of {id, email, phone, status, user_metadata,
+    /// devices}), skipped when their identifier is taken already.
+    #[arg(long)]
+    users: Option<PathBuf>,
     /// Refuse sign-ups of new users.
     #[arg(long)]
     no_public_signup: bool,
@@ -147,6 +151,15 @@ async fn run(serve: Serve) -> Result<(), String> {
         .public_signup(!serve.no_public_signup);
     if let Some(database) = serve.database {
         builder = builder.database(database);
+    }
+    if let Some(path) = &serve.users {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        let users: Vec<passage_emulator::SeedUser> =
+            serde_json::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))?;
+        for user in users {
+            builder = builder.user(user);
+        }
     }
     if let Some(dir) = serve.elements_dir {
         builder = builder.elements_dir(dir);

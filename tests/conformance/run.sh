@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the official Python and Node Passage SDKs, unchanged, against the passage-emulator binary.
+# Runs the official Python and Node Passage SDKs, unchanged, against the passage-emulator binary
+# and against `passage-server serve --dev`.
 # Sets up tests/conformance/.venv and node/node_modules when missing, builds the emulator
 # (`cargo build -p passage-emulator`, a no-op when up to date), runs both suites, and exits
-# non-zero if either fails. PASSAGE_EMULATOR_BIN=/path/to/passage-emulator skips the build.
+# non-zero if any run fails. PASSAGE_EMULATOR_BIN / PASSAGE_SERVER_BIN_PATH point at prebuilt binaries.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,17 +28,24 @@ if ! node -e 'process.exit(require(process.argv[1]).version === "2.12.1" ? 0 : 1
     (cd "$node_dir" && npm ci --silent --no-audit --no-fund) || die "npm ci failed in $node_dir"
 fi
 
-# The emulator binary.
-if [[ -z "${PASSAGE_EMULATOR_BIN:-}" ]]; then
-    (cd "$repo" && cargo build --quiet -p passage-emulator) || die "cargo build -p passage-emulator failed"
-    PASSAGE_EMULATOR_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/passage-emulator"
+# The emulator and server binaries.
+if [[ -z "${PASSAGE_EMULATOR_BIN:-}" || -z "${PASSAGE_SERVER_BIN_PATH:-}" ]]; then
+    (cd "$repo" && cargo build --quiet -p passage-emulator -p passage-server) \
+        || die "cargo build -p passage-emulator -p passage-server failed"
 fi
+target="${CARGO_TARGET_DIR:-$repo/target}/debug"
+PASSAGE_EMULATOR_BIN="${PASSAGE_EMULATOR_BIN:-$target/passage-emulator}"
+server_bin="${PASSAGE_SERVER_BIN_PATH:-$target/passage-server}"
 [[ -x "$PASSAGE_EMULATOR_BIN" ]] || die "no emulator binary at $PASSAGE_EMULATOR_BIN"
+[[ -x "$server_bin" ]] || die "no passage-server binary at $server_bin"
 export PASSAGE_EMULATOR_BIN
 
 status=0
-echo "# python: passage-identity 2.6.0"
-"$venv/bin/python" "$here/python/conformance.py" || status=1
-echo "# node: @passageidentity/passage-node 2.12.1"
-node "$node_dir/conformance.js" || status=1
+for target_name in passage-emulator passage-server; do
+    if [[ "$target_name" == passage-server ]]; then export PASSAGE_SERVER_BIN="$server_bin"; else unset PASSAGE_SERVER_BIN; fi
+    echo "# python: passage-identity 2.6.0 against $target_name"
+    "$venv/bin/python" "$here/python/conformance.py" || status=1
+    echo "# node: @passageidentity/passage-node 2.12.1 against $target_name"
+    node "$node_dir/conformance.js" || status=1
+done
 exit "$status"

@@ -23,6 +23,9 @@ const SDK_VERSION = JSON.parse(fs.readFileSync(path.join(sdkDir, '..', 'package.
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const BIN = process.env.PASSAGE_EMULATOR_BIN || path.join(REPO, 'target', 'debug', 'passage-emulator');
+// Set: the suite runs against `passage-server serve --dev` instead (its Management API listener
+// also serves the JWKS and the development routes, so every case runs unchanged).
+const SERVER_BIN = process.env.PASSAGE_SERVER_BIN;
 const APP_ID = 'conformance_node_app';
 const API_KEY = 'conformance_node_key';
 const AUTH_ORIGIN = 'http://localhost:3000'; // the emulator's default auth origin
@@ -76,10 +79,18 @@ class EmulatorProcess {
     emu.base = `http://127.0.0.1:${emu.port}`;
     emu.logPath = path.join(os.tmpdir(), `passage-emulator-node-${process.pid}.log`);
     const log = fs.openSync(emu.logPath, 'w');
-    // No --users: the emulator seeds `demo-user` (demo@example.com) with one passkey.
+    // No --users: the emulator seeds `demo-user` (demo@example.com) with one passkey; the
+    // server is given the same user.
+    let command = [BIN, ['--bind', `127.0.0.1:${emu.port}`, '--app-id', APP_ID, '--api-key', API_KEY]];
+    if (SERVER_BIN) {
+      emu.usersPath = path.join(os.tmpdir(), `passage-users-node-${process.pid}-${emu.port}.json`);
+      fs.writeFileSync(emu.usersPath, JSON.stringify([{ id: 'demo-user', email: 'demo@example.com', devices: ['Demo passkey'] }]));
+      command = [SERVER_BIN, ['serve', '--dev', '--api-bind', `127.0.0.1:${emu.port}`, '--auth-bind', '127.0.0.1:0',
+        '--app-id', APP_ID, '--api-key', API_KEY, '--users', emu.usersPath]];
+    }
     emu.proc = childProcess.spawn(
-      BIN,
-      ['--bind', `127.0.0.1:${emu.port}`, '--app-id', APP_ID, '--api-key', API_KEY],
+      command[0],
+      command[1],
       { stdio: ['ignore', log, log], env: { ...process.env, RUST_LOG: 'warn', NO_COLOR: '1' } },
     );
     fs.closeSync(log);
@@ -116,6 +127,7 @@ class EmulatorProcess {
       clearTimeout(timer);
     }
     fs.rmSync(this.logPath, { force: true });
+    if (this.usersPath) fs.rmSync(this.usersPath, { force: true });
   }
 
   // One of the emulator's own `/__emulator` routes (seeding, minting), with Node's global fetch.

@@ -57,6 +57,9 @@ warnings.simplefilter("ignore", DeprecationWarning)
 
 REPO = Path(__file__).resolve().parents[3]
 BIN = os.environ.get("PASSAGE_EMULATOR_BIN", str(REPO / "target" / "debug" / "passage-emulator"))
+# Set: the suite runs against `passage-server serve --dev` instead (its Management API listener
+# also serves the JWKS and the development routes, so every case runs unchanged).
+SERVER_BIN = os.environ.get("PASSAGE_SERVER_BIN")
 APP_ID = "conformance_py_app"
 API_KEY = "conformance_py_key"
 AUTH_ORIGIN = "http://localhost:3000"  # the emulator's default auth origin
@@ -92,9 +95,19 @@ class EmulatorProcess:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="passage-emulator-py-", suffix=".log", delete=False)
-        # No --users: the emulator seeds `demo-user` (demo@example.com) with one passkey.
+        # No --users: the emulator seeds `demo-user` (demo@example.com) with one passkey; the
+        # server is given the same user.
+        command = [BIN, "--bind", f"127.0.0.1:{self.port}", "--app-id", APP_ID, "--api-key", API_KEY]
+        self.users = None
+        if SERVER_BIN:
+            self.users = tempfile.NamedTemporaryFile("w", prefix="passage-users-", suffix=".json", delete=False)
+            json.dump([{"id": "demo-user", "email": "demo@example.com", "devices": ["Demo passkey"]}], self.users)
+            self.users.close()
+            command = [SERVER_BIN, "serve", "--dev", "--api-bind", f"127.0.0.1:{self.port}",
+                       "--auth-bind", "127.0.0.1:0", "--app-id", APP_ID, "--api-key", API_KEY,
+                       "--users", self.users.name]
         self.proc = subprocess.Popen(
-            [BIN, "--bind", f"127.0.0.1:{self.port}", "--app-id", APP_ID, "--api-key", API_KEY],
+            command,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "RUST_LOG": "warn", "NO_COLOR": "1"},
@@ -125,6 +138,8 @@ class EmulatorProcess:
                 self.proc.wait()
         self.log.close()
         os.unlink(self.log.name)
+        if self.users:
+            os.unlink(self.users.name)
 
     def dev(self, method: str, path: str, body: dict | None = None) -> dict:
         """Calls one of the emulator's own `/__emulator` routes (seeding, minting)."""
