@@ -60,6 +60,7 @@ pub struct ServerBuilder {
     refresh_lifetime: Duration,
     magic_link_ttl: Duration,
     public_signup: bool,
+    require_verification: bool,
     users: Vec<SeedUser>,
     elements_dir: Option<PathBuf>,
 }
@@ -82,6 +83,7 @@ impl Default for ServerBuilder {
             refresh_lifetime: Duration::from_secs(30 * 24 * 3600),
             magic_link_ttl: Duration::from_secs(15 * 60),
             public_signup: true,
+            require_verification: false,
             users: Vec::new(),
             elements_dir: None,
         }
@@ -186,6 +188,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Whether a new user must prove their email before registering a passkey (default: no).
+    /// On, sign-up goes by magic link first and the passkey is added once signed in, so nobody
+    /// can register a passkey to an address they do not own and wait for its owner to sign in
+    /// to that account by magic link. Needs a way to send links (SMTP, or development mode).
+    pub fn require_identifier_verification(mut self, on: bool) -> Self {
+        self.require_verification = on;
+        self
+    }
+
     /// Serves the passage-elements bundle (its `dist/package` directory, from npm
     /// `@passageidentity/passage-elements`) under `/elements/`, so a page loads the element from
     /// this server: `<script type="module" src="AUTH_URL/elements/passage-auth/index.es.js">`.
@@ -252,6 +263,12 @@ impl ServerBuilder {
             .public_auth_url
             .unwrap_or_else(|| format!("http://localhost:{}", auth_addr.port()));
         let mailer = mail::Mailer::new(self.smtp, self.development)?;
+        if self.require_verification && !mailer.delivers() {
+            return Err(ServerError::Config(
+                "identifier verification needs magic links: configure SMTP (or development mode)"
+                    .into(),
+            ));
+        }
         let settings = auth::Settings {
             app_id: self.app_id,
             app_name: self.app_name,
@@ -262,6 +279,7 @@ impl ServerBuilder {
             refresh_lifetime: self.refresh_lifetime,
             magic_link_ttl: self.magic_link_ttl,
             public_signup: self.public_signup,
+            require_verification: self.require_verification,
             development: self.development,
             elements_dir: self.elements_dir,
         };

@@ -102,6 +102,9 @@ struct Serve {
     /// devices}), skipped when their identifier is taken already.
     #[arg(long)]
     users: Option<PathBuf>,
+    /// New users verify their email by magic link before adding a passkey.
+    #[arg(long)]
+    require_verification: bool,
     /// Refuse sign-ups of new users.
     #[arg(long)]
     no_public_signup: bool,
@@ -148,7 +151,8 @@ async fn run(serve: Serve) -> Result<(), String> {
         .auth_bind(serve.auth_bind)
         .api_bind(serve.api_bind)
         .session_length(Duration::from_secs(serve.session_secs))
-        .public_signup(!serve.no_public_signup);
+        .public_signup(!serve.no_public_signup)
+        .require_identifier_verification(serve.require_verification);
     if let Some(database) = serve.database {
         builder = builder.database(database);
     }

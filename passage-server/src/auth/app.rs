@@ -32,7 +32,7 @@ pub(crate) async fn get_app(_: App, State(state): State<Shared>) -> Response {
         "allowed_identifier": "email",
         "required_identifier": "email",
         "public_signup": settings.public_signup,
-        "require_identifier_verification": false,
+        "require_identifier_verification": settings.require_verification,
         "require_email_verification": false,
         "default_language": "en",
         "passage_branding": false,

@@ -48,6 +48,8 @@ pub(crate) struct Settings {
     pub(crate) refresh_lifetime: Duration,
     pub(crate) magic_link_ttl: Duration,
     pub(crate) public_signup: bool,
+    /// New users prove their identifier (magic link) before registering a passkey.
+    pub(crate) require_verification: bool,
     pub(crate) development: bool,
     /// The passage-elements bundle to serve under `/elements/`.
     pub(crate) elements_dir: Option<std::path::PathBuf>,

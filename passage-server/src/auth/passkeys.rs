@@ -74,12 +74,21 @@ pub(crate) struct RegisterStart {
 /// `POST /register/webauthn/start {identifier, authenticator_attachment}` → `{handshake, user}`.
 /// Creates the pending user (passage-js does not call `POST /users` first). Refused for an
 /// identifier whose user is active, has a passkey or has signed in before: otherwise anyone
-/// could add their passkey to someone else's account.
+/// could add their passkey to someone else's account. Refused altogether when the server
+/// requires identifier verification: then sign-up is by magic link, and the passkey is added
+/// by the signed-in user.
 pub(crate) async fn register_start(
     _: App,
     State(state): State<Shared>,
     Body(request): Body<RegisterStart>,
 ) -> Result<Response, AuthApiError> {
+    if state.settings.require_verification {
+        return Err(AuthApiError::new(
+            StatusCode::FORBIDDEN,
+            "identifier_verification_required",
+            "verify your email with a magic link first; then add a passkey",
+        ));
+    }
     let identifier = Identifier::parse(&request.identifier)?;
     let user = pending_user(&state, &identifier, request.user_metadata)?;
     if !user.webauthn_devices.is_empty() || user.login_count > 0 {

@@ -493,3 +493,77 @@ async fn the_elements_bundle_is_served_and_nothing_beside_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn with_verification_required_sign_up_is_by_magic_link_then_a_passkey() {
+    let refused = passage_server::Server::builder()
+        .api_key(API_KEY)
+        .require_identifier_verification(true)
+        .start()
+        .await;
+    assert!(
+        refused.is_err(),
+        "no SMTP, no development mode: nothing could verify"
+    );
+
+    let browser = Browser::start(dev().require_identifier_verification(true)).await;
+    let (_, app) = browser.call(Method::GET, "", None).await;
+    assert_eq!(app["app"]["require_identifier_verification"], true);
+    let (status, body) = browser
+        .post(
+            "/register/webauthn/start",
+            json!({ "identifier": "ada@example.com" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some("identifier_verification_required")
+        )
+    );
+
+    let (status, _) = browser
+        .post(
+            "/register/magic-link",
+            json!({ "identifier": "ada@example.com" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, secret) = newest_link(&browser);
+    let (_, activated) = browser
+        .call(
+            Method::PATCH,
+            "/magic-link/activate",
+            Some(json!({ "magic_link": secret })),
+        )
+        .await;
+    let token = activated["auth_result"]["auth_token"].as_str().unwrap();
+    let (_, start) = browser
+        .call_as(
+            Method::POST,
+            "/currentuser/devices/start",
+            Some(json!({})),
+            Some(token),
+        )
+        .await;
+    let mut key = Authenticator::new(ORIGIN);
+    let response = key.register(&start["handshake"]["challenge"]);
+    let (status, _) = browser
+        .call_as(
+            Method::POST,
+            "/currentuser/devices/finish",
+            Some(
+                json!({ "handshake_id": start["handshake"]["id"], "handshake_response": response }),
+            ),
+            Some(token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, signed_in) = browser.sign_in(&mut key, Some("ada@example.com")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        subject(&signed_in["auth_result"]),
+        subject(&activated["auth_result"])
+    );
+}
