@@ -217,6 +217,37 @@ impl PassageBuilder {
         self
     }
 
+    /// Shares session revocations across replicas through `shared` (e.g. `passage-redis`);
+    /// see [`Auth::revoke_sessions`](crate::Auth::revoke_sessions). Without it, revocations
+    /// apply to this client only.
+    pub fn revocations(mut self, shared: impl crate::SharedRevocations) -> Self {
+        self.auth.shared_revocations = Some(Arc::new(shared));
+        self
+    }
+
+    /// How long a revocation is kept (default 24 h; 1 min to 1 year): set it to at least the
+    /// longest lifetime of your app's tokens, or a token issued before a revocation could
+    /// outlive it.
+    pub fn revocation_retention(mut self, retention: Duration) -> Self {
+        self.auth.revocation_retention = retention;
+        self
+    }
+
+    /// Refuse every token (503 `revocations_unavailable`) while shared revocations are out of
+    /// sync — e.g. Redis is unreachable — rather than risk admitting a token revoked elsewhere
+    /// (default: off; keep serving with the revocations held).
+    pub fn revocations_fail_closed(mut self, on: bool) -> Self {
+        self.auth.revocations_fail_closed = on;
+        self
+    }
+
+    /// Whether `users().deactivate`, `users().delete` and `users().revoke_refresh_tokens`
+    /// also revoke the user's current tokens (default: yes).
+    pub fn revoke_on_user_changes(mut self, on: bool) -> Self {
+        self.auth.revoke_on_user_changes = on;
+        self
+    }
+
     /// Longest token accepted, in bytes (default 8 KiB; 1 KiB to 1 MiB).
     pub fn max_token_len(mut self, bytes: usize) -> Self {
         self.auth.max_token_len = bytes;
@@ -337,6 +368,7 @@ impl PassageBuilder {
             ("jwks_fetch_timeout", jwks.fetch_timeout),
             ("jwks_retry_backoff", jwks.backoff_max),
             ("jwks_max_stale", jwks.max_stale.unwrap_or_default()),
+            ("revocation_retention", self.auth.revocation_retention),
             ("request_timeout", self.api.request_timeout),
             ("retry_backoff", self.api.retry.max_backoff),
         ];
@@ -344,6 +376,9 @@ impl PassageBuilder {
             if value > MAX_DURATION {
                 return Err(ConfigError::OutOfRange(name));
             }
+        }
+        if self.auth.revocation_retention < Duration::from_secs(60) {
+            return Err(ConfigError::OutOfRange("revocation_retention"));
         }
         if jwks.fetch_timeout.is_zero() {
             return Err(ConfigError::OutOfRange("jwks_fetch_timeout"));

@@ -125,7 +125,10 @@ impl Passage {
     /// User management.
     #[must_use]
     pub fn users(&self) -> Users<'_> {
-        Users::new(&self.inner.api)
+        Users::new(
+            &self.inner.api,
+            self.inner.auth.revocations_for_user_changes(),
+        )
     }
 
     /// Magic links.

@@ -14,7 +14,7 @@ pub use api::{
     MagicLinks, Order, Page, PageLinks, UpdateUser, Users,
 };
 pub use auth::{
-    Auth,
+    Auth, DEFAULT_REVOCATION_RETENTION, Revocation, RevocationList, SharedRevocations,
     claims::PassageClaims,
     clock::Clock,
     error::{AuthError, Invalid, JwksError, Malformed},

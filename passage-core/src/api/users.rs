@@ -9,12 +9,17 @@ use super::{
     error::{ApiError, ErrorCode, ErrorResponse},
     transport::{Call, Transport, json_body, segment},
 };
-use crate::models::{Metadata, User, WebAuthnDevice};
+use crate::{
+    RevocationList,
+    models::{Metadata, User, WebAuthnDevice},
+};
 
 /// User management; reached through [`Passage::users`](crate::Passage::users).
 #[derive(Debug, Clone, Copy)]
 pub struct Users<'a> {
     transport: &'a Transport,
+    /// Where deactivations, deletions and refresh-token revocations are recorded.
+    revocations: Option<&'a RevocationList>,
 }
 
 /// The fields of a new user: at least one of email and phone.
@@ -121,8 +126,18 @@ struct DevicesEnvelope {
 }
 
 impl<'a> Users<'a> {
-    pub(crate) fn new(transport: &'a Transport) -> Self {
-        Self { transport }
+    pub(crate) fn new(transport: &'a Transport, revocations: Option<&'a RevocationList>) -> Self {
+        Self {
+            transport,
+            revocations,
+        }
+    }
+
+    /// After a call that ends a user's sessions succeeded: their current tokens stop working.
+    fn revoke_sessions(self, user_id: &str) {
+        if let Some(revocations) = self.revocations {
+            revocations.revoke(user_id);
+        }
     }
 
     /// Makes a call whose answer is one user.
@@ -260,7 +275,9 @@ impl<'a> Users<'a> {
     }
 
     /// Deletes a user. A retry whose earlier attempt's answer was lost, and that finds the user
-    /// gone, counts as success (the earlier attempt deleted it).
+    /// gone, counts as success (the earlier attempt deleted it). Their current tokens are
+    /// revoked ([`Auth::revoke_sessions`](crate::Auth::revoke_sessions)) unless the client was
+    /// built with `revoke_on_user_changes(false)`.
     ///
     /// # Errors
     /// 404 for an unknown user.
@@ -272,7 +289,9 @@ impl<'a> Users<'a> {
                 removes: true,
                 ..call
             })
-            .await
+            .await?;
+        self.revoke_sessions(user_id);
+        Ok(())
     }
 
     /// Activates a user.
@@ -285,20 +304,24 @@ impl<'a> Users<'a> {
             .await
     }
 
-    /// Deactivates a user (they can no longer sign in).
+    /// Deactivates a user (they can no longer sign in), and revokes their current tokens as
+    /// [`delete`](Self::delete) does.
     ///
     /// # Errors
     /// 404 for an unknown user.
     pub async fn deactivate(self, user_id: &str) -> Result<User, ApiError> {
         let path = format!("/users/{}/deactivate", segment("user_id", user_id)?);
-        self.user(Self::call(
-            "deactivate_user",
-            Method::PATCH,
-            path,
-            None,
-            true,
-        ))
-        .await
+        let user = self
+            .user(Self::call(
+                "deactivate_user",
+                Method::PATCH,
+                path,
+                None,
+                true,
+            ))
+            .await?;
+        self.revoke_sessions(user_id);
+        Ok(user)
     }
 
     /// Lists a user's passkeys and security keys.
@@ -334,7 +357,8 @@ impl<'a> Users<'a> {
             .await
     }
 
-    /// Revokes all of a user's refresh tokens (signs them out everywhere).
+    /// Revokes all of a user's refresh tokens (signs them out everywhere), and their current
+    /// auth tokens as [`delete`](Self::delete) does.
     ///
     /// # Errors
     /// 404 for an unknown user; 403 when not allowed.
@@ -348,7 +372,9 @@ impl<'a> Users<'a> {
                 None,
                 true,
             ))
-            .await
+            .await?;
+        self.revoke_sessions(user_id);
+        Ok(())
     }
 
     /// Starts a paginated listing; see [`ListUsers`].

@@ -32,6 +32,10 @@ pub enum AuthError {
         /// How long until the next fetch will be attempted.
         retry_after: Duration,
     },
+    /// Fail-closed revocations are out of sync with their shared backend (e.g. Redis is
+    /// unreachable), so a revoked token could be missed: every token is refused for now.
+    #[error("session revocations are out of sync (fail-closed)")]
+    RevocationsUnavailable,
 }
 
 /// Why credentials could not be parsed.
@@ -114,6 +118,9 @@ pub enum Invalid {
     /// `sub` is missing or empty.
     #[error("the token has no subject")]
     MissingSubject,
+    /// The user's sessions were revoked after this token was issued (or it has no `iat`).
+    #[error("the user's sessions were revoked after this token was issued")]
+    Revoked,
 }
 
 impl AuthError {

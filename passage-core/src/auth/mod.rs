@@ -8,6 +8,7 @@ pub(crate) mod clock;
 pub(crate) mod error;
 pub(crate) mod jwks;
 pub(crate) mod response;
+pub(crate) mod revocation;
 pub(crate) mod token;
 pub(crate) mod validate;
 
@@ -15,6 +16,9 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use crate::{AuthError, PassageClaims, TokenSource};
 
+pub use self::revocation::{
+    DEFAULT_REVOCATION_RETENTION, Revocation, RevocationList, SharedRevocations,
+};
 use self::{
     cache::TokenCache,
     claims::Authority,
@@ -35,6 +39,12 @@ pub(crate) struct AuthConfig {
     pub(crate) clock: WallClock,
     /// Accepted `aud` values; `None`: the app id alone.
     pub(crate) audiences: Option<Vec<String>>,
+    pub(crate) revocation_retention: Duration,
+    pub(crate) revocations_fail_closed: bool,
+    pub(crate) shared_revocations: Option<Arc<dyn revocation::SharedRevocations>>,
+    /// Record a revocation when this client deactivates or deletes a user or revokes their
+    /// refresh tokens.
+    pub(crate) revoke_on_user_changes: bool,
 }
 
 impl Default for AuthConfig {
@@ -47,6 +57,10 @@ impl Default for AuthConfig {
             source: TokenSource::default(),
             clock: WallClock::default(),
             audiences: None,
+            revocation_retention: revocation::DEFAULT_REVOCATION_RETENTION,
+            revocations_fail_closed: false,
+            shared_revocations: None,
+            revoke_on_user_changes: true,
         }
     }
 }
@@ -61,6 +75,7 @@ pub struct Auth {
 struct AuthInner {
     validator: Validator,
     source: TokenSource,
+    revoke_on_user_changes: bool,
 }
 
 impl fmt::Debug for Auth {
@@ -95,6 +110,14 @@ impl Auth {
             .audiences
             .unwrap_or_else(|| vec![app_id.to_string()])
             .into();
+        let revocations = RevocationList::new(
+            config.revocation_retention,
+            config.revocations_fail_closed,
+            config.clock.clone(),
+        );
+        if let Some(shared) = config.shared_revocations {
+            revocations.share(shared);
+        }
         Self {
             inner: Arc::new(AuthInner {
                 validator: Validator {
@@ -106,8 +129,10 @@ impl Auth {
                     leeway: config.leeway.as_secs(),
                     max_len: config.max_token_len,
                     clock: config.clock,
+                    revocations,
                 },
                 source: config.source,
+                revoke_on_user_changes: config.revoke_on_user_changes,
             }),
         }
     }
@@ -224,6 +249,34 @@ impl Auth {
             .as_ref()
             .map_or(0, cache::TokenCache::len)
     }
+
+    /// Revokes `user_id`'s sessions now: their tokens issued until now are refused by this
+    /// client (and by every replica, with a shared backend), cache hits included. Done for you
+    /// when this client deactivates or deletes a user or revokes their refresh tokens; call it
+    /// yourself for changes made elsewhere (e.g. in an admin console).
+    ///
+    /// ```
+    /// # fn run(passage: passage_core::Passage) {
+    /// let revocation = passage.auth().revoke_sessions("user-1");
+    /// assert!(passage.auth().revocations().is_revoked("user-1", Some(revocation.revoked_at())));
+    /// # }
+    /// ```
+    pub fn revoke_sessions(&self, user_id: &str) -> Revocation {
+        self.validator().revocations.revoke(user_id)
+    }
+
+    /// The revocations this client enforces.
+    #[must_use]
+    pub fn revocations(&self) -> &RevocationList {
+        &self.validator().revocations
+    }
+
+    /// The list to record in when the Management API changes a user, unless turned off.
+    pub(crate) fn revocations_for_user_changes(&self) -> Option<&RevocationList> {
+        self.inner
+            .revoke_on_user_changes
+            .then(|| &self.validator().revocations)
+    }
 }
 
 /// The `Authorization` and `Cookie` values of an `http` 1 header map, as the plain inputs the
@@ -260,7 +313,7 @@ pub(crate) fn log_outcome(
 fn log_rejection(err: &AuthError) {
     match err {
         AuthError::MissingToken => tracing::trace!("passage: no token in the request"),
-        AuthError::KeysUnavailable { .. } => {
+        AuthError::KeysUnavailable { .. } | AuthError::RevocationsUnavailable => {
             tracing::warn!(code = err.code(), error = %crate::Report(err), "passage: cannot authenticate");
         }
         _ => {

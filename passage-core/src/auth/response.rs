@@ -11,7 +11,7 @@ macro_rules! answers {
     ($($kind:pat => $code:literal, $message:literal;)+) => {
         impl AuthError {
             /// A stable, machine-readable code for clients: `missing_token`, `malformed_token`,
-            /// `invalid_token` or `keys_unavailable`.
+            /// `invalid_token`, `keys_unavailable` or `revocations_unavailable`.
             #[must_use]
             pub fn code(&self) -> &'static str {
                 match self {
@@ -36,14 +36,18 @@ answers! {
     AuthError::Malformed(_) => "malformed_token", "The access token is malformed.";
     AuthError::Invalid(_) => "invalid_token", "The access token is invalid or expired.";
     AuthError::KeysUnavailable { .. } => "keys_unavailable", "Authentication is temporarily unavailable.";
+    AuthError::RevocationsUnavailable => "revocations_unavailable", "Authentication is temporarily unavailable.";
 }
 
 impl AuthError {
-    /// The HTTP status a server should answer with: 401, or 503 when keys are unavailable.
+    /// The HTTP status a server should answer with: 401, or 503 when keys (or fail-closed
+    /// revocations) are unavailable.
     #[must_use]
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable { .. } | Self::RevocationsUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -58,7 +62,7 @@ impl AuthError {
             Self::Malformed(_) | Self::Invalid(_) => {
                 Some(r#"Bearer realm="passage", error="invalid_token""#)
             }
-            Self::KeysUnavailable { .. } => None,
+            Self::KeysUnavailable { .. } | Self::RevocationsUnavailable => None,
         }
     }
 
@@ -69,6 +73,7 @@ impl AuthError {
             Self::KeysUnavailable { retry_after, .. } => {
                 Some(retry_after.as_secs_f64().ceil().max(1.0) as u64)
             }
+            Self::RevocationsUnavailable => Some(1),
             _ => None,
         }
     }

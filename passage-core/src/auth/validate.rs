@@ -16,6 +16,7 @@ use super::{
     claims::{Authority, Verified},
     clock::WallClock,
     jwks::{Key, KeyStore},
+    revocation::RevocationList,
     token::{RawToken, check_token_shape},
 };
 use crate::PassageClaims;
@@ -37,6 +38,7 @@ pub(crate) struct Validator {
     pub(crate) leeway: u64,
     pub(crate) max_len: usize,
     pub(crate) clock: WallClock,
+    pub(crate) revocations: RevocationList,
 }
 
 /// The JOSE header, as far as the rules read it.
@@ -163,6 +165,7 @@ impl Validator {
             && let Some(cache) = &self.cache
             && let Some(claims) = cache.get(raw.as_bytes(), epoch, now.as_secs())
         {
+            self.revocations.check(&claims)?;
             return Ok(Prepared::Cached(claims));
         }
         let token = raw.to_str()?;
@@ -236,6 +239,7 @@ impl Validator {
         if let Some(cache) = &self.cache {
             cache.insert(unverified.token, claims.clone(), epoch, now, self.leeway);
         }
+        self.revocations.check(&claims)?;
         Ok(claims)
     }
 }

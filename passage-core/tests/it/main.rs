@@ -10,5 +10,6 @@
 mod api;
 mod oracle;
 mod properties;
+mod revocation;
 mod seams;
 mod validation;
