@@ -15,6 +15,7 @@ pub use api::{
 };
 pub use auth::{
     Auth, DEFAULT_REVOCATION_RETENTION, Revocation, RevocationList, SharedRevocations,
+    WeakRevocationList,
     claims::PassageClaims,
     clock::Clock,
     error::{AuthError, Invalid, JwksError, Malformed},

@@ -18,6 +18,7 @@ use crate::{AuthError, PassageClaims, TokenSource};
 
 pub use self::revocation::{
     DEFAULT_REVOCATION_RETENTION, Revocation, RevocationList, SharedRevocations,
+    WeakRevocationList,
 };
 use self::{
     cache::TokenCache,

@@ -101,6 +101,25 @@ struct ListInner {
     clock: WallClock,
 }
 
+/// A [`RevocationList`] that does not keep it alive: what a shared backend's background task
+/// holds, so it ends when the client is dropped.
+#[derive(Clone)]
+pub struct WeakRevocationList(std::sync::Weak<ListInner>);
+
+impl WeakRevocationList {
+    /// The list, if its client still exists.
+    #[must_use]
+    pub fn upgrade(&self) -> Option<RevocationList> {
+        self.0.upgrade().map(|inner| RevocationList { inner })
+    }
+}
+
+impl fmt::Debug for WeakRevocationList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WeakRevocationList")
+    }
+}
+
 impl fmt::Debug for RevocationList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RevocationList")
@@ -134,6 +153,12 @@ impl RevocationList {
             self.set_synced(false);
             shared.attach(self.clone());
         }
+    }
+
+    /// A handle that does not keep the list (and its client) alive.
+    #[must_use]
+    pub fn downgrade(&self) -> WeakRevocationList {
+        WeakRevocationList(Arc::downgrade(&self.inner))
     }
 
     /// Revokes `user_id`'s sessions now: applied here at once, and shared when a backend is set.
