@@ -188,6 +188,9 @@ pub fn demo_page(passage: &Passage, host: Option<&str>) -> String {
     }
     let mut dev_sign_out = String::new();
     if local {
+        // The shortcut's cookie is set by the Management API's host for that host name (cookies
+        // ignore ports): reach it by the name this page was opened with.
+        let api_url = &browser_host(api_url, host);
         let enc = |s: &str| {
             s.replace('%', "%25")
                 .replace('&', "%26")
@@ -248,6 +251,26 @@ show();
         auth = html(auth_url),
         config = config.to_string().replace("</", "<\\/"),
     )
+}
+
+/// `url` (`http://HOST:PORT`) with the host name of `page_host` (`name[:port]`), if there is one.
+fn browser_host(url: &str, page_host: Option<&str>) -> String {
+    let name = page_host.map(|h| {
+        if h.starts_with('[') {
+            h.split_inclusive(']').next().unwrap_or(h)
+        } else {
+            h.split(':').next().unwrap_or(h)
+        }
+    });
+    let (Some(name), Some(rest)) = (name, url.strip_prefix("http://")) else {
+        return url.to_owned();
+    };
+    let port = rest.rsplit_once(':').map_or("", |(_, port)| port);
+    if port.is_empty() {
+        format!("http://{name}")
+    } else {
+        format!("http://{name}:{port}")
+    }
 }
 
 /// Escapes text for HTML attributes and content.
