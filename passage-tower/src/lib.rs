@@ -8,5 +8,5 @@ mod service;
 pub use future::ResponseFuture;
 pub use layer::PassageLayer;
 pub use passage_core::{Passage, PassageClaims, TokenSource};
-pub use rejection::{DefaultRejection, OnRejection};
+pub use rejection::{DefaultRejection, EmptyBodyRejection, OnRejection};
 pub use service::PassageService;

@@ -2,7 +2,7 @@
 
 use std::task::{Context, Poll};
 
-use http::{Request, Response, header};
+use http::{HeaderMap, Request, Response, header};
 use passage_core::{
     Auth, PassageClaims,
     adapter::{Decision, Hooks as _, is_grpc},
@@ -33,9 +33,9 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let grpc = |headers: &http::HeaderMap| {
-            is_grpc(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()))
-        };
+        mark_sensitive(request.headers_mut());
+        let grpc =
+            |headers: &HeaderMap| is_grpc(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()));
         let auth = self.layer.passage.auth();
         match auth.admit_headers(self.layer.admission, request.headers()) {
             Decision::Ready(Ok(claims)) => {
@@ -59,6 +59,19 @@ where
                     move |err| rejection.reject(err, grpc),
                 )
             }
+        }
+    }
+}
+
+/// Marks every `Authorization` and `Cookie` value as sensitive, so a layer or handler further in
+/// that logs headers (tower-http's `TraceLayer` with headers included, `{:?}` of the request)
+/// prints `Sensitive` instead of a token, even when nobody set up `SetSensitiveRequestHeaders`.
+///
+/// A scan rather than `entry()`: no lookup may grow the map (the layer does not allocate).
+fn mark_sensitive(headers: &mut HeaderMap) {
+    for (name, value) in headers.iter_mut() {
+        if name == header::AUTHORIZATION || name == header::COOKIE {
+            value.set_sensitive(true);
         }
     }
 }

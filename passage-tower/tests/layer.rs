@@ -216,3 +216,123 @@ async fn custom_rejections_replace_the_default() {
         (StatusCode::IM_A_TEAPOT, "custom missing_token")
     );
 }
+
+/// Answers with whether every `Authorization` and `Cookie` value it received was marked
+/// sensitive ("sensitive"), and how many there were.
+async fn sensitivity(request: Request<()>) -> Result<Response<String>, Infallible> {
+    let headers = request.headers();
+    let values: Vec<_> = headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .chain(headers.get_all(header::COOKIE).iter())
+        .collect();
+    let all = values.iter().all(|value| value.is_sensitive());
+    let debug = format!("{headers:?}");
+    Ok(Response::new(format!(
+        "{} {} {}",
+        values.len(),
+        if all { "sensitive" } else { "plain" },
+        debug.contains("psg_auth_token") || debug.contains("Bearer")
+    )))
+}
+
+#[tokio::test]
+async fn the_layer_marks_authorization_and_cookie_values_sensitive() {
+    let (emu, passage) = setup().await;
+    let token = emu.mint_token("user-4").unwrap();
+    let request = || {
+        get()
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::COOKIE, "theme=dark")
+            .header(header::COOKIE, format!("psg_auth_token={token}"))
+            .header(header::ACCEPT, "*/*")
+            .body(())
+            .unwrap()
+    };
+    for (mode, layer) in [
+        ("required", PassageLayer::new(passage.clone())),
+        ("optional", PassageLayer::new(passage.clone()).optional()),
+    ] {
+        // The first request of a fresh client fetches keys (the boxed path); the second is
+        // decided in `call`.
+        for path in ["fetching", "ready"] {
+            let response = layer
+                .clone()
+                .layer(service_fn(sensitivity))
+                .oneshot(request())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{mode} {path}");
+            assert_eq!(
+                response.body(),
+                "3 sensitive false",
+                "{mode} {path}: every credential value is sensitive, and `Debug` hides them"
+            );
+        }
+    }
+    // Anonymous requests in optional mode: the cookies that carried no token are marked too.
+    let anonymous = PassageLayer::new(passage)
+        .optional()
+        .layer(service_fn(sensitivity))
+        .oneshot(get().header(header::COOKIE, "theme=dark").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(anonymous.body(), "1 sensitive false");
+}
+
+/// A response body with no `From<&str>` (as tonic's).
+#[derive(Debug, Default, PartialEq)]
+struct Opaque;
+
+async fn opaque(_request: Request<()>) -> Result<Response<Opaque>, Infallible> {
+    Ok(Response::new(Opaque))
+}
+
+#[tokio::test]
+async fn empty_body_rejections_keep_the_default_statuses_and_headers() {
+    let (emu, passage) = setup().await;
+    let layer = PassageLayer::new(passage).on_rejection(passage_tower::EmptyBodyRejection);
+    let send = |request: Request<()>| layer.clone().layer(service_fn(opaque)).oneshot(request);
+
+    let missing = send(get().body(()).unwrap()).await.unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        missing.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="passage""#
+    );
+    assert!(!missing.headers().contains_key(header::CONTENT_TYPE));
+
+    let grpc = send(
+        get()
+            .header(header::CONTENT_TYPE, "application/grpc")
+            .header(header::AUTHORIZATION, "Bearer x.y.z")
+            .body(())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(grpc.status(), StatusCode::OK);
+    assert_eq!(grpc.headers()["grpc-status"], "16");
+    assert_eq!(grpc.headers()[header::CONTENT_TYPE], "application/grpc");
+
+    let token = emu.mint_token("user-5").unwrap();
+    let admitted = send(bearer(&token)).await.unwrap();
+    assert_eq!(
+        (admitted.status(), admitted.body()),
+        (StatusCode::OK, &Opaque)
+    );
+
+    emu.set_fault(Target::Jwks, Fault::Unavailable);
+    let fresh = PassageBuilder::from_env_vars(emu.env_vars())
+        .unwrap()
+        .build()
+        .unwrap();
+    let unavailable = PassageLayer::new(fresh)
+        .on_rejection(passage_tower::EmptyBodyRejection)
+        .layer(service_fn(opaque))
+        .oneshot(bearer(&token))
+        .await
+        .unwrap();
+    assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(unavailable.headers().contains_key(header::RETRY_AFTER));
+}
