@@ -4,6 +4,7 @@ mod api;
 mod auth;
 mod builder;
 mod client;
+pub mod metrics;
 pub mod models;
 mod net;
 mod report;

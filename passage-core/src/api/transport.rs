@@ -10,7 +10,7 @@ use tracing::Instrument as _;
 
 use super::error::{ApiError, ErrorCode, ErrorResponse};
 use crate::{
-    Secret,
+    Secret, metrics,
     net::{PASSAGE_VERSION, USER_AGENT},
 };
 
@@ -184,7 +184,10 @@ impl Transport {
             status = tracing::field::Empty,
             attempt = tracing::field::Empty,
         );
-        async {
+        let operation = call.operation;
+        // The HTTP status of the last answer received, for the metric of a success.
+        let mut last_status = None;
+        let result = async {
             let inner = &self.inner;
             let key = match (&inner.api_key, call.authenticated) {
                 (Some(key), _) => Some(key),
@@ -218,7 +221,11 @@ impl Transport {
                 if let Some(body) = &call.body {
                     request = request.header(header::CONTENT_TYPE, "application/json").body(body.clone());
                 }
-                let outcome = match request.send().await {
+                let sent = request.send().await;
+                if let Ok(response) = &sent {
+                    last_status = Some(response.status().as_u16());
+                }
+                let outcome = match sent {
                     // Connect failures, timeouts and dropped connections are worth another try.
                     Err(err) if !err.is_builder() && !err.is_redirect() => {
                         let maybe_applied = !err.is_connect();
@@ -248,13 +255,16 @@ impl Transport {
                             None => jittered(retry, attempt),
                         };
                         tracing::debug!(error = %crate::Report(&error), wait_ms = wait.as_millis() as u64, "passage: retrying");
+                        metrics::api_retry(operation);
                         tokio::time::sleep(wait).await;
                     }
                 }
             }
         }
         .instrument(span)
-        .await
+        .await;
+        metrics::api_call(operation, last_status, &result);
+        result
     }
 }
 

@@ -213,9 +213,13 @@ impl Hooks for Auth {
         ) {
             Ok(token) => token,
             Err(AuthError::MissingToken) if admission.optional => {
+                crate::metrics::refused_early(&AuthError::MissingToken);
                 return Decision::Ready(Ok(None));
             }
-            Err(err) => return Decision::Ready(log_outcome(Err(err)).map(Some)),
+            Err(err) => {
+                crate::metrics::refused_early(&err);
+                return Decision::Ready(log_outcome(Err(err)).map(Some));
+            }
         };
         match validator.validate_now(token) {
             validate::Now::Done(result) => Decision::Ready(log_outcome(result).map(Some)),

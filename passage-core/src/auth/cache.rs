@@ -12,11 +12,14 @@
 //! the read in a channel and runs its housekeeping on the caller's thread. The expiry `moka`
 //! offered is one comparison here, against the clock reading the caller already made.
 
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::{
+    hash::{BuildHasher, Hasher, RandomState},
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use quick_cache::{UnitWeighter, sync::Cache};
 
-use crate::PassageClaims;
+use crate::{PassageClaims, metrics};
 
 #[derive(Clone)]
 struct Entry {
@@ -62,6 +65,8 @@ impl<H: Hasher> Hasher for TailHasher<H> {
 
 pub(crate) struct TokenCache {
     entries: Cache<Box<[u8]>, Entry, UnitWeighter, TailHash>,
+    /// The second the entry count was last reported in (a metric).
+    reported_at: AtomicU64,
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -84,6 +89,7 @@ impl TokenCache {
                 TailHash::default(),
                 quick_cache::sync::DefaultLifecycle::default(),
             ),
+            reported_at: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -92,9 +98,16 @@ impl TokenCache {
     /// the request's credential: only tokens that passed every check are cached, so an equal
     /// credential is that same token.
     pub(crate) fn get(&self, token: &[u8], epoch: u64, now: u64) -> Option<PassageClaims> {
+        let claims = self.lookup(token, epoch, now);
+        metrics::token_cache_lookup(claims.is_some());
+        claims
+    }
+
+    fn lookup(&self, token: &[u8], epoch: u64, now: u64) -> Option<PassageClaims> {
         let entry = self.entries.get(token)?;
         if entry.epoch != epoch || now >= entry.until {
             self.entries.remove(token);
+            self.report_entries(now);
             return None;
         }
         // Before `nbf` (the clock stepped back since): not served, but kept for later.
@@ -125,6 +138,16 @@ impl TokenCache {
             until,
         };
         self.entries.insert(token.as_bytes().into(), entry);
+        self.report_entries(now);
+    }
+
+    /// Reports the number of entries, at most once a second (`now`): counting them reads every
+    /// shard, which a full validation should not pay each time on a many-core host.
+    fn report_entries(&self, now: u64) {
+        if self.reported_at.load(Ordering::Relaxed) != now {
+            self.reported_at.store(now, Ordering::Relaxed);
+            metrics::token_cache_entries(self.len());
+        }
     }
 
     /// The number of entries.

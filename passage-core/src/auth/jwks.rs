@@ -8,7 +8,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 use super::clock::WallClock;
 use super::error::{AuthError, Invalid, JwksError};
+use crate::metrics::{self, FetchCause};
 
 /// JWK `n`/`e` are unpadded base64url by RFC 7518; some servers pad them anyway.
 const JWK_B64: GeneralPurpose = GeneralPurpose::new(
@@ -143,6 +144,8 @@ pub(crate) struct KeyStore {
     fetch_lock: tokio::sync::Mutex<()>,
     state: Mutex<FetchState>,
     refreshing: AtomicBool,
+    /// The key set's age last reported (a metric), in whole seconds.
+    reported_age: AtomicU64,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -196,6 +199,7 @@ impl KeyStore {
             fetch_lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(FetchState::default()),
             refreshing: AtomicBool::new(false),
+            reported_age: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -212,7 +216,21 @@ impl KeyStore {
         if set.is_stale(now) {
             self.refresh_in_background();
         }
+        self.report_age(&set, now);
         set.is_usable(now).then_some(set.epoch)
+    }
+
+    /// Reports the age of the key set (seconds since its fetch) when it has changed since the
+    /// last report: on the request path that is one atomic load, and a report once a second.
+    fn report_age(&self, set: &KeySet, now: Duration) {
+        let Some(fetched) = set.fetched else {
+            return;
+        };
+        let age = now.saturating_sub(fetched.at).as_secs();
+        if self.reported_age.load(Ordering::Relaxed) != age {
+            self.reported_age.store(age, Ordering::Relaxed);
+            metrics::jwks_age(age);
+        }
     }
 
     /// The key for `kid`. A held key is returned at once; otherwise the request waits for a
@@ -383,6 +401,15 @@ impl KeyStore {
             lock(&self.state).last_demanded = Some(started);
         }
         let outcome = self.fetch().await;
+        metrics::jwks_fetch(
+            match cause {
+                Cause::Load => FetchCause::Load,
+                Cause::UnknownKid => FetchCause::UnknownKid,
+                Cause::Refresh => FetchCause::Refresh,
+            },
+            outcome.as_ref().err(),
+            started.elapsed(),
+        );
         let now = self.clock.now();
         let mut state = lock(&self.state);
         state.last_finished_start = Some(started);
@@ -412,6 +439,7 @@ impl KeyStore {
                     }),
                     epoch,
                 }));
+                self.report_age(&self.current.load(), now);
                 state.failures = 0;
                 state.retry_at = None;
                 state.last_error = None;
@@ -429,6 +457,7 @@ impl KeyStore {
                 );
                 state.retry_at = Some(later(Instant::now(), backoff));
                 state.last_error = Some(err);
+                self.report_age(&self.current.load(), now);
             }
         }
     }

@@ -17,8 +17,7 @@ use std::{fmt, sync::Arc, time::Duration};
 use crate::{AuthError, PassageClaims, TokenSource};
 
 pub use self::revocation::{
-    DEFAULT_REVOCATION_RETENTION, Revocation, RevocationList, SharedRevocations,
-    WeakRevocationList,
+    DEFAULT_REVOCATION_RETENTION, Revocation, RevocationList, SharedRevocations, WeakRevocationList,
 };
 use self::{
     cache::TokenCache,

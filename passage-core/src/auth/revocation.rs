@@ -134,6 +134,7 @@ impl fmt::Debug for RevocationList {
 
 impl RevocationList {
     pub(crate) fn new(retention: Duration, fail_closed: bool, clock: WallClock) -> Self {
+        crate::metrics::revocations(0, true);
         Self {
             inner: Arc::new(ListInner {
                 gate: AtomicU64::new(0),
@@ -295,6 +296,7 @@ impl RevocationList {
 
     /// Recomputes the gate (called with the write lock held).
     fn update_gate(&self, len: usize) {
+        crate::metrics::revocations(len, self.inner.synced.load(Ordering::Acquire));
         let blocked = self.inner.fail_closed && !self.inner.synced.load(Ordering::Acquire);
         let len = u64::try_from(len).unwrap_or(BLOCKED - 1).min(BLOCKED - 1);
         let gate = len | if blocked { BLOCKED } else { 0 };

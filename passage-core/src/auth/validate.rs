@@ -19,7 +19,10 @@ use super::{
     revocation::RevocationList,
     token::{RawToken, check_token_shape},
 };
-use crate::PassageClaims;
+use crate::{
+    PassageClaims,
+    metrics::{self, Outcome},
+};
 
 /// Latest date accepted in a numeric date claim: 9999-12-31T23:59:59Z.
 const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
@@ -130,29 +133,35 @@ struct Unverified<'t> {
 
 impl Validator {
     pub(crate) async fn validate(&self, token: RawToken<'_>) -> Result<PassageClaims, AuthError> {
-        match self.prepare(token, self.clock.now())? {
-            Prepared::Cached(claims) => Ok(claims),
-            Prepared::Unverified(unverified) => {
-                let (key, epoch) = self.keys.key(&unverified.kid).await?;
-                self.finish(&unverified, &key, epoch, self.clock.now())
+        let (result, cached) = match self.prepare(token, self.clock.now()) {
+            Ok(Prepared::Cached(claims)) => (Ok(claims), true),
+            Ok(Prepared::Unverified(unverified)) => {
+                let result = match self.keys.key(&unverified.kid).await {
+                    Ok((key, epoch)) => self.finish(&unverified, &key, epoch, self.clock.now()),
+                    Err(err) => Err(err),
+                };
+                (result, false)
             }
-        }
+            Err(err) => (Err(err), false),
+        };
+        metrics::validation(Outcome::of(&result, cached));
+        result
     }
 
     /// Everything that needs no I/O: all rules, when the key is held (the usual case).
     pub(crate) fn validate_now<'t>(&self, token: RawToken<'t>) -> Now<'t> {
         let now = self.clock.now();
-        let prepared = match self.prepare(token, now) {
-            Ok(prepared) => prepared,
-            Err(err) => return Now::Done(Err(err)),
-        };
-        match prepared {
-            Prepared::Cached(claims) => Now::Done(Ok(claims)),
-            Prepared::Unverified(unverified) => match self.keys.key_now(&unverified.kid, now) {
-                Some((key, epoch)) => Now::Done(self.finish(&unverified, &key, epoch, now)),
-                None => Now::NeedsKeys(unverified.token),
+        let (result, cached) = match self.prepare(token, now) {
+            Ok(Prepared::Cached(claims)) => (Ok(claims), true),
+            Ok(Prepared::Unverified(unverified)) => match self.keys.key_now(&unverified.kid, now) {
+                Some((key, epoch)) => (self.finish(&unverified, &key, epoch, now), false),
+                // Decided (and counted) once the keys are there.
+                None => return Now::NeedsKeys(unverified.token),
             },
-        }
+            Err(err) => (Err(err), false),
+        };
+        metrics::validation(Outcome::of(&result, cached));
+        Now::Done(result)
     }
 
     /// Size, cache, characters, shape, segments, header rules, signature decoding.

@@ -8,6 +8,7 @@
 )]
 
 mod api;
+mod metrics;
 mod oracle;
 mod properties;
 mod revocation;
