@@ -80,6 +80,18 @@ pub fn fast(builder: PassageBuilder) -> PassageBuilder {
         .jwks_fetch_timeout(Duration::from_secs(2))
 }
 
+/// How [`start_with`] runs a server, beyond the defaults of [`start`].
+#[derive(Debug, Default)]
+pub struct Options {
+    /// The CORS origins of `example-axum` and `example-tower` (`CORS_ORIGINS`); none by default.
+    /// `example-actix` has no CORS layer: origins are refused there.
+    pub cors_origins: Vec<http::HeaderValue>,
+    /// When set, the server runs on a thread of its own (a current-thread runtime) with this as
+    /// its default subscriber: everything the server logs goes there, and nothing the test, its
+    /// client or the emulator log does.
+    pub log: Option<tracing::Dispatch>,
+}
+
 /// Starts `adapter`'s example server on `127.0.0.1:0` in front of a new emulator.
 ///
 /// # Errors
@@ -88,6 +100,52 @@ pub async fn start(
     adapter: Adapter,
     tune: impl FnOnce(PassageBuilder) -> PassageBuilder,
 ) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
+    start_with(adapter, tune, Options::default()).await
+}
+
+/// [`start`] with [`Options`].
+///
+/// # Errors
+/// When the emulator or the listener cannot start, or `options` do not fit the adapter.
+pub async fn start_with(
+    adapter: Adapter,
+    tune: impl FnOnce(PassageBuilder) -> PassageBuilder,
+    options: Options,
+) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
+    if adapter == Adapter::Actix && !options.cors_origins.is_empty() {
+        return Err("example-actix has no CORS layer".into());
+    }
+    let cors = options.cors_origins;
+    launch(tune, options.log, move |listener, passage, shutdown| {
+        Box::pin(async move {
+            match adapter {
+                Adapter::Axum => {
+                    let app = example_axum::app(passage, cors);
+                    example_axum::serve(listener, app, shutdown).await?;
+                }
+                Adapter::Tower => {
+                    let app = example_tower::app(passage, cors);
+                    example_tower::serve(listener, app, shutdown).await?;
+                }
+                Adapter::Actix => example_actix::serve(listener, passage, shutdown).await?,
+            }
+            Ok(())
+        })
+    })
+    .await
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Shutdown = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+type Serving = std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+/// Starts an emulator, a client tuned by `tune`, and the server `serve` makes, on a free
+/// loopback port: on the test's runtime, or with `log` on a thread of its own.
+async fn launch(
+    tune: impl FnOnce(PassageBuilder) -> PassageBuilder,
+    log: Option<tracing::Dispatch>,
+    serve: impl FnOnce(tokio::net::TcpListener, Passage, Shutdown) -> Serving + Send + 'static,
+) -> Result<Running, BoxError> {
     let emulator = Emulator::builder()
         .app_id("app_e2e")
         .api_key("e2e_api_key")
@@ -95,22 +153,31 @@ pub async fn start(
         .start()
         .await?;
     let passage = tune(PassageBuilder::from_env_vars(emulator.env_vars())?).build()?;
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    // A std listener: it becomes a tokio one on the runtime that serves it.
+    let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    listener.set_nonblocking(true)?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = oneshot::channel::<()>();
-    let shutdown = async move {
+    let shutdown: Shutdown = Box::pin(async move {
         let _ = stopped.await;
-    };
+    });
     let server_passage = passage.clone();
-    match adapter {
-        Adapter::Axum => {
-            tokio::spawn(example_axum::serve(listener, server_passage, shutdown));
+    let server = async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        serve(listener, server_passage, shutdown).await
+    };
+    match log {
+        None => {
+            tokio::spawn(server);
         }
-        Adapter::Tower => {
-            tokio::spawn(example_tower::serve(listener, server_passage, shutdown));
-        }
-        Adapter::Actix => {
-            tokio::spawn(example_actix::serve(listener, server_passage, shutdown));
+        Some(dispatch) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::thread::spawn(move || {
+                let _default = tracing::dispatcher::set_default(&dispatch);
+                runtime.block_on(server)
+            });
         }
     }
     Ok(Running {

@@ -7,21 +7,67 @@
 //! | `GET /me` | required | `{"user_id": "<sub>"}` |
 //! | `GET /maybe` | optional | `{"user_id": "<sub>" or null}` (a bad token is still 401) |
 //! | `GET /profile` | required | the user's `email`, `phone`, `status` from the Management API |
+//!
+//! Around the routes, the stack a production app runs (tower-http): sensitive `Authorization`
+//! and `Cookie` headers, a request span, and CORS for front-ends on other origins.
 
 use axum::{
     Json, Router,
-    extract::State,
-    http::{HeaderMap, StatusCode, header},
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
 use passage_axum::{Passage, PassageLayer, PassageUser};
 use passage_core::{ApiError, Report};
 use serde_json::{Value, json};
+use tower::ServiceBuilder;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::{Level, Span};
 
 /// The app: one optional [`PassageLayer`] validates each request once; the extractors then read
-/// its verdict (`PassageUser` requires a user, `Option<PassageUser>` does not).
-pub fn app(passage: Passage) -> Router {
+/// its verdict (`PassageUser` requires a user, `Option<PassageUser>` does not). Around it, from
+/// the outside in:
+///
+/// - `Authorization` and `Cookie` are marked sensitive before anything can log them (the
+///   Passage layer marks them too, for the requests it sees);
+/// - one span per request, with the method and the path only: a query string can carry a token;
+/// - CORS for the front-ends at `cors_origins` (with credentials, so the browser sends the
+///   `psg_auth_token` cookie; never a wildcard). It sits outside the Passage layer: a preflight
+///   carries no token, and a front-end can read a 401 only when it has these headers.
+pub fn app(passage: Passage, cors_origins: Vec<HeaderValue>) -> Router {
+    let stack = ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(cors_origins))
+                .allow_credentials(true)
+                .allow_methods([Method::GET])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER]),
+        );
+    routes(passage).layer(stack)
+}
+
+/// The request's span: method and path, not the URI (a query string can carry a token).
+fn request_span(request: &Request) -> Span {
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+}
+
+/// The routes and the Passage layer.
+fn routes(passage: Passage) -> Router {
     Router::new()
         .route("/me", get(me))
         .route("/maybe", get(maybe))
@@ -36,16 +82,16 @@ pub fn app(passage: Passage) -> Router {
         .with_state(passage)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves.
+/// Serves `app` (see [`app`]) on `listener` until `shutdown` resolves.
 ///
 /// # Errors
 /// When the listener fails.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    passage: Passage,
+    app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(passage))
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

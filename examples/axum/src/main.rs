@@ -2,7 +2,9 @@
 //!
 //! With `PASSAGE_APP_ID` (and `PASSAGE_API_KEY`, `PASSAGE_AUTH_URL`, `PASSAGE_API_URL`) it talks
 //! to that Passage; unset, it starts an embedded passage-server (development mode) with a demo user and prints a ready
-//! `curl` line. `BIND` sets the address (default `127.0.0.1:3000`). Ctrl-C stops it.
+//! `curl` line. `BIND` sets the address (default `127.0.0.1:3000`), `CORS_ORIGINS` the
+//! front-ends on other origins that may call it with cookies (comma-separated; default none).
+//! Ctrl-C stops it.
 
 use example_support::StartError;
 use passage_axum::Passage;
@@ -11,6 +13,7 @@ use passage_core::ConfigError;
 #[tokio::main]
 async fn main() -> Result<(), StartError> {
     example_support::init_tracing();
+    let cors_origins = example_support::cors_origins()?;
     let (passage, demo) = match Passage::from_env() {
         Ok(passage) => (passage, None),
         // No PASSAGE_APP_ID: a local Passage server, so this runs without an account.
@@ -27,6 +30,7 @@ async fn main() -> Result<(), StartError> {
         &passage,
         demo.as_ref(),
     );
-    example_axum::serve(listener, passage, example_support::shutdown_signal()).await?;
+    let app = example_axum::app(passage, cors_origins);
+    example_axum::serve(listener, app, example_support::shutdown_signal()).await?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
+use http::HeaderValue;
 use passage_core::{Passage, PassageBuilder, Report};
 use passage_emulator::SeedUser;
 use passage_server::Server;
@@ -80,6 +81,71 @@ pub fn bind_addr() -> Result<SocketAddr, StartError> {
     let raw = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     raw.parse()
         .map_err(|_| StartError(format!("BIND={raw} is not an address like 127.0.0.1:3000").into()))
+}
+
+/// The origins whose pages may call the app with credentials (the `psg_auth_token` cookie):
+/// `CORS_ORIGINS`, comma-separated, like `https://app.example.com,http://localhost:5173`. Unset
+/// or empty: none, so only the app's own pages (same origin) send cookies to it.
+///
+/// # Errors
+/// When `CORS_ORIGINS` is not Unicode or an entry is not an origin ([`parse_cors_origins`]).
+pub fn cors_origins() -> Result<Vec<HeaderValue>, StartError> {
+    match std::env::var("CORS_ORIGINS") {
+        Ok(raw) => parse_cors_origins(&raw),
+        Err(std::env::VarError::NotPresent) => Ok(Vec::new()),
+        Err(err) => Err(StartError(format!("CORS_ORIGINS: {err}").into())),
+    }
+}
+
+/// Parses a comma-separated list of origins (`scheme://host[:port]`, `http` or `https`, no
+/// path), lowercased as browsers send them; empty entries are skipped.
+///
+/// # Errors
+/// On the wildcard `*` (a browser sends no cookies to it, and listing every origin with
+/// credentials would let any site act as the signed-in user), on `null` (sandboxed and `file:`
+/// pages), and on anything that is not an origin, such as `https://app.example.com/` (a path).
+pub fn parse_cors_origins(raw: &str) -> Result<Vec<HeaderValue>, StartError> {
+    let mut origins = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let refuse = |why: &str| StartError(format!("CORS_ORIGINS: {entry:?} {why}").into());
+        if entry == "*" || entry.eq_ignore_ascii_case("null") {
+            return Err(refuse(
+                "is not allowed with credentials: list each origin, like https://app.example.com",
+            ));
+        }
+        let origin = entry.to_ascii_lowercase();
+        let authority = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .ok_or_else(|| refuse("is not an origin: it starts with https:// or http://"))?;
+        // host[:port], where an IPv6 host is in brackets: [::1]:8080.
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(v6) => match v6.split_once(']') {
+                Some((ip, "")) => (ip, None),
+                Some((ip, rest)) => match rest.strip_prefix(':') {
+                    Some(port) => (ip, Some(port)),
+                    None => ("", None), // something else after the brackets
+                },
+                None => ("", None),
+            },
+            None => match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            },
+        };
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+        let port_ok = port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok());
+        if !host_ok || !port_ok {
+            return Err(refuse(
+                "is not an origin: scheme://host[:port], without a path (not even a trailing /)",
+            ));
+        }
+        origins.push(HeaderValue::try_from(origin).map_err(|_| refuse("is not a header value"))?);
+    }
+    Ok(origins)
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default: info, and debug for passage).
@@ -280,4 +346,55 @@ fn html(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::parse_cors_origins;
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        let parsed = parse_cors_origins(
+            " https://App.Example.com, http://localhost:5173,,http://[::1]:8080,http://127.0.0.1 ",
+        )
+        .unwrap();
+        let parsed: Vec<_> = parsed.iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(
+            parsed,
+            [
+                "https://app.example.com",
+                "http://localhost:5173",
+                "http://[::1]:8080",
+                "http://127.0.0.1"
+            ]
+        );
+        assert!(parse_cors_origins("").unwrap().is_empty());
+        assert!(parse_cors_origins(" , ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn cors_origins_refuse_wildcards_and_non_origins() {
+        for bad in [
+            "*",
+            "null",
+            "https://*.example.com",
+            "app.example.com",
+            "ftp://app.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "https://app.example.com?x=1",
+            "https://user@app.example.com",
+            "https://",
+            "https://app.example.com:",
+            "https://app.example.com:99999",
+            "https://app.example.com:80:80",
+            "http://[::1]8080",
+            "http://[::1",
+            "https://app.example.com, *",
+        ] {
+            assert!(parse_cors_origins(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 }

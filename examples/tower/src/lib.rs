@@ -1,11 +1,11 @@
 //! The example server: hyper 1 + `tower` + [`PassageLayer`], no web framework.
-//! Routes and answers as in `example-axum`.
+//! Routes and answers as in `example-axum`, in the same production stack (tower-http).
 
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{Full, combinators::UnsyncBoxBody};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::{rt::TokioIo, service::TowerToHyperService};
@@ -15,8 +15,21 @@ use passage_core::{
 use passage_tower::PassageLayer;
 use serde_json::json;
 use tower::{Service, ServiceBuilder, ServiceExt as _, service_fn, util::BoxCloneSyncService};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::{Level, Span};
 
+/// The body the handlers answer with.
 type Body = Full<Bytes>;
+
+/// The body the app answers with: the handlers' body, wrapped by the trace layer, boxed.
+pub type AppBody = UnsyncBoxBody<Bytes, Infallible>;
+
+/// The whole app as one service ([`app`]), as [`serve`] takes it.
+pub type App = BoxCloneSyncService<Request<Incoming>, Response<AppBody>, Infallible>;
 
 fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut response = Response::new(Body::from(value.to_string()));
@@ -79,11 +92,19 @@ async fn profile(passage: &Passage, claims: &PassageClaims) -> Response<Body> {
 }
 
 /// The whole app as one tower service: `/healthz` in front of the layer, the rest behind it.
-pub fn app(passage: Passage) -> BoxCloneSyncService<Request<Incoming>, Response<Body>, Infallible> {
+/// Around both, from the outside in:
+///
+/// - `Authorization` and `Cookie` are marked sensitive before anything can log them (the
+///   Passage layer marks them too, for the requests it sees);
+/// - one span per request, with the method and the path only: a query string can carry a token;
+/// - CORS for the front-ends at `cors_origins` (with credentials, so the browser sends the
+///   `psg_auth_token` cookie; never a wildcard). It sits outside the Passage layer: a preflight
+///   carries no token, and a front-end can read a 401 only when it has these headers.
+pub fn app(passage: Passage, cors_origins: Vec<HeaderValue>) -> App {
     let protected = ServiceBuilder::new()
         .layer(PassageLayer::new(passage.clone()).optional())
         .service(service_fn(move |request| routes(passage.clone(), request)));
-    BoxCloneSyncService::new(service_fn(move |request: Request<Incoming>| {
+    let routes = service_fn(move |request: Request<Incoming>| {
         let mut protected = protected.clone();
         async move {
             if request.uri().path() == "/healthz" {
@@ -91,19 +112,44 @@ pub fn app(passage: Passage) -> BoxCloneSyncService<Request<Incoming>, Response<
             }
             protected.ready().await?.call(request).await
         }
-    }))
+    });
+    let stack = ServiceBuilder::new()
+        .map_response(|response: Response<_>| response.map(AppBody::new))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(cors_origins))
+                .allow_credentials(true)
+                .allow_methods([Method::GET])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER]),
+        )
+        .service(routes);
+    BoxCloneSyncService::new(stack)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves.
+/// The request's span: method and path, not the URI (a query string can carry a token).
+fn request_span(request: &Request<Incoming>) -> Span {
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+}
+
+/// Serves `app` (see [`app`]) on `listener` until `shutdown` resolves.
 ///
 /// # Errors
 /// When accepting connections fails.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    passage: Passage,
+    app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app(passage);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {

@@ -1,7 +1,9 @@
 //! `cargo run -p example-tower` — hyper + the Passage tower layer, no framework.
 //!
 //! Same routes, variables and answers as `example-axum`: `PASSAGE_APP_ID` unset starts an
-//! embedded passage-server (development mode) and prints a ready `curl` line; `BIND` sets the address. Ctrl-C stops it.
+//! embedded passage-server (development mode) and prints a ready `curl` line; `BIND` sets the
+//! address, `CORS_ORIGINS` the front-ends on other origins that may call it with cookies
+//! (comma-separated; default none). Ctrl-C stops it.
 
 use example_support::StartError;
 use passage_core::{ConfigError, Passage};
@@ -9,6 +11,7 @@ use passage_core::{ConfigError, Passage};
 #[tokio::main]
 async fn main() -> Result<(), StartError> {
     example_support::init_tracing();
+    let cors_origins = example_support::cors_origins()?;
     let (passage, demo) = match Passage::from_env() {
         Ok(passage) => (passage, None),
         // No PASSAGE_APP_ID: a local Passage server, so this runs without an account.
@@ -25,6 +28,7 @@ async fn main() -> Result<(), StartError> {
         &passage,
         demo.as_ref(),
     );
-    example_tower::serve(listener, passage, example_support::shutdown_signal()).await?;
+    let app = example_tower::app(passage, cors_origins);
+    example_tower::serve(listener, app, example_support::shutdown_signal()).await?;
     Ok(())
 }

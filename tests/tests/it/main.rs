@@ -10,3 +10,4 @@
 mod e2e;
 mod seams;
 mod security;
+mod stack;
