@@ -1,5 +1,6 @@
-//! The harness of the cross-crate suites: start any example server (axum, tower, actix) on
-//! loopback in front of a fresh emulator, so one table of cases drives every adapter.
+//! The harness of the cross-crate suites: start any example server (axum, tower, actix, and the
+//! tonic gRPC service) on loopback in front of a fresh emulator, so one table of cases drives
+//! every adapter.
 
 mod layered;
 
@@ -129,6 +130,23 @@ pub async fn start_with(
                 }
                 Adapter::Actix => example_actix::serve(listener, passage, shutdown).await?,
             }
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// Starts `example-tonic` (the `WhoAmI` gRPC service) on `127.0.0.1:0` in front of a new
+/// emulator; connect a tonic client to [`Running::base`].
+///
+/// # Errors
+/// When the emulator or the listener cannot start.
+pub async fn start_tonic(
+    tune: impl FnOnce(PassageBuilder) -> PassageBuilder,
+) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
+    launch(tune, None, |listener, passage, shutdown| {
+        Box::pin(async move {
+            example_tonic::serve(listener, passage, shutdown).await?;
             Ok(())
         })
     })

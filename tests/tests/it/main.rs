@@ -8,6 +8,7 @@
 )]
 
 mod e2e;
+mod grpc;
 mod seams;
 mod security;
 mod stack;

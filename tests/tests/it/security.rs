@@ -1,6 +1,7 @@
 //! One table of hostile requests, sent byte for byte over raw TCP to every adapter's example
 //! server, and the JWKS faults an auth library must survive. The same rows drive axum, tower and
-//! actix, so the three can never drift apart.
+//! actix, so the three can never drift apart, and the tonic gRPC service (the rows' headers as
+//! metadata, through a real tonic client).
 
 use std::{
     sync::{
@@ -11,7 +12,7 @@ use std::{
 };
 
 use passage_emulator::{Emulator, Fault, Signer, SigningKey, Target};
-use passage_tests::{Adapter, Running, USER_ID, fast, start};
+use passage_tests::{Adapter, Running, USER_ID, fast, start, start_tonic};
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::{TcpListener, TcpStream},
@@ -425,6 +426,87 @@ async fn hostile_requests_are_refused_by_every_adapter() {
         }
     }
     assert!(count > 150, "{count} rows ran");
+    assert!(
+        failures.is_empty(),
+        "{} of {count} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        contacts.load(Ordering::SeqCst),
+        0,
+        "a header URL was followed"
+    );
+    watcher.abort();
+}
+
+/// Calls the tonic service's `WhoAmI` on a new connection with these header lines as metadata,
+/// their values trimmed of spaces and tabs as an HTTP/1 parser trims them; returns the status
+/// an HTTP server would have answered: 200 (the row's user), 401 (`UNAUTHENTICATED`), 503
+/// (`UNAVAILABLE`), or 0: refused before the service (by the client, which sends no invalid
+/// metadata, or by the HTTP/2 server, as with a header list over its limit).
+async fn grpc_get(base: &str, headers: &[String]) -> u16 {
+    use example_tonic::{WhoAmIRequest, who_am_i_client::WhoAmIClient};
+    use tonic::{Code, metadata::MetadataValue};
+
+    let mut request = tonic::Request::new(WhoAmIRequest {});
+    for line in headers {
+        let Some((name, value)) = line.split_once(':') else {
+            return 0;
+        };
+        let name = name.to_ascii_lowercase();
+        let Ok(value) = MetadataValue::try_from(value.trim_matches([' ', '\t'])) else {
+            return 0;
+        };
+        let Ok(name) = tonic::metadata::AsciiMetadataKey::from_bytes(name.as_bytes()) else {
+            return 0;
+        };
+        request.metadata_mut().append(name, value);
+    }
+    let exchange = async {
+        let channel = tonic::transport::Endpoint::from_shared(base.to_owned())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        match WhoAmIClient::new(channel).who_am_i(request).await {
+            Ok(reply) if reply.get_ref().user_id == USER_ID => 200,
+            Ok(_) => 299,
+            Err(status) => match status.code() {
+                Code::Unauthenticated => 401,
+                Code::Unavailable => 503,
+                _ => 0,
+            },
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn hostile_requests_are_refused_by_the_tonic_service() {
+    let (watched, contacts, watcher) = watched_server().await;
+    let attacker = SigningKey::generate().unwrap();
+    let server = start_tonic(fast).await.unwrap();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for row in rows(&server.emulator, &watched, &attacker) {
+        count += 1;
+        let status = grpc_get(&server.base, &row.headers).await;
+        let ok = match row.expect {
+            Expect::Status(expected) => status == expected,
+            Expect::Refused => matches!(status, 0 | 401),
+        };
+        if !ok {
+            failures.push(format!(
+                "tonic / {}: got {status}, expected {:?}",
+                row.name, row.expect
+            ));
+        }
+    }
+    assert!(count > 50, "{count} rows ran");
     assert!(
         failures.is_empty(),
         "{} of {count} rows failed:\n{}",
