@@ -8,7 +8,9 @@
 //!   `DecodingKey` built once, RS256 + audience validation, claims into `serde_json::Value`;
 //! - `rsa_verify_floor` — a bare RS256 verify on a pre-parsed key (no parsing at all);
 //! - `passage_full` — `validate_jwt` with the verified-token cache off (every rule, every time);
-//! - `passage_cached` — `validate_jwt` with the cache on (a repeat token).
+//! - `passage_cached` — `validate_jwt` with the cache on (a repeat token);
+//! - `passage_cached_10k_revoked` — the same, with 10 000 other users' sessions revoked (the
+//!   revocation check is a hash lookup instead of one atomic load).
 //!
 //! Targets (ARCHITECTURE.md, "Performance budget"): full ≤ 1.0× baseline; cached ≥ 50× faster
 //! than full.
@@ -64,9 +66,14 @@ fn main() {
     };
     let full = client(0);
     let cached = client(10_000);
+    let revoked = client(10_000);
+    for i in 0..10_000 {
+        revoked.auth().revoke_sessions(&format!("revoked-user-{i}"));
+    }
     runtime.block_on(async {
         full.auth().validate_jwt(&token).await.expect("valid");
         cached.auth().validate_jwt(&token).await.expect("valid");
+        revoked.auth().validate_jwt(&token).await.expect("valid");
     });
 
     let jwk = emulator.current_key().jwk();
@@ -114,6 +121,9 @@ fn main() {
         });
         group.bench_function("passage_cached", |b| {
             b.iter(|| run_ready(cached.auth().validate_jwt(black_box(&token))).expect("valid"));
+        });
+        group.bench_function("passage_cached_10k_revoked", |b| {
+            b.iter(|| run_ready(revoked.auth().validate_jwt(black_box(&token))).expect("valid"));
         });
         // What an adapter does per request on a repeat token: find it in the header, then check.
         let header = format!("Bearer {token}");
@@ -171,4 +181,10 @@ fn print_ratios(out: &std::path::Path) {
         "full / cached               = {:.1}x (target >= 50x)",
         full / cached
     );
+    if let Some(revoked) = mean_ns(out, "passage_cached_10k_revoked") {
+        println!(
+            "cached, 10k users revoked / cached, none = {:.2}  ({revoked:.0} ns vs {cached:.0} ns)",
+            revoked / cached
+        );
+    }
 }
