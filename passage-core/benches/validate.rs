@@ -10,7 +10,10 @@
 //! - `passage_full` — `validate_jwt` with the verified-token cache off (every rule, every time);
 //! - `passage_cached` — `validate_jwt` with the cache on (a repeat token);
 //! - `passage_cached_10k_revoked` — the same, with 10 000 other users' sessions revoked (the
-//!   revocation check is a hash lookup instead of one atomic load).
+//!   revocation check is a hash lookup instead of one atomic load);
+//! - `request_check_cached` — what an adapter does per request on a repeat token, and
+//!   `request_check_cached_recorded` the same with a metrics recorder (metrics-util's
+//!   `DebuggingRecorder`: atomic counters, as Prometheus's) receiving the request's metrics.
 //!
 //! Targets (ARCHITECTURE.md, "Performance budget"): full ≤ 1.0× baseline; cached ≥ 50× faster
 //! than full.
@@ -67,6 +70,9 @@ fn main() {
     let full = client(0);
     let cached = client(10_000);
     let revoked = client(10_000);
+    // Its first request registers its metrics with this recorder.
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let recorded = client(10_000);
     for i in 0..10_000 {
         revoked.auth().revoke_sessions(&format!("revoked-user-{i}"));
     }
@@ -75,6 +81,10 @@ fn main() {
         cached.auth().validate_jwt(&token).await.expect("valid");
         revoked.auth().validate_jwt(&token).await.expect("valid");
     });
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(recorded.auth().validate_jwt(&token))
+    })
+    .expect("valid");
 
     let jwk = emulator.current_key().jwk();
     let (n, e) = (jwk["n"].as_str().expect("n"), jwk["e"].as_str().expect("e"));
@@ -127,17 +137,19 @@ fn main() {
         });
         // What an adapter does per request on a repeat token: find it in the header, then check.
         let header = format!("Bearer {token}");
+        let check = |client: &passage_core::Passage| match client.auth().admit(
+            Admission::required(passage_core::TokenSource::default()),
+            [black_box(header.as_bytes())],
+            std::iter::empty(),
+        ) {
+            Decision::Ready(result) => result.expect("valid"),
+            Decision::Pending(_) => unreachable!("keys are warm"),
+        };
         group.bench_function("request_check_cached", |b| {
-            b.iter(|| {
-                match cached.auth().admit(
-                    Admission::required(passage_core::TokenSource::default()),
-                    [black_box(header.as_bytes())],
-                    std::iter::empty(),
-                ) {
-                    Decision::Ready(result) => result.expect("valid"),
-                    Decision::Pending(_) => unreachable!("keys are warm"),
-                }
-            });
+            b.iter(|| check(&cached));
+        });
+        group.bench_function("request_check_cached_recorded", |b| {
+            metrics::with_local_recorder(&recorder, || b.iter(|| check(&recorded)));
         });
         group.finish();
     }
@@ -185,6 +197,15 @@ fn print_ratios(out: &std::path::Path) {
         println!(
             "cached, 10k users revoked / cached, none = {:.2}  ({revoked:.0} ns vs {cached:.0} ns)",
             revoked / cached
+        );
+    }
+    if let (Some(plain), Some(recorded)) = (
+        mean_ns(out, "request_check_cached"),
+        mean_ns(out, "request_check_cached_recorded"),
+    ) {
+        println!(
+            "cached request, metrics recorded / none = {:.2}  ({recorded:.0} ns vs {plain:.0} ns)",
+            recorded / plain
         );
     }
 }

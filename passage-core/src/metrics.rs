@@ -2,9 +2,11 @@
 //! reports is emitted here, one function per event, and nowhere else.
 //!
 //! Nothing is recorded until the application installs a recorder (for example
-//! `metrics-exporter-prometheus`); without one each event costs an atomic load. The events on
-//! the request path (validation outcomes, token-cache hits and misses) use fixed names and fixed
-//! label values, so they never allocate or format. **No label ever holds a user id, a token, or
+//! `metrics-exporter-prometheus`). The events on the request path (validation outcomes,
+//! token-cache hits and misses) go through handles each client registers at its first request:
+//! an atomic add with a recorder, a branch without one — so install the recorder before the
+//! first request. The other events
+//! are rare (a fetch, an API call, a gauge set at most once a second) and register per event. **No label ever holds a user id, a token, or
 //! anything else a request controls**: every label value comes from a small fixed set.
 //!
 //! | metric | type | labels |
@@ -27,7 +29,7 @@
 use std::time::Duration;
 
 use ::metrics::{
-    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    Counter, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
 
 use crate::{ApiError, AuthError, Invalid, JwksError, PassageClaims};
@@ -110,19 +112,19 @@ pub fn describe() {
     );
 }
 
-/// How a request (or a `validate_jwt` call) was decided.
+/// How a request (or a `validate_jwt` call) was decided; the index of its counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Validated now (signature and claims checked).
-    Ok,
+    Ok = 0,
     /// Served from the verified-token cache.
-    Cached,
-    Missing,
-    Malformed,
-    Invalid,
-    Revoked,
-    KeysUnavailable,
-    RevocationsUnavailable,
+    Cached = 1,
+    Missing = 2,
+    Malformed = 3,
+    Invalid = 4,
+    Revoked = 5,
+    KeysUnavailable = 6,
+    RevocationsUnavailable = 7,
 }
 
 impl Outcome {
@@ -135,7 +137,8 @@ impl Outcome {
         }
     }
 
-    fn of_error(err: &AuthError) -> Self {
+    /// The outcome of a refusal.
+    pub(crate) fn of_error(err: &AuthError) -> Self {
         match err {
             AuthError::MissingToken => Self::Missing,
             AuthError::Malformed(_) => Self::Malformed,
@@ -147,49 +150,52 @@ impl Outcome {
     }
 }
 
-/// A request decided. On the hot path: literal names and labels make each key one `static`
-/// (no allocation, its hash computed once).
-#[inline]
-pub(crate) fn validation(outcome: Outcome) {
-    match outcome {
-        Outcome::Ok => counter!("passage_validations_total", "outcome" => "ok").increment(1),
-        Outcome::Cached => {
-            counter!("passage_validations_total", "outcome" => "cached").increment(1)
-        }
-        Outcome::Missing => {
-            counter!("passage_validations_total", "outcome" => "missing").increment(1)
-        }
-        Outcome::Malformed => {
-            counter!("passage_validations_total", "outcome" => "malformed").increment(1)
-        }
-        Outcome::Invalid => {
-            counter!("passage_validations_total", "outcome" => "invalid").increment(1)
-        }
-        Outcome::Revoked => {
-            counter!("passage_validations_total", "outcome" => "revoked").increment(1)
-        }
-        Outcome::KeysUnavailable => {
-            counter!("passage_validations_total", "outcome" => "keys_unavailable").increment(1);
-        }
-        Outcome::RevocationsUnavailable => {
-            counter!("passage_validations_total", "outcome" => "revocations_unavailable")
-                .increment(1);
+/// The metrics of the request path, as handles: registering a metric with a recorder looks it
+/// up in the recorder's registry (a lock, a hash probe, an allocation in some recorders), so a
+/// client registers these once, at its first request, and then only increments them (an atomic
+/// add; nothing without a recorder). A recorder installed after a client's first request does
+/// not see that client's request-path metrics.
+#[derive(Debug)]
+pub(crate) struct RequestMetrics {
+    /// Indexed by [`Outcome`].
+    validations: [Counter; 8],
+    cache_hits: Counter,
+    cache_misses: Counter,
+}
+
+impl RequestMetrics {
+    /// Registers every handle with the current recorder.
+    pub(crate) fn register() -> Self {
+        Self {
+            validations: [
+                counter!("passage_validations_total", "outcome" => "ok"),
+                counter!("passage_validations_total", "outcome" => "cached"),
+                counter!("passage_validations_total", "outcome" => "missing"),
+                counter!("passage_validations_total", "outcome" => "malformed"),
+                counter!("passage_validations_total", "outcome" => "invalid"),
+                counter!("passage_validations_total", "outcome" => "revoked"),
+                counter!("passage_validations_total", "outcome" => "keys_unavailable"),
+                counter!("passage_validations_total", "outcome" => "revocations_unavailable"),
+            ],
+            cache_hits: counter!("passage_token_cache_hits_total"),
+            cache_misses: counter!("passage_token_cache_misses_total"),
         }
     }
-}
 
-/// A request refused before validation began (no token, or the lookup refused it).
-pub(crate) fn refused_early(err: &AuthError) {
-    validation(Outcome::of_error(err));
-}
+    /// A request decided.
+    #[inline]
+    pub(crate) fn validation(&self, outcome: Outcome) {
+        self.validations[outcome as usize].increment(1);
+    }
 
-/// A verified-token cache lookup.
-#[inline]
-pub(crate) fn token_cache_lookup(hit: bool) {
-    if hit {
-        counter!("passage_token_cache_hits_total").increment(1);
-    } else {
-        counter!("passage_token_cache_misses_total").increment(1);
+    /// A verified-token cache lookup.
+    #[inline]
+    pub(crate) fn token_cache_lookup(&self, hit: bool) {
+        if hit {
+            self.cache_hits.increment(1);
+        } else {
+            self.cache_misses.increment(1);
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use super::{Auth, claims::Authority, credentials, log_outcome, token, validate};
-use crate::{AuthError, PassageClaims, TokenSource};
+use crate::{AuthError, PassageClaims, TokenSource, metrics::Outcome};
 
 /// Whether a request must be authenticated, and where its token is looked for.
 ///
@@ -213,11 +213,11 @@ impl Hooks for Auth {
         ) {
             Ok(token) => token,
             Err(AuthError::MissingToken) if admission.optional => {
-                crate::metrics::refused_early(&AuthError::MissingToken);
+                validator.metrics().validation(Outcome::Missing);
                 return Decision::Ready(Ok(None));
             }
             Err(err) => {
-                crate::metrics::refused_early(&err);
+                validator.metrics().validation(Outcome::of_error(&err));
                 return Decision::Ready(log_outcome(Err(err)).map(Some));
             }
         };

@@ -98,12 +98,6 @@ impl TokenCache {
     /// the request's credential: only tokens that passed every check are cached, so an equal
     /// credential is that same token.
     pub(crate) fn get(&self, token: &[u8], epoch: u64, now: u64) -> Option<PassageClaims> {
-        let claims = self.lookup(token, epoch, now);
-        metrics::token_cache_lookup(claims.is_some());
-        claims
-    }
-
-    fn lookup(&self, token: &[u8], epoch: u64, now: u64) -> Option<PassageClaims> {
         let entry = self.entries.get(token)?;
         if entry.epoch != epoch || now >= entry.until {
             self.entries.remove(token);

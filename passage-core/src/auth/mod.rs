@@ -130,6 +130,7 @@ impl Auth {
                     max_len: config.max_token_len,
                     clock: config.clock,
                     revocations,
+                    metrics: std::sync::OnceLock::new(),
                 },
                 source: config.source,
                 revoke_on_user_changes: config.revoke_on_user_changes,

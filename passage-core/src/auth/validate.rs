@@ -4,7 +4,11 @@
 //! never comes from the token, and header URLs and embedded keys (`jku`, `x5u`, `jwk`, `x5c`) are
 //! never read: a token that carries one is refused.
 
-use std::{borrow::Cow, sync::Arc, time::Duration};
+use std::{
+    borrow::Cow,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Deserializer, de::IgnoredAny};
@@ -21,7 +25,7 @@ use super::{
 };
 use crate::{
     PassageClaims,
-    metrics::{self, Outcome},
+    metrics::{Outcome, RequestMetrics},
 };
 
 /// Latest date accepted in a numeric date claim: 9999-12-31T23:59:59Z.
@@ -42,6 +46,8 @@ pub(crate) struct Validator {
     pub(crate) max_len: usize,
     pub(crate) clock: WallClock,
     pub(crate) revocations: RevocationList,
+    /// Registered at the first request (see [`RequestMetrics`]).
+    pub(crate) metrics: OnceLock<RequestMetrics>,
 }
 
 /// The JOSE header, as far as the rules read it.
@@ -132,6 +138,12 @@ struct Unverified<'t> {
 }
 
 impl Validator {
+    /// The request-path metrics, registered with the current recorder on first use.
+    #[inline]
+    pub(crate) fn metrics(&self) -> &RequestMetrics {
+        self.metrics.get_or_init(RequestMetrics::register)
+    }
+
     pub(crate) async fn validate(&self, token: RawToken<'_>) -> Result<PassageClaims, AuthError> {
         let (result, cached) = match self.prepare(token, self.clock.now()) {
             Ok(Prepared::Cached(claims)) => (Ok(claims), true),
@@ -144,7 +156,7 @@ impl Validator {
             }
             Err(err) => (Err(err), false),
         };
-        metrics::validation(Outcome::of(&result, cached));
+        self.metrics().validation(Outcome::of(&result, cached));
         result
     }
 
@@ -160,7 +172,7 @@ impl Validator {
             },
             Err(err) => (Err(err), false),
         };
-        metrics::validation(Outcome::of(&result, cached));
+        self.metrics().validation(Outcome::of(&result, cached));
         Now::Done(result)
     }
 
@@ -172,10 +184,13 @@ impl Validator {
         // One clock reading serves the key set's staleness and the cached entry's window.
         if let Some(epoch) = self.keys.epoch(now)
             && let Some(cache) = &self.cache
-            && let Some(claims) = cache.get(raw.as_bytes(), epoch, now.as_secs())
         {
-            self.revocations.check(&claims)?;
-            return Ok(Prepared::Cached(claims));
+            let cached = cache.get(raw.as_bytes(), epoch, now.as_secs());
+            self.metrics().token_cache_lookup(cached.is_some());
+            if let Some(claims) = cached {
+                self.revocations.check(&claims)?;
+                return Ok(Prepared::Cached(claims));
+            }
         }
         let token = raw.to_str()?;
         check_token_shape(token, self.max_len)?;
