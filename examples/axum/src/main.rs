@@ -1,21 +1,21 @@
 //! `cargo run -p example-axum` — an axum app protected by Passage.
 //!
 //! With `PASSAGE_APP_ID` (and `PASSAGE_API_KEY`, `PASSAGE_AUTH_URL`, `PASSAGE_API_URL`) it talks
-//! to that Passage; unset, it starts an embedded passage-server (development mode) with a demo user and prints a ready
+//! to that Passage (and shares session revocations through Redis when `REDIS_URL` is set); unset, it starts an embedded passage-server (development mode) with a demo user and prints a ready
 //! `curl` line. `BIND` sets the address (default `127.0.0.1:3000`), `CORS_ORIGINS` the
 //! front-ends on other origins that may call it with cookies (comma-separated; default none).
 //! Ctrl-C stops it.
 
 use example_support::StartError;
-use passage_axum::Passage;
-use passage_core::ConfigError;
+use passage_core::{ConfigError, PassageBuilder};
 
 #[tokio::main]
 async fn main() -> Result<(), StartError> {
     example_support::init_tracing();
     let cors_origins = example_support::cors_origins()?;
-    let (passage, demo) = match Passage::from_env() {
-        Ok(passage) => (passage, None),
+    let (passage, demo) = match PassageBuilder::from_env() {
+        // With REDIS_URL, revocations (deactivations, sign-outs) are shared with every replica.
+        Ok(builder) => (example_support::shared_revocations(builder)?.build()?, None),
         // No PASSAGE_APP_ID: a local Passage server, so this runs without an account.
         Err(ConfigError::MissingEnv(_)) => {
             let (passage, server) = example_support::demo().await?;

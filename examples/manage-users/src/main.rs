@@ -10,6 +10,8 @@
 //! cargo run -p example-manage-users -- app
 //! ```
 //! Configured by `PASSAGE_APP_ID`, `PASSAGE_API_KEY`, `PASSAGE_AUTH_URL`, `PASSAGE_API_URL`;
+//! with `REDIS_URL`, `users deactivate`, `users delete` and `users revoke-refresh-tokens` also
+//! revoke the user's current tokens on every app replica sharing that Redis, at once;
 //! with `PASSAGE_APP_ID` unset it runs against an embedded passage-server (development mode) with seeded users.
 //! On failure it prints `{"error": {"status", "code", "message"}}` to stderr and exits 1.
 
@@ -18,10 +20,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use futures_util::TryStreamExt as _;
 use passage_core::{
-    ApiError, ConfigError, CreateMagicLink, CreateUser, Passage, UpdateUser,
+    ApiError, ConfigError, CreateMagicLink, CreateUser, Passage, PassageBuilder, UpdateUser,
     models::{Channel, Language, MagicLinkType, Metadata, UserStatus},
 };
 use passage_emulator::SeedUser;
+use passage_redis::RedisRevocations;
 use serde::Serialize;
 use serde_json::json;
 
@@ -143,8 +146,25 @@ enum ChannelArg {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo server lives as long as this process; keep it.
-    let (passage, _demo) = match Passage::from_env() {
-        Ok(passage) => (passage, None),
+    // With REDIS_URL, what this command revokes reaches every replica of the app.
+    let redis = match std::env::var("REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => match RedisRevocations::new(url.trim()) {
+            Ok(redis) => Some(redis),
+            Err(err) => return fail(&configuration(passage_core::Report(&err).to_string())),
+        },
+        _ => None,
+    };
+    let (passage, _demo) = match PassageBuilder::from_env() {
+        Ok(builder) => {
+            let builder = match &redis {
+                Some(redis) => builder.revocations(redis.clone()),
+                None => builder,
+            };
+            match builder.build() {
+                Ok(passage) => (passage, None),
+                Err(err) => return fail(&configuration(passage_core::Report(&err).to_string())),
+            }
+        }
         // No PASSAGE_APP_ID: an embedded passage-server with a few seeded users.
         Err(ConfigError::MissingEnv(_)) => match example_support::demo().await {
             Ok((passage, server)) => {
@@ -162,7 +182,14 @@ async fn main() -> ExitCode {
         },
         Err(err) => return fail(&configuration(passage_core::Report(&err).to_string())),
     };
-    match run(&passage, cli.command).await {
+    let outcome = run(&passage, cli.command).await;
+    // A revocation is written to Redis in the background: wait for it before exiting.
+    if let Some(redis) = &redis
+        && !redis.flush(std::time::Duration::from_secs(10)).await
+    {
+        eprintln!("warning: a session revocation could not be written to Redis (REDIS_URL)");
+    }
+    match outcome {
         Ok(value) => {
             println!(
                 "{}",

@@ -53,8 +53,25 @@ pub async fn demo() -> Result<(Passage, Server), StartError> {
         builder = builder.elements_dir(dir);
     }
     let server = builder.start().await?;
-    let passage = PassageBuilder::from_env_vars(server.env_vars())?.build()?;
+    let passage = shared_revocations(PassageBuilder::from_env_vars(server.env_vars())?)?.build()?;
     Ok((passage, server))
+}
+
+/// Revocations shared with every replica of the app (and the admin CLI) through Redis, when
+/// `REDIS_URL` is set (`redis://127.0.0.1:6379/`): a user deactivated anywhere is refused
+/// everywhere at once. Unset: revocations stay in this process.
+///
+/// # Errors
+/// When `REDIS_URL` is not a Redis URL.
+pub fn shared_revocations(builder: PassageBuilder) -> Result<PassageBuilder, StartError> {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => {
+            let redis = passage_redis::RedisRevocations::new(url.trim())?;
+            tracing::info!("session revocations are shared through Redis (REDIS_URL)");
+            Ok(builder.revocations(redis))
+        }
+        _ => Ok(builder),
+    }
 }
 
 /// Where the passage-elements bundle is: `PASSAGE_ELEMENTS_DIR`, else the copy `.ci/run`
@@ -184,6 +201,18 @@ pub fn print_banner(name: &str, addr: SocketAddr, passage: &Passage, demo: Optio
             "  (for the real <passage-auth> element: npm ci --prefix tests/browser, or set PASSAGE_ELEMENTS_DIR)"
         );
     }
+    let vars: Vec<String> = server
+        .env_vars()
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    println!(
+        "manage its users (with REDIS_URL set here and there, a deactivation takes effect at once):"
+    );
+    println!(
+        "  {} cargo run -p example-manage-users -- users list",
+        vars.join(" ")
+    );
     match server.emulator().mint_token(DEMO_USER_ID) {
         Ok(token) => {
             println!("demo user {DEMO_USER_ID} <{DEMO_EMAIL}>; try:");

@@ -8,13 +8,14 @@
 //! `authorization: Bearer <token>`; the answer is `{ user_id }`, or status `UNAUTHENTICATED`.
 
 use example_support::{DEMO_USER_ID, StartError};
-use passage_core::{ConfigError, Passage};
+use passage_core::{ConfigError, PassageBuilder};
 
 #[tokio::main]
 async fn main() -> Result<(), StartError> {
     example_support::init_tracing();
-    let (passage, demo) = match Passage::from_env() {
-        Ok(passage) => (passage, None),
+    let (passage, demo) = match PassageBuilder::from_env() {
+        // With REDIS_URL, revocations (deactivations, sign-outs) are shared with every replica.
+        Ok(builder) => (example_support::shared_revocations(builder)?.build()?, None),
         // No PASSAGE_APP_ID: a local Passage server, so this runs without an account.
         Err(ConfigError::MissingEnv(_)) => {
             let (passage, server) = example_support::demo().await?;

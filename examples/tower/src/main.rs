@@ -6,14 +6,15 @@
 //! (comma-separated; default none). Ctrl-C stops it.
 
 use example_support::StartError;
-use passage_core::{ConfigError, Passage};
+use passage_core::{ConfigError, PassageBuilder};
 
 #[tokio::main]
 async fn main() -> Result<(), StartError> {
     example_support::init_tracing();
     let cors_origins = example_support::cors_origins()?;
-    let (passage, demo) = match Passage::from_env() {
-        Ok(passage) => (passage, None),
+    let (passage, demo) = match PassageBuilder::from_env() {
+        // With REDIS_URL, revocations (deactivations, sign-outs) are shared with every replica.
+        Ok(builder) => (example_support::shared_revocations(builder)?.build()?, None),
         // No PASSAGE_APP_ID: a local Passage server, so this runs without an account.
         Err(ConfigError::MissingEnv(_)) => {
             let (passage, server) = example_support::demo().await?;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# End to end across processes, run by .ci/run: example-axum runs with REDIS_URL (a real
+# redis-server on a free loopback port); the demo token it prints works; then the admin CLI,
+# `example-manage-users users deactivate demo-user`, with the same REDIS_URL, makes the running
+# server refuse that token — no restart. Logs go to target/revocation/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v redis-server >/dev/null || { echo "redis-server is missing (apt-get install redis-server; .ci/run installs it)" >&2; exit 1; }
+cargo build -q -p example-axum -p example-manage-users
+out=target/revocation
+mkdir -p "$out"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+redis_port=$(free_port)
+port=$(free_port)
+data=$(mktemp -d)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --dir "$data" >"$out/redis.log" 2>&1 &
+redis=$!
+export REDIS_URL="redis://127.0.0.1:$redis_port/"
+BIND=127.0.0.1:$port RUST_LOG=warn target/debug/example-axum >"$out/server.log" 2>&1 &
+server=$!
+trap 'kill "$server" "$redis" 2>/dev/null || true; rm -rf "$data"' EXIT
+fail() {
+  echo "revocation check failed: $1"
+  echo "--- server log (tail)"; tail -20 "$out/server.log"
+  exit 1
+}
+for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || fail "example-axum did not start"
+
+token=$(grep -o "Bearer [^']*" "$out/server.log" | head -1 | cut -d' ' -f2)
+[[ -n "$token" ]] || fail "no demo token in the banner"
+read -r -a vars <<<"$(grep -o 'PASSAGE_APP_ID=[^ ]* PASSAGE_API_KEY=[^ ]* PASSAGE_AUTH_URL=[^ ]* PASSAGE_API_URL=[^ ]*' "$out/server.log" | head -1)"
+[[ ${#vars[@]} -eq 4 ]] || fail "no PASSAGE_* variables in the banner"
+me() { curl -s -o "$out/me.json" -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/me"; }
+[[ "$(me)" == 200 ]] || fail "the demo token was refused before any revocation: $(cat "$out/me.json")"
+
+env "${vars[@]}" target/debug/example-manage-users users deactivate demo-user >"$out/cli.json" 2>"$out/cli.err" \
+  || fail "the CLI failed: $(cat "$out/cli.err")"
+for _ in $(seq 100); do [[ "$(me)" == 401 ]] && break; sleep 0.1; done
+[[ "$(me)" == 401 ]] || fail "the running server still admits the deactivated user's token: $(cat "$out/me.json")"
+grep -q '"invalid_token"' "$out/me.json" || fail "expected invalid_token, got $(cat "$out/me.json")"
+kill -0 "$server" || fail "the server is not the one that started"
+echo "revocation check ok: the CLI deactivated demo-user through the Management API and Redis; the running server refuses its token (401 invalid_token)"
