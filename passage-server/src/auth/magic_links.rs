@@ -201,5 +201,5 @@ pub(crate) async fn status(
         .store
         .user(&link.user_id)?
         .ok_or_else(AuthApiError::user_not_found)?;
-    sessions::sign_in(&state, &user, &link.redirect_url)
+    sessions::another_session(&state, &user, &link.redirect_url)
 }

@@ -24,13 +24,33 @@ pub(crate) fn sign_in(
     user: &User,
     redirect_url: &str,
 ) -> Result<Response, AuthApiError> {
+    session(state, user, redirect_url, true)
+}
+
+/// A second session for a sign-in already recorded (the page that waited for a magic link).
+pub(crate) fn another_session(
+    state: &Shared,
+    user: &User,
+    redirect_url: &str,
+) -> Result<Response, AuthApiError> {
+    session(state, user, redirect_url, false)
+}
+
+fn session(
+    state: &Shared,
+    user: &User,
+    redirect_url: &str,
+    record: bool,
+) -> Result<Response, AuthApiError> {
     if user.status == "inactive" {
         return Err(AuthApiError::user_inactive());
     }
     if user.status != "active" {
         state.store.set_status(&user.id, "active")?;
     }
-    state.store.record_login(&user.id)?;
+    if record {
+        state.store.record_login(&user.id)?;
+    }
     let result = auth_result(state, &user.id, redirect_url)?;
     Ok(ok(json!({ "auth_result": result })))
 }

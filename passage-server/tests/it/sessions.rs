@@ -95,6 +95,17 @@ async fn magic_link_sign_in_then_a_passkey() {
         .post("/magic-link/status", json!({ "id": link_id }))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "and only that one page");
+    let ada = browser
+        .server
+        .emulator()
+        .store()
+        .user("imported-ada")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ada.login_count, 1,
+        "one link, one sign-in (the waiting page shares it)"
+    );
 
     // An imported user without passkeys adds one after the magic link, then signs in with it.
     let token = activated["auth_result"]["auth_token"].as_str().unwrap();
