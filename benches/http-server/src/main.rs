@@ -7,6 +7,10 @@
 //!
 //! Prints `TOKEN=<jwt>` for the load generator, then `READY`, and serves `GET /me` until killed.
 //! Signing keys come from an embedded emulator, fetched once at start.
+//!
+//! `METRICS=1` installs the Prometheus recorder (metrics-exporter-prometheus) first, and renders
+//! it every 5 s as a scrape would: every mode then records passage-core's metrics, so the load
+//! script's ratios show what they cost.
 
 use std::process::ExitCode;
 
@@ -34,6 +38,19 @@ async fn main() -> ExitCode {
 
 async fn run(framework: &str, mode: &str, bind: &str) -> Result<(), Box<dyn std::error::Error>> {
     let mode = Mode::parse(mode).ok_or_else(|| format!("unknown mode {mode}"))?;
+    if std::env::var("METRICS").is_ok_and(|v| v == "1") {
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+        passage_core::metrics::describe();
+        tokio::spawn(async move {
+            let mut scrape = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                scrape.tick().await;
+                handle.run_upkeep();
+                std::hint::black_box(handle.render());
+            }
+        });
+        eprintln!("bench-http: metrics recorder installed");
+    }
     let emulator = Emulator::builder().app_id("bench_app").start().await?;
     let passage = PassageBuilder::from_env_vars(emulator.env_vars())?
         .token_cache_capacity(mode.token_cache_capacity())
