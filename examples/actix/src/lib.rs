@@ -9,15 +9,19 @@ use passage_actix::{Passage, PassageAuth, PassageUser};
 use passage_core::{ApiError, Report};
 use serde_json::json;
 
-/// Registers the routes: `/healthz` in front, the rest behind an optional [`PassageAuth`],
-/// which validates each request once; the extractors then read its verdict.
+/// Registers the routes: `/healthz` and `/metrics` in front, the rest behind an optional
+/// [`PassageAuth`], which validates each request once; the extractors then read its verdict.
 pub fn configure(passage: Passage) -> impl FnOnce(&mut web::ServiceConfig) {
+    // Installed before the first request, so `/metrics` counts every one.
+    example_support::metrics();
     move |cfg| {
         cfg.app_data(Data::new(passage.clone()))
             .route(
                 "/healthz",
                 web::get().to(|| async { HttpResponse::Ok().json(json!({ "status": "ok" })) }),
             )
+            // In front of the middleware too: scraped without a token.
+            .route("/metrics", web::get().to(metrics))
             .service(
                 web::scope("")
                     .wrap(PassageAuth::new(passage).optional())
@@ -25,6 +29,17 @@ pub fn configure(passage: Passage) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route("/maybe", web::get().to(maybe))
                     .route("/profile", web::get().to(profile)),
             );
+    }
+}
+
+/// `GET /metrics`: every metric in the Prometheus text format (no authentication: keep the
+/// route on a private network, or behind your own check, in production).
+async fn metrics() -> HttpResponse {
+    match example_support::metrics_text() {
+        Some(text) => HttpResponse::Ok()
+            .content_type(example_support::METRICS_CONTENT_TYPE)
+            .body(text),
+        None => HttpResponse::NotFound().finish(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `GET /` | none | the demo page: sign in (emulator) or `<passage-auth>`, then `/me` and `/profile` |
 //! | `GET /healthz` | none | 200 |
+//! | `GET /metrics` | none | every metric in the Prometheus text format |
 //! | `GET /me` | required | `{"user_id": "<sub>"}` |
 //! | `GET /maybe` | optional | `{"user_id": "<sub>" or null}` (a bad token is still 401) |
 //! | `GET /profile` | required | the user's `email`, `phone`, `status` from the Management API |
@@ -68,6 +69,8 @@ fn request_span(request: &Request) -> Span {
 
 /// The routes and the Passage layer.
 fn routes(passage: Passage) -> Router {
+    // Installed before the first request, so `/metrics` counts every one.
+    example_support::metrics();
     Router::new()
         .route("/me", get(me))
         .route("/maybe", get(maybe))
@@ -78,6 +81,7 @@ fn routes(passage: Passage) -> Router {
             "/healthz",
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
+        .route("/metrics", get(metrics))
         .route("/", get(page))
         .with_state(passage)
 }
@@ -94,6 +98,19 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// `GET /metrics`: every metric in the Prometheus text format (no authentication: keep the
+/// route on a private network, or behind your own check, in production).
+async fn metrics() -> Response {
+    match example_support::metrics_text() {
+        Some(text) => (
+            [(header::CONTENT_TYPE, example_support::METRICS_CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn me(user: PassageUser) -> Json<Value> {

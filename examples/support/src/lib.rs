@@ -1,11 +1,13 @@
 //! What the example servers share, and only that: a demo Passage (so every example runs on a
-//! fresh machine, without an account), logging, the `BIND` address, the start-up banner,
-//! Ctrl-C, and the demo page. The Passage code you would copy — building the client, the
-//! layer, the handlers — is in each example itself.
+//! fresh machine, without an account), logging, metrics (the Prometheus recorder behind
+//! `GET /metrics`), the `BIND` address, the start-up banner, Ctrl-C, and the demo page. The
+//! Passage code you would copy — building the client, the layer, the handlers — is in each
+//! example itself.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, sync::OnceLock};
 
 use http::HeaderValue;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use passage_core::{Passage, PassageBuilder, Report};
 use passage_emulator::SeedUser;
 use passage_server::Server;
@@ -248,6 +250,52 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+/// The content type of [`metrics_text`]: the Prometheus text exposition format.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The Prometheus recorder every metric of this process goes to, installed on the first call
+/// (passage-core's metrics are described then, and the JWKS fetch latency gets buckets from 5 ms
+/// to 10 s); its handle renders them for `GET /metrics`. `None` when another recorder was
+/// installed first (then the examples answer `/metrics` with 404).
+pub fn metrics() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let installed = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("passage_jwks_fetch_duration_seconds".to_owned()),
+                    &[
+                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    ],
+                )
+                .and_then(PrometheusBuilder::install_recorder);
+            match installed {
+                Ok(handle) => {
+                    passage_core::metrics::describe();
+                    Some(handle)
+                }
+                Err(err) => {
+                    tracing::warn!(
+                        error = %Report(&err),
+                        "no /metrics: the Prometheus recorder was not installed"
+                    );
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+/// What `GET /metrics` answers: every metric in the Prometheus text format (after the
+/// recorder's upkeep), or `None` without the recorder ([`metrics`]).
+#[must_use]
+pub fn metrics_text() -> Option<String> {
+    metrics().map(|handle| {
+        handle.run_upkeep();
+        handle.render()
+    })
 }
 
 /// The demo page (`GET /`): Passage's `<passage-auth>` element (loaded from the Passage

@@ -41,6 +41,20 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     response
 }
 
+/// `GET /metrics`: every metric in the Prometheus text format (in front of the layer, so no
+/// authentication: keep the route on a private network, or behind your own check, in production).
+fn metrics() -> Response<Body> {
+    let Some(text) = example_support::metrics_text() else {
+        return json(StatusCode::NOT_FOUND, &json!({ "code": "not_found" }));
+    };
+    let mut response = Response::new(Body::from(text));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(example_support::METRICS_CONTENT_TYPE),
+    );
+    response
+}
+
 /// The routes behind the layer. The layer (optional mode) has put the claims into the
 /// extensions when a valid token came, and has already refused bad tokens.
 async fn routes(
@@ -91,7 +105,8 @@ async fn profile(passage: &Passage, claims: &PassageClaims) -> Response<Body> {
     }
 }
 
-/// The whole app as one tower service: `/healthz` in front of the layer, the rest behind it.
+/// The whole app as one tower service: `/healthz` and `/metrics` in front of the layer, the rest
+/// behind it.
 /// Around both, from the outside in:
 ///
 /// - `Authorization` and `Cookie` are marked sensitive before anything can log them (the
@@ -101,6 +116,8 @@ async fn profile(passage: &Passage, claims: &PassageClaims) -> Response<Body> {
 ///   `psg_auth_token` cookie; never a wildcard). It sits outside the Passage layer: a preflight
 ///   carries no token, and a front-end can read a 401 only when it has these headers.
 pub fn app(passage: Passage, cors_origins: Vec<HeaderValue>) -> App {
+    // Installed before the first request, so `/metrics` counts every one.
+    example_support::metrics();
     let protected = ServiceBuilder::new()
         .layer(PassageLayer::new(passage.clone()).optional())
         .service(service_fn(move |request| routes(passage.clone(), request)));
@@ -109,6 +126,9 @@ pub fn app(passage: Passage, cors_origins: Vec<HeaderValue>) -> App {
         async move {
             if request.uri().path() == "/healthz" {
                 return Ok(json(StatusCode::OK, &json!({ "status": "ok" })));
+            }
+            if request.uri().path() == "/metrics" {
+                return Ok(metrics());
             }
             protected.ready().await?.call(request).await
         }

@@ -236,3 +236,37 @@ async fn concurrent_first_requests_fetch_the_jwks_once() {
         assert_eq!(s.emulator.jwks_hits(), 1, "{adapter:?}");
     }
 }
+
+/// `GET /metrics` answers without a token (it is outside the Passage layer) in the Prometheus
+/// text format, and counts the request just made; no label holds a user id or a token.
+#[tokio::test]
+async fn metrics_are_scraped_without_a_token() {
+    for adapter in Adapter::ALL {
+        let s = server(adapter).await;
+        let token = s.emulator.mint_token(USER_ID).unwrap();
+        assert_eq!(
+            answer(&s, "/me", &bearer(&token)).await.0,
+            200,
+            "{adapter:?}"
+        );
+
+        for headers in [vec![], bearer("garbage")] {
+            let response = s.get("/metrics", &headers).await.unwrap();
+            assert_eq!(response.status(), 200, "{adapter:?}");
+            assert!(
+                response.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/plain; version=0.0.4"),
+                "{adapter:?}"
+            );
+            let text = response.text().await.unwrap();
+            assert!(
+                text.contains(r#"passage_validations_total{outcome="ok"}"#),
+                "{adapter:?}: {text}"
+            );
+            assert!(text.contains("# TYPE passage_validations_total counter"));
+            assert!(!text.contains(USER_ID) && !text.contains(&token[token.len() - 20..]));
+        }
+    }
+}
