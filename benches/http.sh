@@ -6,6 +6,7 @@
 #   METHOD=alternate benches/http.sh         # the classic way: one server at a time
 #   DURATION=5s ROUNDS=15 FRAMEWORKS=axum benches/http.sh
 #   METRICS=1 benches/http.sh                # every server records metrics (Prometheus recorder)
+#   REVOKED=10000 benches/http.sh            # 10 000 other users' sessions revoked in every server
 #
 # Target (ARCHITECTURE.md, "Performance budget"): with the layer >= 0.90x the requests/s
 # without it.
@@ -74,7 +75,7 @@ cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s+=$1} END {printf "%.0f\n", 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 A=$(mktemp); B=$(mktemp)
-printf 'method: %s, %s rounds of %s, %s connections per server, metrics recorder %s\n' "$METHOD" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$([ "${METRICS:-}" = 1 ] && echo on || echo off)"
+printf 'method: %s, %s rounds of %s, %s connections per server, metrics recorder %s, %s users revoked\n' "$METHOD" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$([ "${METRICS:-}" = 1 ] && echo on || echo off)" "${REVOKED:-0}"
 printf '%-6s %-5s %-13s %10s %7s %8s %10s %7s %8s %7s %7s\n' fw round variant "base req/s" "p99 ms" "CPU us" "req/s" "p99 ms" "CPU us" ratio "CPU r."
 for fw in $FRAMEWORKS; do
   variants="auth auth-nocache"

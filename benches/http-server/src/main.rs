@@ -11,6 +11,9 @@
 //! `METRICS=1` installs the Prometheus recorder (metrics-exporter-prometheus) first, and renders
 //! it every 5 s as a scrape would: every mode then records passage-core's metrics, so the load
 //! script's ratios show what they cost.
+//!
+//! `REVOKED=N` revokes the sessions of N other users first, so every request pays the
+//! revocation check's lookup instead of its one-atomic fast path.
 
 use std::process::ExitCode;
 
@@ -56,6 +59,13 @@ async fn run(framework: &str, mode: &str, bind: &str) -> Result<(), Box<dyn std:
         .token_cache_capacity(mode.token_cache_capacity())
         .build()?;
     passage.auth().warm_up().await?;
+    let revoked: usize = std::env::var("REVOKED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    for i in 0..revoked {
+        passage.auth().revoke_sessions(&format!("revoked-user-{i}"));
+    }
     let listener = tokio::net::TcpListener::bind(bind).await?;
     println!("TOKEN={}", emulator.mint_token("bench-user")?);
     println!("READY");
