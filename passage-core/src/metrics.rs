@@ -5,9 +5,9 @@
 //! `metrics-exporter-prometheus`). The events on the request path (validation outcomes,
 //! token-cache hits and misses) go through handles each client registers at its first request:
 //! an atomic add with a recorder, a branch without one — so install the recorder before the
-//! first request. The other events
-//! are rare (a fetch, an API call, a gauge set at most once a second) and register per event. **No label ever holds a user id, a token, or
-//! anything else a request controls**: every label value comes from a small fixed set.
+//! first request. The other events are rare (a fetch, an API call, a gauge set at most once a
+//! second) and register per event. **No label ever holds a user id, a token, or anything else a
+//! request controls**: every label value comes from a small fixed set.
 //!
 //! | metric | type | labels |
 //! |---|---|---|
