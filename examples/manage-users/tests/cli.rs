@@ -1,4 +1,4 @@
-//! The CLI as a user runs it: the built binary on its embedded emulator (no PASSAGE_APP_ID).
+//! The CLI as a user runs it: the built binary on its embedded passage-server (no PASSAGE_APP_ID).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -34,8 +34,10 @@ fn lists_gets_and_finds_users() {
     assert_eq!(user["email"], "ada@example.com");
     let found = stdout_json(&cli(&["users", "find", "ADA@example.com"]));
     assert_eq!(found["id"], "user-ada");
-    let devices = stdout_json(&cli(&["users", "devices", "demo-user"]));
-    assert_eq!(devices[0]["friendly_name"], "Demo passkey");
+    let devices = stdout_json(&cli(&["users", "devices", "user-ada"]));
+    assert_eq!(devices[0]["friendly_name"], "Ada's laptop");
+    let none = stdout_json(&cli(&["users", "devices", "demo-user"]));
+    assert_eq!(none, serde_json::json!([]), "the demo user signs in by magic link first");
 }
 
 #[test]
