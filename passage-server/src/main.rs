@@ -215,13 +215,6 @@ fn import(file: &std::path::Path, database: &std::path::Path) -> Result<(), Stri
 }
 
 /// An error and its causes, on one line.
-fn report(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+fn report(err: &(dyn std::error::Error + 'static)) -> String {
+    passage_core::Report(err).to_string()
 }
