@@ -37,7 +37,11 @@ fn lists_gets_and_finds_users() {
     let devices = stdout_json(&cli(&["users", "devices", "user-ada"]));
     assert_eq!(devices[0]["friendly_name"], "Ada's laptop");
     let none = stdout_json(&cli(&["users", "devices", "demo-user"]));
-    assert_eq!(none, serde_json::json!([]), "the demo user signs in by magic link first");
+    assert_eq!(
+        none,
+        serde_json::json!([]),
+        "the demo user signs in by magic link first"
+    );
 }
 
 #[test]
