@@ -26,7 +26,6 @@ DURATION=${DURATION:-3s}
 ROUNDS=${ROUNDS:-9}
 CONNECTIONS=${CONNECTIONS:-32}
 FRAMEWORKS=${FRAMEWORKS:-axum actix}
-PORT=${PORT:-39871}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
@@ -43,21 +42,23 @@ declare -a PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# start FRAMEWORK MODE PORT -> starts a server pinned to SERVER_CPU, prints "pid token"
+# start FRAMEWORK MODE -> starts a server pinned to SERVER_CPU, prints "pid token address".
+# The server binds port 0 and reports its address: a fixed port could collide with the
+# ephemeral port of another server's embedded emulator.
 start() {
-  local out; out=$(mktemp)
-  TOKIO_WORKER_THREADS=1 ACTIX_WORKERS=1 taskset -c "$SERVER_CPU" "$BIN" "$1" "$2" "127.0.0.1:$3" >"$out" 2>/dev/null &
+  local out err; out=$(mktemp); err=$(mktemp)
+  TOKIO_WORKER_THREADS=1 ACTIX_WORKERS=1 taskset -c "$SERVER_CPU" "$BIN" "$1" "$2" 127.0.0.1:0 >"$out" 2>"$err" &
   local pid=$!
   for _ in $(seq 100); do grep -q READY "$out" && break; sleep 0.1; done
-  grep -q READY "$out" || { echo "bench-http $1 $2 did not start" >&2; exit 1; }
-  echo "$pid $(sed -n 's/^TOKEN=//p' "$out")"
-  rm -f "$out"
+  grep -q READY "$out" || { echo "bench-http $1 $2 did not start: $(cat "$err")" >&2; exit 1; }
+  echo "$pid $(sed -n 's/^TOKEN=//p' "$out") $(sed -n 's/^ADDR=//p' "$out")"
+  rm -f "$out" "$err"
 }
 
-# wrk_run PORT TOKEN OUT -> wrk's report in OUT
+# wrk_run ADDRESS TOKEN OUT -> wrk's report in OUT
 wrk_run() {
   taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency \
-    -H "Authorization: Bearer $2" "http://127.0.0.1:$1/me" >"$3"
+    -H "Authorization: Bearer $2" "http://$1/me" >"$3"
 }
 
 # parse OUT -> prints "rps p99_ms requests"; fails on any non-2xx answer
@@ -81,25 +82,23 @@ for fw in $FRAMEWORKS; do
   variants="auth auth-nocache"
   [ "$fw" = axum ] && variants="noop-layer $variants"
   [ "$METHOD" = paired ] && variants="control $variants"
-  declare -A pid=() token=() port=() ratios=() cpu_ratios=()
-  p=$PORT
+  declare -A pid=() token=() addr=() ratios=() cpu_ratios=()
   for v in none $variants; do
     mode=$v; [ "$v" = control ] && mode=none
-    read -r pid[$v] token[$v] < <(start "$fw" "$mode" "$p")
+    read -r pid[$v] token[$v] addr[$v] < <(start "$fw" "$mode")
     PIDS+=("${pid[$v]}")
-    port[$v]=$p; p=$((p + 1))
-    taskset -c "$LOAD_CPU" wrk -t1 -c8 -d1s -H "Authorization: Bearer ${token[$v]}" "http://127.0.0.1:${port[$v]}/me" >/dev/null
+    taskset -c "$LOAD_CPU" wrk -t1 -c8 -d1s -H "Authorization: Bearer ${token[$v]}" "http://${addr[$v]}/me" >/dev/null
   done
   for round in $(seq "$ROUNDS"); do
     for v in $variants; do
       ca=$(cpu_ns "${pid[none]}"); cb=$(cpu_ns "${pid[$v]}")
       if [ "$METHOD" = paired ]; then
-        wrk_run "${port[none]}" "${token[none]}" "$A" & w=$!
-        wrk_run "${port[$v]}" "${token[$v]}" "$B"
+        wrk_run "${addr[none]}" "${token[none]}" "$A" & w=$!
+        wrk_run "${addr[$v]}" "${token[$v]}" "$B"
         wait "$w"
       else
-        wrk_run "${port[none]}" "${token[none]}" "$A"
-        wrk_run "${port[$v]}" "${token[$v]}" "$B"
+        wrk_run "${addr[none]}" "${token[none]}" "$A"
+        wrk_run "${addr[$v]}" "${token[$v]}" "$B"
       fi
       ca=$(( $(cpu_ns "${pid[none]}") - ca )); cb=$(( $(cpu_ns "${pid[$v]}") - cb ))
       read -r base_rps base_p99 base_n < <(parse "$A")
@@ -128,7 +127,7 @@ for fw in $FRAMEWORKS; do
     esac
     printf '   %-14s %.2f  %.2f  %s\n' "$v" "$m" "$mc" "$note"
   done
-  unset pid token port ratios cpu_ratios
+  unset pid token addr ratios cpu_ratios
 done
 rm -f "$A" "$B"
 echo "ratio = requests/s of the variant / requests/s of the app without authentication, same round"

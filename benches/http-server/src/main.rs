@@ -5,7 +5,8 @@
 //!   layer), `auth` (PassageLayer/PassageAuth + PassageUser), `auth-nocache` (the same with the
 //!   verified-token cache off), `extractor` (PassageUser alone); see [`bench_http::Mode`].
 //!
-//! Prints `TOKEN=<jwt>` for the load generator, then `READY`, and serves `GET /me` until killed.
+//! Prints `TOKEN=<jwt>` for the load generator and `ADDR=<address>` (bind `127.0.0.1:0` for a free
+//! port), then `READY`, and serves `GET /me` until killed.
 //! Signing keys come from an embedded emulator, fetched once at start.
 //!
 //! `METRICS=1` installs the Prometheus recorder (metrics-exporter-prometheus) first, and renders
@@ -68,6 +69,7 @@ async fn run(framework: &str, mode: &str, bind: &str) -> Result<(), Box<dyn std:
     }
     let listener = tokio::net::TcpListener::bind(bind).await?;
     println!("TOKEN={}", emulator.mint_token("bench-user")?);
+    println!("ADDR={}", listener.local_addr()?);
     println!("READY");
     match framework {
         "axum" => axum::serve(listener, axum_app(mode, &passage)).await?,
