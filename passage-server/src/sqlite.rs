@@ -476,7 +476,13 @@ impl Store for SqliteStore {
             if activated == 0 {
                 return Ok(None);
             }
-            load_link(tx, "secret", secret)
+            let Some(link) = load_link(tx, "secret", secret)? else {
+                return Ok(None);
+            };
+            let mut user = user_id_of(tx, &link.user_id)?;
+            user.verify_by_link(&link);
+            save_user(tx, &user)?;
+            Ok(Some(link))
         })
     }
 

@@ -349,7 +349,9 @@ impl Store for MemoryStore {
             return Ok(None);
         };
         link.activated = true;
-        Ok(Some(link.clone()))
+        let link = link.clone();
+        data.user_mut(&link.user_id)?.verify_by_link(&link);
+        Ok(Some(link))
     }
 
     fn collect_magic_link(&self, id: &str) -> Result<bool, StoreError> {

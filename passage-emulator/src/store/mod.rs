@@ -173,6 +173,18 @@ impl User {
         self.recent_events.truncate(10);
     }
 
+    /// Marks the address a magic link was sent to as verified, if it is still this user's email
+    /// or phone: opening the link proved that the user receives messages there.
+    pub fn verify_by_link(&mut self, link: &MagicLink) {
+        let sent_to = link.identifier.to_lowercase();
+        if !self.email.is_empty() && self.email == sent_to {
+            self.email_verified = true;
+        }
+        if !self.phone.is_empty() && self.phone == sent_to {
+            self.phone_verified = true;
+        }
+    }
+
     /// Sets the user's devices, and the fields that follow them (`webauthn`, `webauthn_types`).
     pub fn set_devices(&mut self, devices: Vec<Device>) {
         self.webauthn_devices = devices;
@@ -368,8 +380,9 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// [`StoreError::Failed`].
     fn magic_link(&self, id: &str) -> Result<Option<MagicLink>, StoreError>;
 
-    /// Activates the magic link with this secret, once, if it has not expired at `now`; returns
-    /// it activated. A used, expired or unknown secret is `None`.
+    /// Activates the magic link with this secret, once, if it has not expired at `now`, and
+    /// verifies the address it was sent to ([`User::verify_by_link`]); returns it activated. A
+    /// used, expired or unknown secret is `None`.
     ///
     /// # Errors
     /// [`StoreError::Failed`].

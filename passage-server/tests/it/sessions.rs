@@ -106,6 +106,7 @@ async fn magic_link_sign_in_then_a_passkey() {
         ada.login_count, 1,
         "one link, one sign-in (the waiting page shares it)"
     );
+    assert!(ada.email_verified, "opening the link verified her email");
 
     // An imported user without passkeys adds one after the magic link, then signs in with it.
     let token = activated["auth_result"]["auth_token"].as_str().unwrap();

@@ -166,7 +166,9 @@ fn the_rules(store: &dyn Store) {
         1
     );
 
-    // Magic links: activated once, not after they expire, collected once.
+    // Magic links: activated once, not after they expire, collected once; activating one
+    // verifies the address it was sent to.
+    assert!(!store.user("user-ada").unwrap().unwrap().email_verified);
     store
         .insert_magic_link(link("ml1", "s1", "user-ada", 10))
         .unwrap();
@@ -183,6 +185,20 @@ fn the_rules(store: &dyn Store) {
             .unwrap()
             .unwrap()
             .activated
+    );
+    assert!(
+        !store.user("user-ada").unwrap().unwrap().email_verified,
+        "the link went to an address ada no longer has"
+    );
+    let to_lovelace = MagicLink {
+        identifier: "lovelace@example.com".to_owned(),
+        ..link("ml3", "s3", "user-ada", 10)
+    };
+    store.insert_magic_link(to_lovelace).unwrap();
+    store.activate_magic_link("s3", now()).unwrap().unwrap();
+    assert!(
+        store.user("user-ada").unwrap().unwrap().email_verified,
+        "this one went to her email"
     );
     assert!(
         store.activate_magic_link("s1", now()).unwrap().is_none(),
