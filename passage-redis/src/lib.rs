@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 use std::{
+    collections::{HashMap, VecDeque},
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -217,8 +218,9 @@ impl Sync {
     }
 
     async fn run(self) {
-        let mut pending: Vec<Revocation> = Vec::new();
-        let mut backoff = Duration::from_millis(100);
+        const FIRST_RETRY: Duration = Duration::from_millis(100);
+        let mut pending: VecDeque<Revocation> = VecDeque::new();
+        let mut backoff = FIRST_RETRY;
         loop {
             match self.session(&mut pending).await {
                 End::Stopped => return,
@@ -226,6 +228,10 @@ impl Sync {
                     let Some(local) = self.local.upgrade() else {
                         return;
                     };
+                    if local.is_synced() {
+                        // The session that ended had reached sync: a fresh outage, retried soon.
+                        backoff = FIRST_RETRY;
+                    }
                     local.set_synced(false);
                     tracing::warn!(
                         cause,
@@ -241,7 +247,7 @@ impl Sync {
 
     /// One connected session: subscribe, load, repair, write what is pending, then follow the
     /// channel and the queue until something fails.
-    async fn session(&self, pending: &mut Vec<Revocation>) -> End {
+    async fn session(&self, pending: &mut VecDeque<Revocation>) -> End {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)));
@@ -275,13 +281,17 @@ impl Sync {
         }
         // What this replica holds and Redis lacks (a Redis that lost its data): written back,
         // quietly (every replica holding it already applies it).
+        let in_redis: HashMap<&str, u64> = stored
+            .iter()
+            .map(|s| (s.user_id(), s.revoked_at()))
+            .collect();
         let missing: Vec<Revocation> = local
             .current()
             .into_iter()
             .filter(|held| {
-                !stored
-                    .iter()
-                    .any(|s| s.user_id() == held.user_id() && s.revoked_at() >= held.revoked_at())
+                in_redis
+                    .get(held.user_id())
+                    .is_none_or(|&at| at < held.revoked_at())
             })
             .collect();
         for revocation in &missing {
@@ -289,11 +299,11 @@ impl Sync {
                 return End::Lost(err.to_string());
             }
         }
-        while let Some(revocation) = pending.first() {
+        while let Some(revocation) = pending.front() {
             if let Err(err) = self.write(&mut conn, revocation, true).await {
                 return End::Lost(err.to_string());
             }
-            pending.remove(0);
+            pending.pop_front();
             self.inner.unwritten.fetch_sub(1, Ordering::AcqRel);
         }
         local.set_synced(true);
@@ -330,7 +340,7 @@ impl Sync {
                         return End::Stopped;
                     };
                     if let Err(err) = self.write(&mut conn, &revocation, true).await {
-                        pending.push(revocation);
+                        pending.push_back(revocation);
                         return End::Lost(err.to_string());
                     }
                     self.inner.unwritten.fetch_sub(1, Ordering::AcqRel);
