@@ -94,6 +94,9 @@ struct ListInner {
     gate: AtomicU64,
     /// The latest `revoked_at` of each user.
     entries: RwLock<HashMap<Arc<str>, u64>>,
+    /// When entries past their retention were last dropped (unix seconds): at most once a
+    /// second, so loading thousands of revocations stays linear.
+    pruned_at: AtomicU64,
     retention: u64,
     fail_closed: bool,
     synced: AtomicBool,
@@ -139,6 +142,7 @@ impl RevocationList {
             inner: Arc::new(ListInner {
                 gate: AtomicU64::new(0),
                 entries: RwLock::new(HashMap::new()),
+                pruned_at: AtomicU64::new(0),
                 retention: retention.as_secs(),
                 fail_closed,
                 synced: AtomicBool::new(true),
@@ -181,7 +185,9 @@ impl RevocationList {
             return false;
         }
         let mut entries = self.write();
-        entries.retain(|_, at| at.saturating_add(self.inner.retention) > now);
+        if self.inner.pruned_at.swap(now, Ordering::Relaxed) != now {
+            entries.retain(|_, at| at.saturating_add(self.inner.retention) > now);
+        }
         let changed = match entries.get_mut(revocation.user_id.as_str()) {
             Some(at) if *at >= revocation.revoked_at => false,
             Some(at) => {

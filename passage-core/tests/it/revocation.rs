@@ -12,7 +12,10 @@ use passage_core::{
 };
 use passage_emulator::SeedUser;
 
-use crate::validation::{USER, client, emulator, invalid};
+use crate::{
+    seams::ShiftedClock,
+    validation::{USER, client, emulator, invalid},
+};
 
 fn now() -> u64 {
     SystemTime::now()
@@ -141,6 +144,20 @@ async fn revocations_are_kept_for_the_retention_and_no_longer() {
     assert_eq!(list.current(), vec![Revocation::new("recent", now() - 10)]);
     assert!(list.is_revoked("recent", Some(now() - 11)));
     assert!(!list.is_revoked("recent", Some(now())));
+
+    // Past its retention an entry is dropped (at the next change), not only hidden.
+    let clock = ShiftedClock::default();
+    let timed = client(&emu, |b| {
+        b.clock(clock.clone())
+            .revocation_retention(Duration::from_secs(3600))
+    });
+    let list = timed.auth().revocations();
+    let t = now();
+    assert!(list.apply(&Revocation::new("early", t)));
+    clock.shift(3601);
+    assert!(list.apply(&Revocation::new("late", t + 3601)));
+    assert_eq!(list.current(), vec![Revocation::new("late", t + 3601)]);
+    assert_eq!(list.len(), 1, "the expired entry is gone");
 
     for retention in [
         Duration::from_secs(59),

@@ -18,10 +18,10 @@ use crate::validation::{USER, client, emulator, headers, invalid, stale_keys};
 /// The system clock moved by a settable number of seconds: a host that was suspended, or whose
 /// clock was corrected.
 #[derive(Debug, Clone, Default)]
-struct ShiftedClock(Arc<AtomicI64>);
+pub(crate) struct ShiftedClock(Arc<AtomicI64>);
 
 impl ShiftedClock {
-    fn shift(&self, secs: i64) {
+    pub(crate) fn shift(&self, secs: i64) {
         self.0.fetch_add(secs, Ordering::SeqCst);
     }
 }
