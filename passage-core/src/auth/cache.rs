@@ -31,36 +31,68 @@ struct Entry {
     until: u64,
 }
 
-/// Hashes only the last [`TAIL`] bytes of what it is given, with a per-process random key.
+/// Hashes only the last [`TAIL`] bytes of what it is given, keyed per process.
 ///
 /// Tokens end in their RSA signature, so the tail is unpredictable for every token in the cache
-/// (only signature-verified tokens are ever inserted), and hashing 32 bytes instead of the whole
-/// ~800-byte token makes a hit several times cheaper. Lookups still compare the whole token, so a
-/// shared tail can never match a different token; a crafted token that shares a cached token's
-/// tail only costs itself one extra comparison.
-#[derive(Clone, Default)]
-struct TailHash(RandomState);
+/// (only signature-verified tokens are ever inserted): 16 base64url characters carry 96 random
+/// bits. A keyed multiply-fold of those bytes is enough to spread them, and costs a few
+/// instructions where SipHash over a 32-byte tail cost ~280 per lookup (`benches/instructions.sh`).
+/// Nobody can choose the keys in the table, so a weak hash opens no flooding attack: a crafted
+/// lookup can at most land in the bucket of a real token and cost itself one comparison, because
+/// lookups still compare the whole token and a shared tail never matches a different token.
+#[derive(Clone)]
+struct TailHash {
+    keys: [u64; 2],
+}
 
-const TAIL: usize = 32;
+const TAIL: usize = 16;
 
-struct TailHasher<H>(H);
-
-impl BuildHasher for TailHash {
-    type Hasher = TailHasher<<RandomState as BuildHasher>::Hasher>;
-
-    fn build_hasher(&self) -> Self::Hasher {
-        TailHasher(self.0.build_hasher())
+impl Default for TailHash {
+    fn default() -> Self {
+        // Two random words from the standard library's per-process random hasher keys.
+        let random = RandomState::new();
+        let first = random.hash_one(0x243f_6a88_85a3_08d3_u64);
+        Self {
+            keys: [first, random.hash_one(first)],
+        }
     }
 }
 
-impl<H: Hasher> Hasher for TailHasher<H> {
+struct TailHasher {
+    keys: [u64; 2],
+    state: u64,
+}
+
+impl BuildHasher for TailHash {
+    type Hasher = TailHasher;
+
+    fn build_hasher(&self) -> Self::Hasher {
+        TailHasher {
+            keys: self.keys,
+            state: 0,
+        }
+    }
+}
+
+impl Hasher for TailHasher {
     fn write(&mut self, bytes: &[u8]) {
-        self.0.write(&bytes[bytes.len().saturating_sub(TAIL)..]);
+        let tail = &bytes[bytes.len().saturating_sub(TAIL)..];
+        let mut block = [0u8; TAIL];
+        block[TAIL - tail.len()..].copy_from_slice(tail);
+        let block = u128::from_le_bytes(block);
+        let (low, high) = (block as u64, (block >> 64) as u64);
+        self.state = fold(self.state ^ low ^ self.keys[0], high ^ self.keys[1]);
     }
 
     fn finish(&self) -> u64 {
-        self.0.finish()
+        self.state
     }
+}
+
+/// The folded multiply: the high and low halves of the 128-bit product, xored.
+fn fold(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
 }
 
 pub(crate) struct TokenCache {

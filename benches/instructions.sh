@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Instructions per served request: the same app with and without Passage, each run under
+# valgrind's callgrind and loaded over loopback by wrk, as ratios measured in one run.
+#
+#   benches/instructions.sh                         # axum: none, noop-layer, auth
+#   FRAMEWORKS="axum actix" MODES="none auth" benches/instructions.sh
+#   BIN=/path/to/other/bench-http benches/instructions.sh   # another build, for an A/B
+#
+# Why: on this shared VM requests/s and CPU time move by ±5% between runs (benches/http.sh
+# pairs servers to cancel that out, and still reads 0.83–0.93 for the same code). Counted
+# instructions do not move: they show whether a change made the request path longer, to within
+# a fraction of a percent. They count user space only (the kernel's share of a request — most
+# of its cost — is the same for every variant) and say nothing about cache misses or IPC, so
+# they complement benches/http.sh, they do not replace it.
+#
+# Counting starts after a warm-up (the first request registers metrics handles and fills the
+# verified-token cache) and covers DURATION of wrk load with CONNECTIONS connections.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FRAMEWORKS=${FRAMEWORKS:-axum}
+MODES=${MODES:-none noop-layer auth}
+DURATION=${DURATION:-8s}
+CONNECTIONS=${CONNECTIONS:-4}
+
+for tool in valgrind wrk; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "installing $tool (Debian package)" >&2
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null
+    else sudo apt-get update -qq && sudo apt-get install -y -qq "$tool" >/dev/null; fi
+  fi
+done
+
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q -p bench-http
+  BIN=target/release/bench-http
+fi
+work=$(mktemp -d)
+server=
+cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# count FRAMEWORK MODE -> prints "requests instructions"
+count() {
+  local addr out="$work/out" profile="$work/callgrind.$1.$2"
+  addr=127.0.0.1:$(free_port)
+  TOKIO_WORKER_THREADS=1 ACTIX_WORKERS=1 valgrind --tool=callgrind --instr-atstart=no \
+    --callgrind-out-file="$profile" "$BIN" "$1" "$2" "$addr" >"$out" 2>"$work/err" &
+  server=$!
+  for _ in $(seq 600); do grep -q READY "$out" && break; sleep 0.1; done
+  grep -q READY "$out" || { echo "bench-http $1 $2 did not start under valgrind: $(cat "$work/err")" >&2; exit 1; }
+  local token; token=$(sed -n 's/^TOKEN=//p' "$out")
+  wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $token" "http://$addr/me" >/dev/null
+  callgrind_control --instr=on "$server" >/dev/null 2>&1
+  local report; report=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "http://$addr/me")
+  callgrind_control --instr=off "$server" >/dev/null 2>&1
+  callgrind_control --dump "$server" >/dev/null 2>&1
+  if grep -q "Non-2xx" <<<"$report"; then echo "non-2xx responses: $report" >&2; exit 1; fi
+  kill "$server"; wait "$server" 2>/dev/null || true; server=
+  local requests instructions=0 part
+  requests=$(awk '/ requests in / {print $1}' <<<"$report")
+  for part in "$profile"*; do
+    part=$(callgrind_annotate "$part" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); if ($1 ~ /^[0-9]+$/) print $1}')
+    instructions=$((instructions + ${part:-0}))
+  done
+  echo "$requests $instructions"
+}
+
+printf '%-6s %-13s %10s %14s %8s\n' fw mode requests "instr/request" ratio
+for fw in $FRAMEWORKS; do
+  base=
+  for mode in $MODES; do
+    [ "$fw" = actix ] && [ "$mode" = noop-layer ] && continue
+    read -r requests instructions < <(count "$fw" "$mode")
+    per=$((instructions / requests))
+    [ -z "$base" ] && base=$per
+    printf '%-6s %-13s %10s %14s %8s\n' "$fw" "$mode" "$requests" "$per" "$(awk -v a="$per" -v b="$base" 'BEGIN {printf "%.3f", a/b}')"
+  done
+done
+echo "ratio = user-space instructions per request / those of the first mode (${MODES%% *}), same run"
