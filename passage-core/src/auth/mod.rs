@@ -288,15 +288,17 @@ pub(crate) fn credentials(
     impl Iterator<Item = &[u8]> + '_,
     impl Iterator<Item = &[u8]> + '_,
 ) {
-    // Looked up on first use: with an Authorization header present, cookies are never read.
-    let values = |name: http::HeaderName| {
-        std::iter::once(headers)
-            .flat_map(move |headers| headers.get_all(&name))
-            .map(http::HeaderValue::as_bytes)
-    };
+    // Cookies are looked up on first use: with an Authorization header present, they are never
+    // read.
+    let cookies = std::iter::once(headers)
+        .flat_map(|headers| headers.get_all(http::header::COOKIE))
+        .map(http::HeaderValue::as_bytes);
     (
-        values(http::header::AUTHORIZATION),
-        values(http::header::COOKIE),
+        headers
+            .get_all(http::header::AUTHORIZATION)
+            .into_iter()
+            .map(http::HeaderValue::as_bytes),
+        cookies,
     )
 }
 
