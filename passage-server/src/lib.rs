@@ -59,6 +59,7 @@ pub struct ServerBuilder {
     session_length: Duration,
     refresh_lifetime: Duration,
     magic_link_ttl: Duration,
+    magic_link_limit: u32,
     public_signup: bool,
     require_verification: bool,
     users: Vec<SeedUser>,
@@ -82,6 +83,7 @@ impl Default for ServerBuilder {
             session_length: Duration::from_secs(3600),
             refresh_lifetime: Duration::from_secs(30 * 24 * 3600),
             magic_link_ttl: Duration::from_secs(15 * 60),
+            magic_link_limit: 5,
             public_signup: true,
             require_verification: false,
             users: Vec::new(),
@@ -182,6 +184,16 @@ impl ServerBuilder {
         self
     }
 
+    /// At most this many magic links to one address within a link's lifetime
+    /// ([`magic_link_ttl`](Self::magic_link_ttl)); more are refused with 429
+    /// `too_many_requests` and `Retry-After` (default 5; 0 turns the limit off). Without a limit,
+    /// anyone who knows an address — or invents one, through sign-up — could flood its inbox
+    /// through this server. Counted in memory, per server process.
+    pub fn magic_link_limit(mut self, links: u32) -> Self {
+        self.magic_link_limit = links;
+        self
+    }
+
     /// Whether anyone may sign up (default: yes).
     pub fn public_signup(mut self, on: bool) -> Self {
         self.public_signup = on;
@@ -278,6 +290,7 @@ impl ServerBuilder {
             session_length: self.session_length,
             refresh_lifetime: self.refresh_lifetime,
             magic_link_ttl: self.magic_link_ttl,
+            magic_link_limit: self.magic_link_limit,
             public_signup: self.public_signup,
             require_verification: self.require_verification,
             development: self.development,

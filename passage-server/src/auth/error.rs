@@ -1,9 +1,11 @@
 //! The Authentication API's errors: `{code, error}` with a status, as passage-js reads them
 //! (it shows the status and the `error` text; the `code` is for people and scripts).
 
+use std::time::Duration;
+
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use passage_emulator::store::StoreError;
@@ -15,6 +17,8 @@ pub(crate) struct AuthApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Seconds for `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 impl AuthApiError {
@@ -23,6 +27,15 @@ impl AuthApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 `too_many_requests`, with `Retry-After` (whole seconds, at least 1).
+    pub(crate) fn too_many_requests(message: impl Into<String>, wait: Duration) -> Self {
+        Self {
+            retry_after: Some(wait.as_secs().max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message)
         }
     }
 
@@ -97,10 +110,16 @@ impl From<StoreError> for AuthApiError {
 
 impl IntoResponse for AuthApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(json!({ "code": self.code, "error": self.message })),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

@@ -65,17 +65,28 @@ pub(crate) async fn register(
     .await
 }
 
-/// The identifier, if a link can be sent to it: an email address, with mail set up.
+/// The identifier, if a link can be sent to it now: an email address, with mail set up, that
+/// has not had its share of links (counted here, before anything is stored).
 fn deliverable(state: &Shared, raw: &str) -> Result<Identifier, AuthApiError> {
     if !state.mailer.delivers() {
         return Err(unavailable(
             "magic links are off: this server has no SMTP settings",
         ));
     }
-    match Identifier::parse(raw)? {
-        Identifier::Phone(_) => Err(unavailable("magic links by text message are not supported")),
-        email => Ok(email),
+    let email = match Identifier::parse(raw)? {
+        Identifier::Phone(_) => {
+            return Err(unavailable("magic links by text message are not supported"));
+        }
+        email => email,
+    };
+    if let Err(wait) = state.sends.try_send(email.as_str()) {
+        tracing::warn!("passage-server: magic-link limit reached for an address; refused");
+        return Err(AuthApiError::too_many_requests(
+            "too many magic links were sent to this address; try again later",
+            wait,
+        ));
     }
+    Ok(email)
 }
 
 fn unavailable(message: &str) -> AuthApiError {

@@ -6,6 +6,7 @@
 mod app;
 mod ceremonies;
 mod error;
+mod limits;
 mod magic_links;
 mod passkeys;
 mod sessions;
@@ -47,6 +48,8 @@ pub(crate) struct Settings {
     pub(crate) session_length: Duration,
     pub(crate) refresh_lifetime: Duration,
     pub(crate) magic_link_ttl: Duration,
+    /// At most this many magic links to one address per `magic_link_ttl` (0: no limit).
+    pub(crate) magic_link_limit: u32,
     pub(crate) public_signup: bool,
     /// New users prove their identifier (magic link) before registering a passkey.
     pub(crate) require_verification: bool,
@@ -64,6 +67,7 @@ pub(crate) struct State {
     webauthn: Webauthn,
     ceremonies: ceremonies::Ceremonies,
     mailer: Mailer,
+    sends: limits::SendLimit,
     /// Validates the tokens this server issued, exactly as an app's backend does.
     verifier: passage_core::Passage,
 }
@@ -101,12 +105,17 @@ impl State {
             .map_err(|err| {
                 ServerError::Config(format!("token validation cannot be set up: {err}"))
             })?;
+        let sends = limits::SendLimit::new(
+            usize::try_from(settings.magic_link_limit).unwrap_or(usize::MAX),
+            settings.magic_link_ttl,
+        );
         Ok(Self {
             settings,
             issuer,
             store,
             webauthn,
             ceremonies: ceremonies::Ceremonies::default(),
+            sends,
             mailer,
             verifier,
         })

@@ -199,6 +199,71 @@ async fn magic_links_refuse_what_they_should() {
 }
 
 #[tokio::test]
+async fn magic_links_to_one_address_are_limited() {
+    let browser = Browser::start(
+        dev()
+            .magic_link_limit(2)
+            .user(SeedUser::email("ada@example.com")),
+    )
+    .await;
+    let send = |path: &'static str, identifier: &'static str| {
+        browser
+            .http
+            .post(browser.url(path))
+            .json(&json!({ "identifier": identifier }))
+            .send()
+    };
+    for identifier in ["ada@example.com", "ADA@Example.com"] {
+        let response = send("/login/magic-link", identifier).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let refused = send("/login/magic-link", "ada@example.com").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=900).contains(&wait),
+        "within the link lifetime: {wait}"
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_requests");
+    assert_eq!(browser.server.mailbox().len(), 2, "the third was not sent");
+    let (status, _) = browser
+        .post(
+            "/login/magic-link",
+            json!({ "identifier": "grace@example.com" }),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another address has its own count"
+    );
+
+    // Counted before anything is looked up or stored: a refused sign-up creates no user.
+    let (status, _) = browser
+        .post(
+            "/login/magic-link",
+            json!({ "identifier": "grace@example.com" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let refused = send("/register/magic-link", "grace@example.com")
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(browser.server.mailbox().len(), 2);
+    assert_eq!(
+        browser.server.emulator().store().users().unwrap().len(),
+        1,
+        "no pending user for grace"
+    );
+}
+
+#[tokio::test]
 async fn refresh_rotates_and_sign_out_revokes() {
     let browser = Browser::start(dev()).await;
     let mut key = Authenticator::new(ORIGIN);

@@ -40,6 +40,11 @@ impl Browser {
         }
     }
 
+    /// The Authentication API's URL for `path` (under `/v1/apps/{app_id}`).
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     /// The Authentication API's root (no app path).
     pub(crate) fn root(&self) -> String {
         format!("http://127.0.0.1:{}", self.server.auth_addr().port())
