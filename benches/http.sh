@@ -50,7 +50,7 @@ start() {
   TOKIO_WORKER_THREADS=1 ACTIX_WORKERS=1 taskset -c "$SERVER_CPU" "$BIN" "$1" "$2" 127.0.0.1:0 >"$out" 2>"$err" &
   local pid=$!
   for _ in $(seq 100); do grep -q READY "$out" && break; sleep 0.1; done
-  grep -q READY "$out" || { echo "bench-http $1 $2 did not start: $(cat "$err")" >&2; exit 1; }
+  grep -q READY "$out" || { echo "bench-http $1 $2 did not start: $(cat "$err")" >&2; kill "$pid" 2>/dev/null; rm -f "$out" "$err"; exit 1; }
   echo "$pid $(sed -n 's/^TOKEN=//p' "$out") $(sed -n 's/^ADDR=//p' "$out")"
   rm -f "$out" "$err"
 }

@@ -4,7 +4,7 @@
 #
 #   benches/instructions.sh                         # axum: none, noop-layer, auth
 #   FRAMEWORKS="axum actix" MODES="none auth" benches/instructions.sh
-#   BIN=/path/to/other/bench-http benches/instructions.sh   # another build, for an A/B
+#   BIN=/path/to/other/bench-http benches/instructions.sh   # another build (it must print ADDR=)
 #
 # Why: on this shared VM requests/s and CPU time move by ±5% between runs (benches/http.sh
 # pairs servers to cancel that out, and still reads 0.83–0.93 for the same code). Counted
@@ -37,35 +37,39 @@ if [ -z "${BIN:-}" ]; then
 fi
 work=$(mktemp -d)
 server=
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
+cleanup() { if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# count FRAMEWORK MODE -> prints "requests instructions"
+# count FRAMEWORK MODE -> sets REQUESTS and INSTRUCTIONS (called directly, not in a subshell, so
+# the EXIT trap can stop the server whatever fails)
 count() {
-  local addr out="$work/out" profile="$work/callgrind.$1.$2"
-  addr=127.0.0.1:$(free_port)
+  local dir="$work/$1.$2" addr token report part
+  mkdir -p "$dir"
   TOKIO_WORKER_THREADS=1 ACTIX_WORKERS=1 valgrind --tool=callgrind --instr-atstart=no \
-    --callgrind-out-file="$profile" "$BIN" "$1" "$2" "$addr" >"$out" 2>"$work/err" &
+    --callgrind-out-file="$dir/callgrind.out" "$BIN" "$1" "$2" 127.0.0.1:0 >"$dir/stdout" 2>"$dir/stderr" &
   server=$!
-  for _ in $(seq 600); do grep -q READY "$out" && break; sleep 0.1; done
-  grep -q READY "$out" || { echo "bench-http $1 $2 did not start under valgrind: $(cat "$work/err")" >&2; exit 1; }
-  local token; token=$(sed -n 's/^TOKEN=//p' "$out")
+  for _ in $(seq 600); do grep -q READY "$dir/stdout" && break; sleep 0.1; done
+  grep -q READY "$dir/stdout" || { echo "bench-http $1 $2 did not start under valgrind: $(cat "$dir/stderr")" >&2; exit 1; }
+  addr=$(sed -n 's/^ADDR=//p' "$dir/stdout")
+  token=$(sed -n 's/^TOKEN=//p' "$dir/stdout")
+  [ -n "$addr" ] || { echo "bench-http did not print ADDR= (a build older than this script?)" >&2; exit 1; }
   wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $token" "http://$addr/me" >/dev/null
   callgrind_control --instr=on "$server" >/dev/null 2>&1
-  local report; report=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "http://$addr/me")
+  report=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "http://$addr/me")
   callgrind_control --instr=off "$server" >/dev/null 2>&1
   callgrind_control --dump "$server" >/dev/null 2>&1
   if grep -q "Non-2xx" <<<"$report"; then echo "non-2xx responses: $report" >&2; exit 1; fi
   kill "$server"; wait "$server" 2>/dev/null || true; server=
-  local requests instructions=0 part
-  requests=$(awk '/ requests in / {print $1}' <<<"$report")
-  for part in "$profile"*; do
-    part=$(callgrind_annotate "$part" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); if ($1 ~ /^[0-9]+$/) print $1}')
-    instructions=$((instructions + ${part:-0}))
+  REQUESTS=$(awk '/ requests in / {print $1}' <<<"$report")
+  INSTRUCTIONS=0
+  for part in "$dir"/callgrind.out*; do
+    part=$(callgrind_annotate "$part" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); if ($1 ~ /^[0-9]+$/) print $1}')
+    INSTRUCTIONS=$((INSTRUCTIONS + ${part:-0}))
   done
-  echo "$requests $instructions"
+  if ! [[ "$REQUESTS" =~ ^[1-9][0-9]*$ ]] || [ "$INSTRUCTIONS" -eq 0 ]; then
+    echo "no measurement for $1 $2: requests '$REQUESTS', instructions $INSTRUCTIONS" >&2
+    exit 1
+  fi
 }
 
 printf '%-6s %-13s %10s %14s %8s\n' fw mode requests "instr/request" ratio
@@ -73,10 +77,10 @@ for fw in $FRAMEWORKS; do
   base=
   for mode in $MODES; do
     [ "$fw" = actix ] && [ "$mode" = noop-layer ] && continue
-    read -r requests instructions < <(count "$fw" "$mode")
-    per=$((instructions / requests))
+    count "$fw" "$mode"
+    per=$((INSTRUCTIONS / REQUESTS))
     [ -z "$base" ] && base=$per
-    printf '%-6s %-13s %10s %14s %8s\n' "$fw" "$mode" "$requests" "$per" "$(awk -v a="$per" -v b="$base" 'BEGIN {printf "%.3f", a/b}')"
+    printf '%-6s %-13s %10s %14s %8s\n' "$fw" "$mode" "$REQUESTS" "$per" "$(awk -v a="$per" -v b="$base" 'BEGIN {printf "%.3f", a/b}')"
   done
 done
 echo "ratio = user-space instructions per request / those of the first mode (${MODES%% *}), same run"

@@ -219,17 +219,21 @@ impl Sync {
 
     async fn run(self) {
         const FIRST_RETRY: Duration = Duration::from_millis(100);
+        /// A session in sync this long ended by a fresh outage: retried soon again. A shorter
+        /// one (a Redis or proxy that drops connections right after they sync) keeps backing
+        /// off, so it is not reloaded ten times a second.
+        const HEALTHY: Duration = Duration::from_secs(5);
         let mut pending: VecDeque<Revocation> = VecDeque::new();
         let mut backoff = FIRST_RETRY;
         loop {
+            let started = tokio::time::Instant::now();
             match self.session(&mut pending).await {
                 End::Stopped => return,
                 End::Lost(cause) => {
                     let Some(local) = self.local.upgrade() else {
                         return;
                     };
-                    if local.is_synced() {
-                        // The session that ended had reached sync: a fresh outage, retried soon.
+                    if local.is_synced() && started.elapsed() >= HEALTHY {
                         backoff = FIRST_RETRY;
                     }
                     local.set_synced(false);

@@ -34,9 +34,10 @@ struct Entry {
 /// Hashes only the last [`TAIL`] bytes of what it is given, keyed per process.
 ///
 /// Tokens end in their RSA signature, so the tail is unpredictable for every token in the cache
-/// (only signature-verified tokens are ever inserted): 16 base64url characters carry 96 random
-/// bits. A keyed multiply-fold of those bytes is enough to spread them, and costs a few
-/// instructions where SipHash over a 32-byte tail cost ~280 per lookup (`benches/instructions.sh`).
+/// (only signature-verified tokens are ever inserted): the last 16 base64url characters of an
+/// RSA-2048 signature carry 92 random bits. A keyed multiply-fold of those bytes is enough to
+/// spread them, and costs a few instructions where SipHash over a 32-byte tail cost ~280 per
+/// lookup (`benches/instructions.sh`).
 /// Nobody can choose the keys in the table, so a weak hash opens no flooding attack: a crafted
 /// lookup can at most land in the bucket of a real token and cost itself one comparison, because
 /// lookups still compare the whole token and a shared tail never matches a different token.

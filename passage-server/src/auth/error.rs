@@ -31,10 +31,11 @@ impl AuthApiError {
         }
     }
 
-    /// 429 `too_many_requests`, with `Retry-After` (whole seconds, at least 1).
+    /// 429 `too_many_requests`, with `Retry-After` (whole seconds, rounded up, at least 1).
     pub(crate) fn too_many_requests(message: impl Into<String>, wait: Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         Self {
-            retry_after: Some(wait.as_secs().max(1)),
+            retry_after: Some(secs.max(1)),
             ..Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message)
         }
     }

@@ -7,7 +7,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Addresses remembered at most; past it, addresses with no send in the window are forgotten.
+/// Addresses counted at once, at most. Addresses with no send in the window are forgotten (at
+/// most once a second, when the map is full); while it is still full, links to addresses it
+/// does not hold are refused too — a server-wide cap of about this many new addresses per
+/// window, which keeps memory bounded and each request's work small.
 const ADDRESSES: usize = 10_000;
 
 /// At most `max` magic links to one address in any `window` (`max` 0: no limit).
@@ -15,7 +18,13 @@ const ADDRESSES: usize = 10_000;
 pub(crate) struct SendLimit {
     max: usize,
     window: Duration,
-    sent: Mutex<HashMap<String, VecDeque<Instant>>>,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    sent: HashMap<String, VecDeque<Instant>>,
+    pruned_at: Option<Instant>,
 }
 
 impl SendLimit {
@@ -23,26 +32,40 @@ impl SendLimit {
         Self {
             max,
             window,
-            sent: Mutex::new(HashMap::new()),
+            counts: Mutex::new(Counts::default()),
         }
     }
 
     /// Counts a link to `address` now, or answers how long until the next one may go.
     pub(crate) fn try_send(&self, address: &str) -> Result<(), Duration> {
+        self.try_send_at(address, Instant::now(), ADDRESSES)
+    }
+
+    fn try_send_at(&self, address: &str, now: Instant, capacity: usize) -> Result<(), Duration> {
         if self.max == 0 {
             return Ok(());
         }
-        let now = Instant::now();
-        let mut sent = self
-            .sent
+        let mut counts = self
+            .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if sent.len() >= ADDRESSES && !sent.contains_key(address) {
-            sent.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|last| now.duration_since(*last) < self.window)
-            });
+        let Counts { sent, pruned_at } = &mut *counts;
+        if sent.len() >= capacity && !sent.contains_key(address) {
+            if pruned_at.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1)) {
+                *pruned_at = Some(now);
+                sent.retain(|_, times| {
+                    times
+                        .back()
+                        .is_some_and(|last| now.duration_since(*last) < self.window)
+                });
+            }
+            if sent.len() >= capacity {
+                // Full of addresses sent to within the window: no new one until some age out.
+                let oldest = sent.values().filter_map(VecDeque::back).min().copied();
+                return Err(oldest.map_or(self.window, |last| {
+                    self.window.saturating_sub(now.duration_since(last))
+                }));
+            }
         }
         let times = sent.entry(address.to_owned()).or_default();
         while times
@@ -74,15 +97,42 @@ mod tests {
         assert!(wait > Duration::from_secs(590) && wait <= Duration::from_secs(600));
         assert!(limit.try_send("grace@example.com").is_ok(), "per address");
 
-        let short = SendLimit::new(1, Duration::from_millis(1));
-        assert!(short.try_send("ada@example.com").is_ok());
-        std::thread::sleep(Duration::from_millis(5));
+        let start = Instant::now();
+        let short = SendLimit::new(1, Duration::from_secs(60));
+        assert!(short.try_send_at("ada@example.com", start, 10).is_ok());
+        assert!(short.try_send_at("ada@example.com", start, 10).is_err());
+        let later = start + Duration::from_secs(61);
         assert!(
-            short.try_send("ada@example.com").is_ok(),
+            short.try_send_at("ada@example.com", later, 10).is_ok(),
             "the window passed"
         );
 
         let off = SendLimit::new(0, Duration::from_secs(600));
         assert!((0..100).all(|_| off.try_send("ada@example.com").is_ok()));
+    }
+
+    #[test]
+    fn the_number_of_addresses_is_bounded() {
+        let limit = SendLimit::new(5, Duration::from_secs(60));
+        let start = Instant::now();
+        for n in 0..3 {
+            assert!(
+                limit
+                    .try_send_at(&format!("{n}@example.com"), start, 3)
+                    .is_ok()
+            );
+        }
+        let wait = limit.try_send_at("new@example.com", start, 3).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(60), "full: a new address waits");
+        assert!(
+            limit.try_send_at("0@example.com", start, 3).is_ok(),
+            "an address it holds is still counted as usual"
+        );
+        let later = start + Duration::from_secs(61);
+        assert!(
+            limit.try_send_at("new@example.com", later, 3).is_ok(),
+            "the old ones aged out and were forgotten"
+        );
+        assert_eq!(limit.counts.lock().unwrap().sent.len(), 1);
     }
 }
