@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS magic_links (
     activated INTEGER NOT NULL DEFAULT 0,
     collected INTEGER NOT NULL DEFAULT 0,
     expires_at INTEGER NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS signing_keys (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -91,6 +92,17 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(failed)?;
         conn.execute_batch(SCHEMA).map_err(failed)?;
+        // Files made before `magic_links.delivered` existed: add it (links in them count as not
+        // delivered, so opening one verifies nothing).
+        if conn
+            .prepare("SELECT delivered FROM magic_links LIMIT 0")
+            .is_err()
+        {
+            conn.execute_batch(
+                "ALTER TABLE magic_links ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0",
+            )
+            .map_err(failed)?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -441,7 +453,7 @@ impl Store for SqliteStore {
     fn insert_magic_link(&self, link: MagicLink) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO magic_links (id, secret, user_id, activated, collected, expires_at, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO magic_links (id, secret, user_id, activated, collected, expires_at, record, delivered) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     link.id,
                     link.secret,
@@ -449,7 +461,8 @@ impl Store for SqliteStore {
                     link.activated,
                     link.collected,
                     link.expires_at.unix_timestamp(),
-                    to_json(&link)?
+                    to_json(&link)?,
+                    link.delivered
                 ],
             )
             .map_err(failed)?;
@@ -545,22 +558,25 @@ fn load_link(
 ) -> Result<Option<MagicLink>, StoreError> {
     let sql = match column {
         "secret" => {
-            "SELECT record, activated, collected, expires_at FROM magic_links WHERE secret = ?1"
+            "SELECT record, activated, collected, expires_at, delivered FROM magic_links WHERE secret = ?1"
         }
-        _ => "SELECT record, activated, collected, expires_at FROM magic_links WHERE id = ?1",
+        _ => {
+            "SELECT record, activated, collected, expires_at, delivered FROM magic_links WHERE id = ?1"
+        }
     };
-    let row: Option<(String, bool, bool, i64)> = conn
+    let row: Option<(String, bool, bool, i64, bool)> = conn
         .query_row(sql, [value], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .optional()
         .map_err(failed)?;
-    let Some((record, activated, collected, expires_at)) = row else {
+    let Some((record, activated, collected, expires_at, delivered)) = row else {
         return Ok(None);
     };
     let mut link: MagicLink = from_json(&record)?;
     link.activated = activated;
     link.collected = collected;
+    link.delivered = delivered;
     link.expires_at = OffsetDateTime::from_unix_timestamp(expires_at).map_err(failed)?;
     Ok(Some(link))
 }

@@ -138,6 +138,8 @@ pub(super) async fn create(
         kind,
         expires_at: crate::store::now() + time::Duration::minutes(ttl),
         collected: false,
+        // Handed to the app (the emulator sends no mail): opening it verifies nothing.
+        delivered: false,
     };
     let _sent = request.send.unwrap_or(false);
     shared.store.insert_magic_link(link.clone())?;

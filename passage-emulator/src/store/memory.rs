@@ -348,10 +348,15 @@ impl Store for MemoryStore {
         else {
             return Ok(None);
         };
-        link.activated = true;
-        let link = link.clone();
-        data.user_mut(&link.user_id)?.verify_by_link(&link);
-        Ok(Some(link))
+        let mut activated = link.clone();
+        activated.activated = true;
+        // The user first: a failure leaves the link unused, as a rolled-back transaction would.
+        data.user_mut(&activated.user_id)?
+            .verify_by_link(&activated);
+        if let Some(link) = data.magic_links.iter_mut().find(|l| l.id == activated.id) {
+            link.activated = true;
+        }
+        Ok(Some(activated))
     }
 
     fn collect_magic_link(&self, id: &str) -> Result<bool, StoreError> {

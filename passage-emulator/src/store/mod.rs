@@ -148,6 +148,11 @@ pub struct MagicLink {
     /// Whether a waiting page has collected the sign-in it made (not on the wire).
     #[serde(skip)]
     pub collected: bool,
+    /// Whether the server delivered it (by mail) itself, rather than handing it to the app that
+    /// asked for it through the Management API: only then does opening it verify the address
+    /// (not on the wire).
+    #[serde(skip)]
+    pub delivered: bool,
 }
 
 impl User {
@@ -173,9 +178,14 @@ impl User {
         self.recent_events.truncate(10);
     }
 
-    /// Marks the address a magic link was sent to as verified, if it is still this user's email
-    /// or phone: opening the link proved that the user receives messages there.
+    /// Marks the address a magic link was delivered to as verified, if the server delivered it
+    /// itself and it is still this user's email or phone: opening the link proved that the user
+    /// receives messages there. A link handed to the app through the Management API proves
+    /// nothing about the address.
     pub fn verify_by_link(&mut self, link: &MagicLink) {
+        if !link.delivered {
+            return;
+        }
         let sent_to = link.identifier.to_lowercase();
         if !self.email.is_empty() && self.email == sent_to {
             self.email_verified = true;
@@ -381,8 +391,8 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     fn magic_link(&self, id: &str) -> Result<Option<MagicLink>, StoreError>;
 
     /// Activates the magic link with this secret, once, if it has not expired at `now`, and
-    /// verifies the address it was sent to ([`User::verify_by_link`]); returns it activated. A
-    /// used, expired or unknown secret is `None`.
+    /// verifies the address it was delivered to ([`User::verify_by_link`]); returns it
+    /// activated. A used, expired or unknown secret is `None`.
     ///
     /// # Errors
     /// [`StoreError::Failed`].

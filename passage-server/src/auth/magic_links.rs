@@ -121,6 +121,7 @@ async fn send(
         kind: kind.to_owned(),
         expires_at: now() + ttl,
         collected: false,
+        delivered: true,
     };
     state.store.insert_magic_link(link.clone())?;
     if let Err(cause) = state

@@ -22,6 +22,7 @@ fn link(id: &str, secret: &str, user_id: &str, minutes: i64) -> MagicLink {
         kind: "login".to_owned(),
         expires_at: now() + Duration::minutes(minutes),
         collected: false,
+        delivered: true,
     }
 }
 
@@ -190,6 +191,17 @@ fn the_rules(store: &dyn Store) {
         !store.user("user-ada").unwrap().unwrap().email_verified,
         "the link went to an address ada no longer has"
     );
+    let handed_to_the_app = MagicLink {
+        identifier: "lovelace@example.com".to_owned(),
+        delivered: false,
+        ..link("ml4", "s4", "user-ada", 10)
+    };
+    store.insert_magic_link(handed_to_the_app).unwrap();
+    store.activate_magic_link("s4", now()).unwrap().unwrap();
+    assert!(
+        !store.user("user-ada").unwrap().unwrap().email_verified,
+        "a link the server did not deliver proves nothing"
+    );
     let to_lovelace = MagicLink {
         identifier: "lovelace@example.com".to_owned(),
         ..link("ml3", "s3", "user-ada", 10)
@@ -272,4 +284,42 @@ fn the_sqlite_store_keeps_the_rules_and_everything_across_a_reopen() {
     assert_eq!(again.created_at, ada.created_at);
     assert!(reopened.take_refresh_token("h").unwrap().is_some());
     assert_eq!(reopened.signing_keys().unwrap().len(), 1);
+}
+
+#[test]
+fn a_database_file_from_before_delivered_links_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    // The magic_links table as the first passage-server release made it.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE magic_links (
+                id TEXT PRIMARY KEY,
+                secret TEXT NOT NULL UNIQUE,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                activated INTEGER NOT NULL DEFAULT 0,
+                collected INTEGER NOT NULL DEFAULT 0,
+                expires_at INTEGER NOT NULL,
+                record TEXT NOT NULL
+            );",
+        )
+        .unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    store
+        .insert_user(SeedUser::email("ada@example.com").with_id("user-ada"))
+        .unwrap();
+    store
+        .insert_magic_link(link("ml1", "s1", "user-ada", 10))
+        .unwrap();
+    assert!(
+        store
+            .activate_magic_link("s1", now())
+            .unwrap()
+            .unwrap()
+            .delivered
+    );
+    assert!(store.user("user-ada").unwrap().unwrap().email_verified);
+    drop(store);
+    SqliteStore::open(&path).expect("opens again, already upgraded");
 }
