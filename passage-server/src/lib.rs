@@ -5,7 +5,12 @@ mod import;
 mod mail;
 mod sqlite;
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    sync::Arc,
+    time::Duration,
+};
 
 use passage_emulator::{
     Emulator, EmulatorError,
@@ -296,7 +301,16 @@ impl ServerBuilder {
             development: self.development,
             elements_dir: self.elements_dir,
         };
-        let local_auth_url = format!("http://127.0.0.1:{}", auth_addr.port());
+        // The server validates its own tokens (for /currentuser) through this listener's JWKS, at
+        // the address it is bound to: a wildcard bind is reached on loopback, a specific address
+        // at that address. Never a guessed loopback port another local process could hold.
+        let local_auth_url = match auth_addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => {
+                format!("http://127.0.0.1:{}", auth_addr.port())
+            }
+            IpAddr::V6(ip) if ip.is_unspecified() => format!("http://[::1]:{}", auth_addr.port()),
+            _ => format!("http://{auth_addr}"),
+        };
         let state = auth::State::new(settings, api.issuer(), store, mailer, &local_auth_url)?;
         let mailbox = state.mailbox();
         let router = auth::router(Arc::new(state));

@@ -18,7 +18,10 @@ use super::AuthApiError;
 /// loads and finishes it whenever the user picks a passkey, so this is generous.
 const LIFETIME: Duration = Duration::from_secs(15 * 60);
 
-/// The most handshakes in progress at once: a bound on memory that anonymous callers can fill.
+/// The most handshakes in progress at once: a bound on memory. Anonymous callers can fill it, so
+/// a full map makes room (expired handshakes first, at most once a second; then an arbitrary
+/// one) rather than refusing: a flood can cut some ceremonies short (their finish is 404 and
+/// the element starts again), but it cannot lock everyone out of signing in.
 const CAPACITY: usize = 50_000;
 
 /// A handshake's state.
@@ -45,35 +48,79 @@ pub(crate) enum Ceremony {
 
 /// The handshakes in progress, by id.
 #[derive(Debug, Default)]
-pub(crate) struct Ceremonies(Mutex<HashMap<String, (Instant, Ceremony)>>);
+pub(crate) struct Ceremonies(Mutex<InProgress>);
+
+#[derive(Debug, Default)]
+struct InProgress {
+    map: HashMap<String, (Instant, Ceremony)>,
+    pruned_at: Option<Instant>,
+}
 
 impl Ceremonies {
     /// Keeps `ceremony` and returns its handshake id.
-    pub(crate) fn begin(&self, ceremony: Ceremony) -> Result<String, AuthApiError> {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        if map.len() >= CAPACITY {
+    pub(crate) fn begin(&self, ceremony: Ceremony) -> String {
+        self.begin_with(ceremony, Instant::now(), CAPACITY)
+    }
+
+    fn begin_with(&self, ceremony: Ceremony, now: Instant, capacity: usize) -> String {
+        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let InProgress { map, pruned_at } = &mut *guard;
+        if map.len() >= capacity
+            && pruned_at.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+        {
+            *pruned_at = Some(now);
             map.retain(|_, (started, _)| now.duration_since(*started) < LIFETIME);
         }
-        if map.len() >= CAPACITY {
-            tracing::warn!("passage-server: too many WebAuthn handshakes in progress");
-            return Err(AuthApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "too_many_handshakes",
-                "too many sign-ins in progress; try again shortly",
-            ));
+        if map.len() >= capacity {
+            tracing::warn!("passage-server: WebAuthn handshakes at capacity; one is dropped");
+            if let Some(dropped) = map.keys().next().cloned() {
+                map.remove(&dropped);
+            }
         }
         let id = passage_emulator::store::random_id();
         map.insert(id.clone(), (now, ceremony));
-        Ok(id)
+        id
     }
 
     /// Takes the handshake `id` (it cannot be used again), if it exists and is still fresh.
     pub(crate) fn take(&self, id: &str) -> Result<Ceremony, AuthApiError> {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match map.remove(id) {
+        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match guard.map.remove(id) {
             Some((started, ceremony)) if started.elapsed() < LIFETIME => Ok(ceremony),
             _ => Err(AuthApiError::handshake_not_found()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use webauthn_rs::prelude::Url;
+
+    fn discoverable() -> Ceremony {
+        let origin = Url::parse("http://localhost:3000").unwrap();
+        let webauthn = webauthn_rs::WebauthnBuilder::new("localhost", &origin)
+            .unwrap()
+            .build()
+            .unwrap();
+        let (_, state) = webauthn.start_discoverable_authentication().unwrap();
+        Ceremony::Discoverable { state }
+    }
+
+    #[test]
+    fn a_full_map_makes_room_instead_of_refusing() {
+        let ceremonies = Ceremonies::default();
+        let start = Instant::now();
+        let first: Vec<String> = (0..3)
+            .map(|_| ceremonies.begin_with(discoverable(), start, 3))
+            .collect();
+        let newest = ceremonies.begin_with(discoverable(), start, 3);
+        assert_eq!(ceremonies.0.lock().unwrap().map.len(), 3, "still bounded");
+        assert!(ceremonies.take(&newest).is_ok(), "the new one was kept");
+        let kept = first
+            .iter()
+            .filter(|id| ceremonies.take(id).is_ok())
+            .count();
+        assert_eq!(kept, 2, "one older handshake made room");
     }
 }

@@ -101,6 +101,8 @@ impl State {
             .auth_url(local_auth_url)
             .api_url(local_auth_url)
             .token_source(passage_core::TokenSource::Header)
+            // Its own listener, possibly bound to a non-loopback address: no network between.
+            .danger_allow_plain_http()
             .build()
             .map_err(|err| {
                 ServerError::Config(format!("token validation cannot be set up: {err}"))

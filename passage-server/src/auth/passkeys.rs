@@ -103,7 +103,7 @@ pub(crate) async fn register_start(
     let id = state.ceremonies.begin(Ceremony::Register {
         user_id: user.id.clone(),
         state: registration,
-    })?;
+    });
     Ok(ok(
         json!({ "handshake": { "id": id, "challenge": challenge }, "user": public_user(&user) }),
     ))
@@ -255,7 +255,7 @@ pub(crate) async fn login_start(
             })?;
         let id = state.ceremonies.begin(Ceremony::Discoverable {
             state: discoverable,
-        })?;
+        });
         return Ok(ok(json!({
             "handshake": { "id": id, "challenge": public_key_only(&challenge)? },
             "user": null,
@@ -287,7 +287,7 @@ pub(crate) async fn login_start(
     let id = state.ceremonies.begin(Ceremony::Login {
         user_id: user.id.clone(),
         state: authentication,
-    })?;
+    });
     Ok(ok(json!({
         "handshake": { "id": id, "challenge": public_key_only(&challenge)? },
         "user": public_user(&user),
@@ -449,7 +449,7 @@ pub(crate) async fn add_device_start(
     let id = state.ceremonies.begin(Ceremony::AddDevice {
         user_id: user.id.clone(),
         state: registration,
-    })?;
+    });
     Ok(ok(
         json!({ "handshake": { "id": id, "challenge": challenge }, "user": public_user(&user) }),
     ))

@@ -264,6 +264,41 @@ async fn magic_links_to_one_address_are_limited() {
 }
 
 #[tokio::test]
+async fn tokens_are_checked_against_the_listener_itself_not_a_guessed_loopback_port() {
+    // Bound to 127.0.0.2, the server must not fetch its keys from 127.0.0.1 on the same port,
+    // where any local process could serve keys of its own and forge tokens.
+    let browser = Browser::start(
+        dev()
+            .auth_bind("127.0.0.2:0".parse().unwrap())
+            .user(SeedUser::email("victim@example.com").with_id("victim")),
+    )
+    .await;
+    let port = browser.server.auth_addr().port();
+    let forger = passage_emulator::Emulator::builder()
+        .app_id(browser.server.app_id())
+        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .start()
+        .await
+        .expect("the squatting port is free");
+    let forged = forger.mint_token("victim").unwrap();
+    let (status, _) = browser
+        .call_as(Method::GET, "/currentuser", None, Some(&forged))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a forged token is refused"
+    );
+
+    let genuine = browser.server.emulator().mint_token("victim").unwrap();
+    let (status, user) = browser
+        .call_as(Method::GET, "/currentuser", None, Some(&genuine))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["user"]["id"], "victim");
+}
+
+#[tokio::test]
 async fn refresh_rotates_and_sign_out_revokes() {
     let browser = Browser::start(dev()).await;
     let mut key = Authenticator::new(ORIGIN);

@@ -28,11 +28,7 @@ pub(crate) struct Browser {
 impl Browser {
     pub(crate) async fn start(builder: ServerBuilder) -> Self {
         let server = builder.start().await.expect("the server starts");
-        let base = format!(
-            "http://127.0.0.1:{}/v1/apps/{}",
-            server.auth_addr().port(),
-            server.app_id()
-        );
+        let base = format!("http://{}/v1/apps/{}", server.auth_addr(), server.app_id());
         Self {
             server,
             http: reqwest::Client::new(),
@@ -47,7 +43,7 @@ impl Browser {
 
     /// The Authentication API's root (no app path).
     pub(crate) fn root(&self) -> String {
-        format!("http://127.0.0.1:{}", self.server.auth_addr().port())
+        format!("http://{}", self.server.auth_addr())
     }
 
     pub(crate) async fn call(
