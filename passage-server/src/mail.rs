@@ -141,10 +141,13 @@ impl Mailer {
                 from,
                 sent,
             } => {
-                let to_address = to.parse().map_err(|_| format!("{to} is not an address"))?;
+                // A bare address, never a mailbox with a display name: `a <victim@…>` must not
+                // reach the victim under another identifier.
+                let to_address: lettre::Address =
+                    to.parse().map_err(|_| format!("{to} is not an address"))?;
                 let message = Message::builder()
                     .from(from.clone())
-                    .to(to_address)
+                    .to(lettre::message::Mailbox::new(None, to_address))
                     .subject(subject)
                     .header(ContentType::TEXT_PLAIN)
                     .body(format!(

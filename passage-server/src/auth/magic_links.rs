@@ -36,6 +36,7 @@ pub(crate) async fn login(
     if user.status == "inactive" {
         return Err(AuthApiError::user_inactive());
     }
+    count_send(&state, &identifier)?;
     send(
         &state,
         &user.id,
@@ -54,6 +55,7 @@ pub(crate) async fn register(
     Body(request): Body<Send>,
 ) -> Result<Response, AuthApiError> {
     let identifier = deliverable(&state, &request.identifier)?;
+    count_send(&state, &identifier)?;
     let user = pending_user(&state, &identifier, request.user_metadata)?;
     send(
         &state,
@@ -65,28 +67,29 @@ pub(crate) async fn register(
     .await
 }
 
-/// The identifier, if a link can be sent to it now: an email address, with mail set up, that
-/// has not had its share of links (counted here, before anything is stored).
+/// The identifier, if a link can be sent to it: an email address, with mail set up.
 fn deliverable(state: &Shared, raw: &str) -> Result<Identifier, AuthApiError> {
     if !state.mailer.delivers() {
         return Err(unavailable(
             "magic links are off: this server has no SMTP settings",
         ));
     }
-    let email = match Identifier::parse(raw)? {
-        Identifier::Phone(_) => {
-            return Err(unavailable("magic links by text message are not supported"));
-        }
-        email => email,
-    };
-    if let Err(wait) = state.sends.try_send(email.as_str()) {
+    match Identifier::parse(raw)? {
+        Identifier::Phone(_) => Err(unavailable("magic links by text message are not supported")),
+        email => Ok(email),
+    }
+}
+
+/// Counts a link to `identifier` (before anything is stored), or refuses it: the address has
+/// had its share of links.
+fn count_send(state: &Shared, identifier: &Identifier) -> Result<(), AuthApiError> {
+    state.sends.try_send(identifier.as_str()).map_err(|wait| {
         tracing::warn!("passage-server: magic-link limit reached for an address; refused");
-        return Err(AuthApiError::too_many_requests(
+        AuthApiError::too_many_requests(
             "too many magic links were sent to this address; try again later",
             wait,
-        ));
-    }
-    Ok(email)
+        )
+    })
 }
 
 fn unavailable(message: &str) -> AuthApiError {

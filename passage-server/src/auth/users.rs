@@ -37,7 +37,11 @@ impl Identifier {
                     && !domain.ends_with('.')
                     && !domain.contains('@')
             })
-            && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !raw.chars().any(|c| {
+                // Mailbox syntax (`name <addr>`, quotes, comments, lists) would let one address
+                // pass for many: refused, only a bare address is an identifier.
+                c.is_whitespace() || c.is_control() || "<>\"(),;:[]\\".contains(c)
+            });
         if valid_email {
             Ok(Self::Email(raw.to_lowercase()))
         } else {

@@ -243,24 +243,76 @@ async fn magic_links_to_one_address_are_limited() {
         "another address has its own count"
     );
 
-    // Counted before anything is looked up or stored: a refused sign-up creates no user.
+    // A link to an address with no user is not counted (nothing was sent); a sign-up is, before
+    // anything is stored: a refused one creates no user.
+    for _ in 0..3 {
+        let (status, _) = browser
+            .post(
+                "/login/magic-link",
+                json!({ "identifier": "grace@example.com" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
     let (status, _) = browser
         .post(
-            "/login/magic-link",
+            "/register/magic-link",
             json!({ "identifier": "grace@example.com" }),
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "grace's failed logins were not counted"
+    );
+    browser
+        .server
+        .emulator()
+        .store()
+        .delete_user(
+            &browser
+                .server
+                .emulator()
+                .store()
+                .user_by_identifier("grace@example.com")
+                .unwrap()
+                .unwrap()
+                .id,
+        )
+        .unwrap();
+    let (status, _) = browser
+        .post(
+            "/register/magic-link",
+            json!({ "identifier": "grace@example.com" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let refused = send("/register/magic-link", "grace@example.com")
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(browser.server.mailbox().len(), 2);
+    assert_eq!(browser.server.mailbox().len(), 4);
     assert_eq!(
         browser.server.emulator().store().users().unwrap().len(),
-        1,
-        "no pending user for grace"
+        2,
+        "ada, and grace's one pending user: the refused sign-up stored nothing"
     );
+
+    // Mailbox syntax cannot pass one address off as many.
+    for disguised in [
+        "a<ada@example.com>",
+        "\"Team\"<ada@example.com>",
+        "ada@example.com,x@y.z",
+    ] {
+        let (status, body) = browser
+            .post("/register/magic-link", json!({ "identifier": disguised }))
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_identifier")),
+            "{disguised}"
+        );
+    }
 }
 
 #[tokio::test]
