@@ -105,10 +105,6 @@ async fn send(
     path: Option<&str>,
 ) -> Result<Response, AuthApiError> {
     let settings = &state.settings;
-    // Only a path on the app's origin: a link must never lead elsewhere.
-    let path = path
-        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
-        .unwrap_or("/");
     let secret = random_id();
     let ttl = time::Duration::try_from(settings.magic_link_ttl).unwrap_or(time::Duration::MINUTE);
     let link = MagicLink {
@@ -142,8 +138,32 @@ async fn send(
     Ok(ok(json!({ "magic_link": { "id": link.id } })))
 }
 
-/// `origin + path` with `psg_magic_link=ml<secret>` added to its query (before any fragment).
-fn link_url(origin: &str, path: &str, secret: &str) -> String {
+/// `origin + path` with `psg_magic_link=ml<secret>` added to its query (before any fragment),
+/// as a URL on the app's origin. The path comes from the page, so only a plain local path is
+/// used — short, without white space, control characters or backslashes, not `//…` — and the
+/// result must parse to the same origin; anything else becomes `/`. A link must never lead
+/// elsewhere, nor carry text of the caller's into the app's mail.
+fn link_url(origin: &str, path: Option<&str>, secret: &str) -> String {
+    let plain = |p: &&str| {
+        p.len() <= 512
+            && p.starts_with('/')
+            && !p.starts_with("//")
+            && !p
+                .chars()
+                .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+    };
+    path.filter(plain)
+        .and_then(|path| on_origin(origin, &joined(origin, path, secret)))
+        .unwrap_or_else(|| joined(origin, "/", secret))
+}
+
+/// `url`, serialized, if it parses and is on `origin`.
+fn on_origin(origin: &str, url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    (url.origin().ascii_serialization() == origin).then(|| url.to_string())
+}
+
+fn joined(origin: &str, path: &str, secret: &str) -> String {
     let (path, fragment) = path
         .split_once('#')
         .map_or((path, None), |(p, f)| (p, Some(f)));

@@ -174,6 +174,26 @@ async fn magic_links_refuse_what_they_should() {
         .call(Method::GET, "/users?identifier=new%40example.com", None)
         .await;
     assert_eq!(lookup["user"]["status"], "pending");
+    // Nor can a path carry text into the mail, or lead off the origin once a browser strips a tab.
+    for path in [
+        "/\n\nURGENT: confirm at https://evil.example/\n",
+        "/\t/evil.example/x",
+        "/ok?x=1 y",
+    ] {
+        browser
+            .post(
+                "/login/magic-link",
+                json!({ "identifier": "new@example.com", "magic_link_path": path }),
+            )
+            .await;
+        let mail = browser.server.mailbox().pop().unwrap();
+        assert!(
+            mail.link
+                .starts_with("http://localhost:3000/?psg_magic_link="),
+            "{path:?} -> {}",
+            mail.link
+        );
+    }
 
     // An expired link.
     browser
