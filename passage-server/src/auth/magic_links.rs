@@ -18,8 +18,6 @@ pub(crate) struct Send {
     identifier: String,
     #[serde(default)]
     magic_link_path: Option<String>,
-    #[serde(default)]
-    user_metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `POST /login/magic-link {identifier, language, magic_link_path}` → `{magic_link: {id}}`.
@@ -56,7 +54,7 @@ pub(crate) async fn register(
 ) -> Result<Response, AuthApiError> {
     let identifier = deliverable(&state, &request.identifier)?;
     count_send(&state, &identifier)?;
-    let user = pending_user(&state, &identifier, request.user_metadata)?;
+    let user = pending_user(&state, &identifier)?;
     send(
         &state,
         &user.id,

@@ -16,7 +16,7 @@ use axum::{
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use passage_emulator::store::{Device, User, now};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use webauthn_rs::prelude::{
     CredentialID, Passkey, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
     Uuid,
@@ -67,8 +67,6 @@ pub(crate) struct RegisterStart {
     identifier: String,
     #[serde(default)]
     authenticator_attachment: Option<String>,
-    #[serde(default)]
-    user_metadata: Option<Map<String, Value>>,
 }
 
 /// `POST /register/webauthn/start {identifier, authenticator_attachment}` → `{handshake, user}`.
@@ -90,7 +88,7 @@ pub(crate) async fn register_start(
         ));
     }
     let identifier = Identifier::parse(&request.identifier)?;
-    let user = pending_user(&state, &identifier, request.user_metadata)?;
+    let user = pending_user(&state, &identifier)?;
     if !user.webauthn_devices.is_empty() || user.login_count > 0 {
         return Err(already_registered());
     }

@@ -8,7 +8,7 @@ use axum::{
 };
 use passage_emulator::store::{SeedUser, User};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{App, AuthApiError, Body, Shared, ok};
 
@@ -60,14 +60,13 @@ impl Identifier {
     }
 
     /// A new pending user with this identifier.
-    pub(crate) fn seed(&self, user_metadata: Option<Map<String, Value>>) -> SeedUser {
+    pub(crate) fn seed(&self) -> SeedUser {
         let mut seed = SeedUser::default();
         match self {
             Self::Email(email) => seed.email = Some(email.clone()),
             Self::Phone(phone) => seed.phone = Some(phone.clone()),
         }
         seed.status = Some("pending".to_owned());
-        seed.user_metadata = user_metadata;
         seed
     }
 }
@@ -116,29 +115,26 @@ pub(crate) async fn lookup(
 #[derive(Deserialize)]
 pub(crate) struct Create {
     identifier: String,
-    #[serde(default)]
-    user_metadata: Option<Map<String, Value>>,
 }
 
-/// `POST /users {identifier, user_metadata}` → `{user}`: a pending user (when sign-up is
-/// open). A pending user who already exists is returned as is.
+/// `POST /users {identifier}` → `{user}`: a pending user (when sign-up is open). A pending user
+/// who already exists is returned as is. `user_metadata` in the request is ignored: the app
+/// declares no metadata fields (`user_metadata_schema` is empty), and anything a browser sends
+/// unchecked must never land where an app may keep authorization data (`plan`, `role`); apps
+/// set metadata through the Management API.
 pub(crate) async fn create(
     _: App,
     State(state): State<Shared>,
     Body(request): Body<Create>,
 ) -> Result<Response, AuthApiError> {
     let identifier = Identifier::parse(&request.identifier)?;
-    let user = pending_user(&state, &identifier, request.user_metadata)?;
+    let user = pending_user(&state, &identifier)?;
     Ok(ok(json!({ "user": public_user(&user) })))
 }
 
 /// The pending user with `identifier`, created when nobody has it (and sign-up is open).
 /// Refused when an active or inactive user has it: registering is not how they sign in.
-pub(crate) fn pending_user(
-    state: &Shared,
-    identifier: &Identifier,
-    user_metadata: Option<Map<String, Value>>,
-) -> Result<User, AuthApiError> {
+pub(crate) fn pending_user(state: &Shared, identifier: &Identifier) -> Result<User, AuthApiError> {
     match state.store.user_by_identifier(identifier.as_str())? {
         Some(user) if user.status == "pending" => Ok(user),
         Some(_) => Err(AuthApiError::new(
@@ -152,7 +148,7 @@ pub(crate) fn pending_user(
             // passage-elements shows this text as is when it starts with "Public signup".
             "Public signup is disabled for this app",
         )),
-        None => Ok(state.store.insert_user(identifier.seed(user_metadata))?),
+        None => Ok(state.store.insert_user(identifier.seed())?),
     }
 }
 

@@ -549,6 +549,31 @@ async fn oversized_bodies_are_refused_and_change_nothing() {
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_identifier"))
     );
+
+    // Metadata from a browser is ignored: the app declares no fields, and an app may keep
+    // authorization data there.
+    for path in ["/users", "/register/webauthn/start", "/register/magic-link"] {
+        let identifier = format!("mallory{}@example.com", path.len());
+        let (status, body) = browser
+            .post(
+                path,
+                json!({ "identifier": identifier, "user_metadata": { "role": "admin" } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        let mallory = browser
+            .server
+            .emulator()
+            .store()
+            .user_by_identifier(&identifier)
+            .unwrap()
+            .unwrap();
+        assert!(
+            mallory.user_metadata.as_ref().is_none_or(|m| m.is_empty()),
+            "{path}: {:?}",
+            mallory.user_metadata
+        );
+    }
 }
 
 #[tokio::test]
