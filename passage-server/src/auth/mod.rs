@@ -68,6 +68,9 @@ pub(crate) struct State {
     ceremonies: ceremonies::Ceremonies,
     mailer: Mailer,
     sends: limits::SendLimit,
+    /// Held while a first passkey is checked and kept: two registrations finishing at once for
+    /// one pending user must not both add theirs (one process; the store is one SQLite file).
+    registering: std::sync::Mutex<()>,
     /// Validates the tokens this server issued, exactly as an app's backend does.
     verifier: passage_core::Passage,
 }
@@ -118,6 +121,7 @@ impl State {
             webauthn,
             ceremonies: ceremonies::Ceremonies::default(),
             sends,
+            registering: std::sync::Mutex::new(()),
             mailer,
             verifier,
         })

@@ -175,6 +175,11 @@ pub(crate) async fn register_finish(
     if request.user_id.as_ref().is_some_and(|id| *id != user_id) {
         return Err(mismatch());
     }
+    // From the check to the kept passkey, one registration at a time (no await in between).
+    let _one_at_a_time = state
+        .registering
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let user = state
         .store
         .user(&user_id)?

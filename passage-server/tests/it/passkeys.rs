@@ -2,7 +2,7 @@
 //! an identifier, adding a passkey, and every hostile variation refused with nothing changed.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{
     authenticator::{Authenticator, b64},
@@ -84,7 +84,7 @@ async fn register_then_sign_in_with_and_without_identifier() {
     assert_eq!(user.webauthn_devices[0].usage_count, 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_is_refused_for_an_account_that_exists() {
     let browser = Browser::start(dev()).await;
     let mut owner = Authenticator::new(ORIGIN);
@@ -138,6 +138,48 @@ async fn registration_is_refused_for_an_account_that_exists() {
         1,
         "only the first passkey was kept"
     );
+
+    // The same, finished at the same moment (on a multi-threaded runtime): still one passkey.
+    for n in 0..8 {
+        let identifier = format!("carol{n}@example.com");
+        let (_, a) = browser
+            .post(
+                "/register/webauthn/start",
+                json!({ "identifier": identifier }),
+            )
+            .await;
+        let (_, b) = browser
+            .post(
+                "/register/webauthn/start",
+                json!({ "identifier": identifier }),
+            )
+            .await;
+        let a_response = first.register(&a["handshake"]["challenge"]);
+        let b_response = second.register(&b["handshake"]["challenge"]);
+        let finish = |handshake: &Value, response: Value| {
+            browser.post(
+                "/register/webauthn/finish",
+                json!({ "handshake_id": handshake["handshake"]["id"], "handshake_response": response }),
+            )
+        };
+        let ((a_status, _), (b_status, _)) =
+            tokio::join!(finish(&a, a_response), finish(&b, b_response));
+        let mut statuses = [a_status, b_status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::CONFLICT],
+            "{identifier}"
+        );
+        let carol = browser
+            .server
+            .emulator()
+            .store()
+            .user_by_identifier(&identifier)
+            .unwrap()
+            .unwrap();
+        assert_eq!(carol.webauthn_devices.len(), 1, "{identifier}");
+    }
 }
 
 #[tokio::test]
