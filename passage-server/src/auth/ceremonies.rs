@@ -3,7 +3,6 @@
 //! cut short by a restart is simply started again.
 
 use std::{
-    collections::HashMap,
     sync::{Mutex, PoisonError},
     time::{Duration, Instant},
 };
@@ -12,7 +11,7 @@ use webauthn_rs::prelude::{
     DiscoverableAuthentication, PasskeyAuthentication, PasskeyRegistration,
 };
 
-use super::AuthApiError;
+use super::{AuthApiError, bounded::Bounded};
 
 /// How long a handshake stays usable. The conditional-UI sign-in starts one when the page
 /// loads and finishes it whenever the user picks a passkey, so this is generous.
@@ -48,13 +47,7 @@ pub(crate) enum Ceremony {
 
 /// The handshakes in progress, by id.
 #[derive(Debug, Default)]
-pub(crate) struct Ceremonies(Mutex<InProgress>);
-
-#[derive(Debug, Default)]
-struct InProgress {
-    map: HashMap<String, (Instant, Ceremony)>,
-    pruned_at: Option<Instant>,
-}
+pub(crate) struct Ceremonies(Mutex<Bounded<(Instant, Ceremony)>>);
 
 impl Ceremonies {
     /// Keeps `ceremony` and returns its handshake id.
@@ -63,22 +56,14 @@ impl Ceremonies {
     }
 
     fn begin_with(&self, ceremony: Ceremony, now: Instant, capacity: usize) -> String {
-        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let InProgress { map, pruned_at } = &mut *guard;
-        if map.len() >= capacity
-            && pruned_at.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
-        {
-            *pruned_at = Some(now);
-            map.retain(|_, (started, _)| now.duration_since(*started) < LIFETIME);
-        }
-        if map.len() >= capacity {
-            tracing::warn!("passage-server: WebAuthn handshakes at capacity; one is dropped");
-            if let Some(dropped) = map.keys().next().cloned() {
-                map.remove(&dropped);
-            }
+        let mut in_progress = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if in_progress.make_room(now, capacity, |(started, _)| {
+            now.duration_since(*started) < LIFETIME
+        }) {
+            tracing::warn!("passage-server: WebAuthn handshakes at capacity; one was dropped");
         }
         let id = passage_emulator::store::random_id();
-        map.insert(id.clone(), (now, ceremony));
+        in_progress.map.insert(id.clone(), (now, ceremony));
         id
     }
 

@@ -2,10 +2,12 @@
 //! (or invents one, through sign-up) could flood its inbox through this server.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::VecDeque,
     sync::Mutex,
     time::{Duration, Instant},
 };
+
+use super::bounded::Bounded;
 
 /// Addresses counted at once, at most: a bound on memory. When the map is full, addresses with
 /// no send in the window are forgotten (at most once a second), and if it is still full an
@@ -18,13 +20,8 @@ const ADDRESSES: usize = 10_000;
 pub(crate) struct SendLimit {
     max: usize,
     window: Duration,
-    counts: Mutex<Counts>,
-}
-
-#[derive(Debug, Default)]
-struct Counts {
-    sent: HashMap<String, VecDeque<Instant>>,
-    pruned_at: Option<Instant>,
+    /// Send times within the window, by address.
+    counts: Mutex<Bounded<VecDeque<Instant>>>,
 }
 
 impl SendLimit {
@@ -32,7 +29,7 @@ impl SendLimit {
         Self {
             max,
             window,
-            counts: Mutex::new(Counts::default()),
+            counts: Mutex::new(Bounded::default()),
         }
     }
 
@@ -49,23 +46,14 @@ impl SendLimit {
             .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Counts { sent, pruned_at } = &mut *counts;
-        if sent.len() >= capacity && !sent.contains_key(address) {
-            if pruned_at.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1)) {
-                *pruned_at = Some(now);
-                sent.retain(|_, times| {
-                    times
-                        .back()
-                        .is_some_and(|last| now.duration_since(*last) < self.window)
-                });
-            }
-            if sent.len() >= capacity
-                && let Some(forgotten) = sent.keys().next().cloned()
-            {
-                sent.remove(&forgotten);
-            }
+        if !counts.map.contains_key(address) {
+            counts.make_room(now, capacity, |times| {
+                times
+                    .back()
+                    .is_some_and(|last| now.duration_since(*last) < self.window)
+            });
         }
-        let times = sent.entry(address.to_owned()).or_default();
+        let times = counts.map.entry(address.to_owned()).or_default();
         while times
             .front()
             .is_some_and(|first| now.duration_since(*first) >= self.window)
@@ -125,14 +113,14 @@ mod tests {
             "full: a new address is never refused"
         );
         assert_eq!(
-            limit.counts.lock().unwrap().sent.len(),
+            limit.counts.lock().unwrap().map.len(),
             3,
             "one was forgotten"
         );
         let later = start + Duration::from_secs(61);
         assert!(limit.try_send_at("newer@example.com", later, 3).is_ok());
         assert_eq!(
-            limit.counts.lock().unwrap().sent.len(),
+            limit.counts.lock().unwrap().map.len(),
             1,
             "the ones past the window aged out together"
         );

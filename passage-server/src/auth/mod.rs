@@ -4,6 +4,7 @@
 //! API. Every route is under `/v1/apps/{app_id}`; errors are `{code, error}`.
 
 mod app;
+mod bounded;
 mod ceremonies;
 mod error;
 mod limits;
