@@ -126,13 +126,7 @@ async fn registration_is_refused_for_an_account_that_exists() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let bob = browser
-        .server
-        .emulator()
-        .store()
-        .user_by_identifier("bob@example.com")
-        .unwrap()
-        .unwrap();
+    let bob = browser.stored_user("bob@example.com");
     assert_eq!(
         bob.webauthn_devices.len(),
         1,
@@ -171,13 +165,7 @@ async fn registration_is_refused_for_an_account_that_exists() {
             [StatusCode::OK, StatusCode::CONFLICT],
             "{identifier}"
         );
-        let carol = browser
-            .server
-            .emulator()
-            .store()
-            .user_by_identifier(&identifier)
-            .unwrap()
-            .unwrap();
+        let carol = browser.stored_user(&identifier);
         assert_eq!(carol.webauthn_devices.len(), 1, "{identifier}");
     }
 }

@@ -110,26 +110,8 @@ async fn magic_link_sign_in_then_a_passkey() {
 
     // An imported user without passkeys adds one after the magic link, then signs in with it.
     let token = activated["auth_result"]["auth_token"].as_str().unwrap();
-    let (_, start) = browser
-        .call_as(
-            Method::POST,
-            "/currentuser/devices/start",
-            Some(json!({})),
-            Some(token),
-        )
-        .await;
     let mut key = Authenticator::new(ORIGIN);
-    let response = key.register(&start["handshake"]["challenge"]);
-    let (status, _) = browser
-        .call_as(
-            Method::POST,
-            "/currentuser/devices/finish",
-            Some(
-                json!({ "handshake_id": start["handshake"]["id"], "handshake_response": response }),
-            ),
-            Some(token),
-        )
-        .await;
+    let (status, _) = browser.add_passkey(&mut key, token).await;
     assert_eq!(status, StatusCode::OK);
     let (status, signed_in) = browser.sign_in(&mut key, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -289,16 +271,7 @@ async fn magic_links_to_one_address_are_limited() {
         .server
         .emulator()
         .store()
-        .delete_user(
-            &browser
-                .server
-                .emulator()
-                .store()
-                .user_by_identifier("grace@example.com")
-                .unwrap()
-                .unwrap()
-                .id,
-        )
+        .delete_user(&browser.stored_user("grace@example.com").id)
         .unwrap();
     let (status, _) = browser
         .post(
@@ -561,13 +534,7 @@ async fn oversized_bodies_are_refused_and_change_nothing() {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        let mallory = browser
-            .server
-            .emulator()
-            .store()
-            .user_by_identifier(&identifier)
-            .unwrap()
-            .unwrap();
+        let mallory = browser.stored_user(&identifier);
         assert!(
             mallory.user_metadata.as_ref().is_none_or(|m| m.is_empty()),
             "{path}: {:?}",
@@ -748,26 +715,8 @@ async fn with_verification_required_sign_up_is_by_magic_link_then_a_passkey() {
         )
         .await;
     let token = activated["auth_result"]["auth_token"].as_str().unwrap();
-    let (_, start) = browser
-        .call_as(
-            Method::POST,
-            "/currentuser/devices/start",
-            Some(json!({})),
-            Some(token),
-        )
-        .await;
     let mut key = Authenticator::new(ORIGIN);
-    let response = key.register(&start["handshake"]["challenge"]);
-    let (status, _) = browser
-        .call_as(
-            Method::POST,
-            "/currentuser/devices/finish",
-            Some(
-                json!({ "handshake_id": start["handshake"]["id"], "handshake_response": response }),
-            ),
-            Some(token),
-        )
-        .await;
+    let (status, _) = browser.add_passkey(&mut key, token).await;
     assert_eq!(status, StatusCode::OK);
     let (status, signed_in) = browser.sign_in(&mut key, Some("ada@example.com")).await;
     assert_eq!(status, StatusCode::OK);

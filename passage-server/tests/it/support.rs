@@ -132,14 +132,48 @@ impl Browser {
         self.post("/login/webauthn/finish", finish).await
     }
 
+    /// The stored user who holds `identifier` (there must be one).
+    pub(crate) fn stored_user(&self, identifier: &str) -> passage_emulator::store::User {
+        self.server
+            .emulator()
+            .store()
+            .user_by_identifier(identifier)
+            .expect("the store answers")
+            .expect("a user holds the identifier")
+    }
+
+    /// Adds a passkey on `authenticator` as the user signed in with `token`: the finish answer.
+    pub(crate) async fn add_passkey(
+        &self,
+        authenticator: &mut Authenticator,
+        token: &str,
+    ) -> (StatusCode, Value) {
+        let (status, start) = self
+            .call_as(
+                Method::POST,
+                "/currentuser/devices/start",
+                Some(json!({})),
+                Some(token),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{start}");
+        let response = authenticator.register(&start["handshake"]["challenge"]);
+        self.call_as(
+            Method::POST,
+            "/currentuser/devices/finish",
+            Some(
+                json!({ "handshake_id": start["handshake"]["id"], "handshake_response": response }),
+            ),
+            Some(token),
+        )
+        .await
+    }
+
     /// A backend's validation of a token: the user id.
     pub(crate) async fn validate(&self, token: &str) -> Result<String, passage_core::AuthError> {
         let passage = passage_core::Passage::builder(self.server.app_id())
             .api_key(self.server.api_key())
-            .auth_url(format!(
-                "http://127.0.0.1:{}",
-                self.server.auth_addr().port()
-            ))
+            .auth_url(format!("http://{}", self.server.auth_addr()))
             .api_url(self.server.api_url())
             .build()
             .expect("a client");
