@@ -69,11 +69,13 @@ async fn run(args: Args) -> Result<(), passage_emulator::EmulatorError> {
         println!("# sample token for demo-user (valid 1 h):");
         println!("{}", emulator.mint_token("demo-user")?);
     }
-    let _ = tokio::signal::ctrl_c().await;
+    passage_server::shutdown_signal().await;
     println!("# shutting down");
+    emulator.stop().await;
     Ok(())
 }
 
+/// An error and its causes, on one line.
 fn report(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();

@@ -1,7 +1,7 @@
 //! Bringing users over from Passage: a JSON array of Management API user objects (what
 //! `users list` returned), keeping their ids so references in apps stay valid.
 
-use passage_emulator::store::{SeedUser, Store, StoreError};
+use crate::store::{SeedUser, Store, StoreError};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -38,18 +38,20 @@ struct Exported {
 /// # Errors
 /// [`StoreError::Refused`] when `json` is not such an array; [`StoreError::Failed`] when the
 /// store fails.
-pub fn import_users(store: &dyn Store, json: &str) -> Result<ImportReport, StoreError> {
+pub async fn import_users(store: &dyn Store, json: &str) -> Result<ImportReport, StoreError> {
     let users: Vec<Exported> = serde_json::from_str(json)
         .map_err(|_| StoreError::Refused("not a JSON array of Passage user objects"))?;
     let mut report = ImportReport::default();
     for user in users {
-        let mut seed = SeedUser::default();
-        seed.id = Some(user.id.clone());
-        seed.email = Some(user.email).filter(|e| !e.is_empty());
-        seed.phone = Some(user.phone).filter(|p| !p.is_empty());
-        seed.status = user.status;
-        seed.user_metadata = user.user_metadata;
-        match store.insert_user(seed) {
+        let seed = SeedUser {
+            id: Some(user.id.clone()),
+            email: Some(user.email).filter(|e| !e.is_empty()),
+            phone: Some(user.phone).filter(|p| !p.is_empty()),
+            status: user.status,
+            user_metadata: user.user_metadata,
+            ..SeedUser::default()
+        };
+        match store.insert_user(seed).await {
             Ok(_) => report.imported += 1,
             Err(StoreError::Refused(reason)) => report.skipped.push((user.id, reason.to_owned())),
             Err(err) => return Err(err),

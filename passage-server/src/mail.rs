@@ -1,16 +1,20 @@
-//! Delivering magic links: by SMTP when configured, else into a mailbox (development mode: the
-//! server exposes it and prints each message; production: magic links are not offered).
+//! Delivering magic links: by SMTP when configured (feature `smtp`), else into a mailbox
+//! (development mode: the server exposes it and prints each message; production: magic links
+//! are not offered).
 
 use std::sync::{Arc, Mutex};
 
+#[cfg(feature = "smtp")]
 use lettre::{
     AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor, message::header::ContentType,
 };
 
+#[cfg(feature = "smtp")]
 use crate::ServerError;
 
 /// Where to send mail, as an SMTP URL: `smtp://user:pass@host:587?tls=required` (STARTTLS),
 /// `smtps://…` (TLS), or `smtp://127.0.0.1:2525` (plain, for a local relay or a test).
+#[cfg(feature = "smtp")]
 #[derive(Clone)]
 pub struct SmtpSettings {
     /// The SMTP URL (holds the password: never printed).
@@ -19,6 +23,7 @@ pub struct SmtpSettings {
     pub from: String,
 }
 
+#[cfg(feature = "smtp")]
 impl std::fmt::Debug for SmtpSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SmtpSettings")
@@ -75,6 +80,7 @@ impl Mailbox {
 /// How this server delivers mail.
 #[derive(Debug)]
 pub(crate) enum Mailer {
+    #[cfg(feature = "smtp")]
     Smtp {
         transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         from: lettre::message::Mailbox,
@@ -87,6 +93,18 @@ pub(crate) enum Mailer {
 }
 
 impl Mailer {
+    /// The development mailbox, or nothing (production without SMTP).
+    #[cfg(not(feature = "smtp"))]
+    pub(crate) fn new(development: bool) -> Self {
+        if development {
+            Self::Mailbox(Mailbox::default())
+        } else {
+            Self::None(Mailbox::default())
+        }
+    }
+
+    /// SMTP when configured; else the development mailbox, or nothing (production).
+    #[cfg(feature = "smtp")]
     pub(crate) fn new(smtp: Option<SmtpSettings>, development: bool) -> Result<Self, ServerError> {
         let Some(smtp) = smtp else {
             return Ok(if development {
@@ -118,7 +136,9 @@ impl Mailer {
 
     pub(crate) fn mailbox(&self) -> Mailbox {
         match self {
-            Self::Smtp { sent, .. } | Self::Mailbox(sent) | Self::None(sent) => sent.clone(),
+            #[cfg(feature = "smtp")]
+            Self::Smtp { sent, .. } => sent.clone(),
+            Self::Mailbox(sent) | Self::None(sent) => sent.clone(),
         }
     }
 
@@ -136,6 +156,7 @@ impl Mailer {
             link: link.to_owned(),
         };
         match self {
+            #[cfg(feature = "smtp")]
             Self::Smtp {
                 transport,
                 from,

@@ -11,7 +11,7 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
-use passage_server::{Server, SmtpSettings, SqliteStore, import_users};
+use passage_server::{SeedUser, Server, SmtpSettings, import_users, store::SqliteStore};
 
 /// A self-hostable, Passage-compatible server: passkeys and magic links for passage-elements,
 /// the Management API for backends, persistent in SQLite.
@@ -124,7 +124,7 @@ async fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Serve(serve) => run(*serve).await,
-        Command::Import { file, database } => import(&file, &database),
+        Command::Import { file, database } => import(&file, &database).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -163,7 +163,7 @@ async fn run(serve: Serve) -> Result<(), String> {
     if let Some(path) = &serve.users {
         let text = std::fs::read_to_string(path)
             .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
-        let users: Vec<passage_emulator::SeedUser> =
+        let users: Vec<SeedUser> =
             serde_json::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))?;
         for user in users {
             builder = builder.user(user);
@@ -200,17 +200,30 @@ async fn run(serve: Serve) -> Result<(), String> {
             println!("export {name}={value}");
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
-    println!("# shutting down");
-    server.shutdown();
+    if serve.dev {
+        println!("# Development mode:");
+        println!(
+            "#   a token for a user:  curl -s -X POST {}/__emulator/token -d '{{\"user_id\":\"USER_ID\"}}'",
+            server.api_url()
+        );
+        println!(
+            "#   magic links sent:    {}/__passage/mailbox",
+            server.auth_url()
+        );
+    }
+    passage_server::shutdown_signal().await;
+    println!("# shutting down: finishing the requests in flight");
+    server.stop().await;
     Ok(())
 }
 
-fn import(file: &std::path::Path, database: &std::path::Path) -> Result<(), String> {
+async fn import(file: &std::path::Path, database: &std::path::Path) -> Result<(), String> {
     let json = std::fs::read_to_string(file)
         .map_err(|err| format!("cannot read {}: {err}", file.display()))?;
     let store = SqliteStore::open(database).map_err(|err| report(&err))?;
-    let report = import_users(&store, &json).map_err(|err| format!("import failed: {err}"))?;
+    let report = import_users(&store, &json)
+        .await
+        .map_err(|err| format!("import failed: {err}"))?;
     println!("imported {} users", report.imported);
     for (id, reason) in &report.skipped {
         println!("skipped {id}: {reason}");

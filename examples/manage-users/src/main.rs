@@ -23,8 +23,8 @@ use passage_core::{
     ApiError, ConfigError, CreateMagicLink, CreateUser, Passage, PassageBuilder, UpdateUser,
     models::{Channel, Language, MagicLinkType, Metadata, UserStatus},
 };
-use passage_emulator::SeedUser;
 use passage_redis::RedisRevocations;
+use passage_server::SeedUser;
 use serde::Serialize;
 use serde_json::json;
 
@@ -175,7 +175,7 @@ async fn main() -> ExitCode {
                         .with_device("Ada's laptop"),
                     SeedUser::email("grace@example.com").with_id("user-grace"),
                 ] {
-                    let _ = server.emulator().seed_user(seed);
+                    let _ = server.seed_user(seed).await;
                 }
                 (passage, Some(server))
             }

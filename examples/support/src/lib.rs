@@ -9,8 +9,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::OnceLock};
 use http::HeaderValue;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use passage_core::{Passage, PassageBuilder, Report};
-use passage_emulator::SeedUser;
-use passage_server::Server;
+use passage_server::{SeedUser, Server};
 
 /// The demo user seeded into the demo server.
 pub const DEMO_USER_ID: &str = "demo-user";
@@ -61,18 +60,28 @@ pub async fn demo() -> Result<(Passage, Server), StartError> {
 
 /// Revocations shared with every replica of the app (and the admin CLI) through Redis, when
 /// `REDIS_URL` is set (`redis://127.0.0.1:6379/`): a user deactivated anywhere is refused
-/// everywhere at once. Unset: revocations stay in this process.
+/// everywhere at once. Unset: revocations stay in this process. Needs the examples' `redis`
+/// feature (`cargo run -p example-axum --features redis`).
 ///
 /// # Errors
-/// When `REDIS_URL` is not a Redis URL.
+/// When `REDIS_URL` is not a Redis URL, or is set in a build without the `redis` feature.
 pub fn shared_revocations(builder: PassageBuilder) -> Result<PassageBuilder, StartError> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.trim().is_empty() => {
-            let redis = passage_redis::RedisRevocations::new(url.trim())?;
-            tracing::info!("session revocations are shared through Redis (REDIS_URL)");
-            Ok(builder.revocations(redis))
-        }
-        _ => Ok(builder),
+    let url = match std::env::var("REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => return Ok(builder),
+    };
+    #[cfg(feature = "redis")]
+    {
+        let redis = passage_redis::RedisRevocations::new(url.trim())?;
+        tracing::info!("session revocations are shared through Redis (REDIS_URL)");
+        Ok(builder.revocations(redis))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (url, builder);
+        Err(StartError(
+            "REDIS_URL is set, but this build has no Redis support: build it with `--features redis` (e.g. cargo run -p example-axum --features redis)".into(),
+        ))
     }
 }
 
@@ -215,7 +224,7 @@ pub fn print_banner(name: &str, addr: SocketAddr, passage: &Passage, demo: Optio
         "  {} cargo run -p example-manage-users -- users list",
         vars.join(" ")
     );
-    match server.emulator().mint_token(DEMO_USER_ID) {
+    match server.mint_token(DEMO_USER_ID) {
         Ok(token) => {
             println!("demo user {DEMO_USER_ID} <{DEMO_EMAIL}>; try:");
             println!("  curl -H 'Authorization: Bearer {token}' {base}/me");
@@ -227,28 +236,10 @@ pub fn print_banner(name: &str, addr: SocketAddr, passage: &Passage, demo: Optio
     println!("Ctrl-C to stop");
 }
 
-/// Resolves on Ctrl-C (or SIGTERM on Unix).
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (on Unix): what the examples' graceful shutdown waits
+/// for.
 pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
+    passage_server::shutdown_signal().await;
     tracing::info!("shutting down");
 }
 

@@ -34,7 +34,7 @@ async fn main() -> Result<(), StartError> {
                 "PASSAGE_APP_ID is unset: using an embedded passage-server (development mode) at {}",
                 server.auth_url()
             );
-            match server.emulator().mint_token(DEMO_USER_ID) {
+            match server.mint_token(DEMO_USER_ID) {
                 Ok(token) => println!(
                     "call WhoAmI with the metadata  authorization: Bearer {token}  (user {DEMO_USER_ID})"
                 ),

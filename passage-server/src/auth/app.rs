@@ -84,8 +84,9 @@ fn customization(dark: bool) -> Value {
 
 /// `GET /v1/apps/{app_id}/.well-known/jwks.json`: the keys the tokens are signed with.
 pub(crate) async fn jwks(_: App, State(state): State<Shared>) -> Response {
-    let mut response = ok(state.issuer.jwks());
-    if let Ok(value) = HeaderValue::from_str(&state.issuer.jwks_cache_control()) {
+    let (jwks, cache_control) = state.passage.jwks();
+    let mut response = ok(jwks);
+    if let Ok(value) = HeaderValue::from_str(&cache_control) {
         response.headers_mut().insert(header::CACHE_CONTROL, value);
     }
     response

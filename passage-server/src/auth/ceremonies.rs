@@ -62,7 +62,7 @@ impl Ceremonies {
         }) {
             tracing::warn!("passage-server: WebAuthn handshakes at capacity; one was dropped");
         }
-        let id = passage_emulator::store::random_id();
+        let id = crate::store::random_id();
         in_progress.map.insert(id.clone(), (now, ceremony));
         id
     }

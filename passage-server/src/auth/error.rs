@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
+use crate::store::StoreError;
 use axum::{
     Json,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use passage_emulator::store::StoreError;
 use serde_json::json;
 
 /// A refusal or failure of the Authentication API.

@@ -3,8 +3,8 @@
 //! collecting the sign-in (`POST /magic-link/status`). Links are single use, expire, and go
 //! to `auth_origin + magic_link_path` with `?psg_magic_link=`, where the element activates them.
 
+use crate::store::{MagicLink, now, random_id};
 use axum::{extract::State, http::StatusCode, response::Response};
-use passage_emulator::store::{MagicLink, now, random_id};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -29,7 +29,8 @@ pub(crate) async fn login(
     let identifier = deliverable(&state, &request.identifier)?;
     let user = state
         .store
-        .user_by_identifier(identifier.as_str())?
+        .user_by_identifier(identifier.as_str())
+        .await?
         .ok_or_else(AuthApiError::user_not_found)?;
     if user.status == "inactive" {
         return Err(AuthApiError::user_inactive());
@@ -54,7 +55,7 @@ pub(crate) async fn register(
 ) -> Result<Response, AuthApiError> {
     let identifier = deliverable(&state, &request.identifier)?;
     count_send(&state, &identifier)?;
-    let user = pending_user(&state, &identifier)?;
+    let user = pending_user(&state, &identifier).await?;
     send(
         &state,
         &user.id,
@@ -120,7 +121,7 @@ async fn send(
         collected: false,
         delivered: true,
     };
-    state.store.insert_magic_link(link.clone())?;
+    state.store.insert_magic_link(link.clone()).await?;
     if let Err(cause) = state
         .mailer
         .send_link(&settings.app_name, identifier.as_str(), &link.url)
@@ -192,7 +193,8 @@ pub(crate) async fn activate(
         .unwrap_or(&request.magic_link);
     let link = state
         .store
-        .activate_magic_link(secret, now())?
+        .activate_magic_link(secret, now())
+        .await?
         .ok_or_else(|| {
             AuthApiError::new(
                 StatusCode::NOT_FOUND,
@@ -202,9 +204,10 @@ pub(crate) async fn activate(
         })?;
     let user = state
         .store
-        .user(&link.user_id)?
+        .user(&link.user_id)
+        .await?
         .ok_or_else(AuthApiError::user_not_found)?;
-    sessions::sign_in(&state, &user, &link.redirect_url)
+    sessions::sign_in(&state, &user, &link.redirect_url).await
 }
 
 #[derive(Deserialize)]
@@ -226,13 +229,18 @@ pub(crate) async fn status(
             "the link has not been used yet",
         )
     };
-    let link = state.store.magic_link(&request.id)?.ok_or_else(not_yet)?;
-    if !link.activated || !state.store.collect_magic_link(&link.id)? {
+    let link = state
+        .store
+        .magic_link(&request.id)
+        .await?
+        .ok_or_else(not_yet)?;
+    if !link.activated || !state.store.collect_magic_link(&link.id).await? {
         return Err(not_yet());
     }
     let user = state
         .store
-        .user(&link.user_id)?
+        .user(&link.user_id)
+        .await?
         .ok_or_else(AuthApiError::user_not_found)?;
-    sessions::another_session(&state, &user, &link.redirect_url)
+    sessions::another_session(&state, &user, &link.redirect_url).await
 }

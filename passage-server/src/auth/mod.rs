@@ -22,14 +22,16 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{delete, get, patch, post},
 };
-use passage_emulator::{TokenIssuer, store::Store};
 use serde::de::DeserializeOwned;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 use crate::{
-    ServerError,
+    ServerBuilder, ServerError,
     mail::{Mailbox, Mailer},
+    server::{bind, local_addr, serve},
+    state::Shared as Passage,
+    store::Store,
 };
 pub(crate) use error::AuthApiError;
 
@@ -63,7 +65,8 @@ pub(crate) struct Settings {
 #[derive(Debug)]
 pub(crate) struct State {
     settings: Settings,
-    issuer: TokenIssuer,
+    /// The app, its keys and its store, shared with the Management API.
+    passage: Arc<Passage>,
     store: Arc<dyn Store>,
     webauthn: Webauthn,
     ceremonies: ceremonies::Ceremonies,
@@ -71,7 +74,7 @@ pub(crate) struct State {
     sends: limits::SendLimit,
     /// Held while a first passkey is checked and kept: two registrations finishing at once for
     /// one pending user must not both add theirs (one process; the store is one SQLite file).
-    registering: std::sync::Mutex<()>,
+    registering: tokio::sync::Mutex<()>,
     /// Validates the tokens this server issued, exactly as an app's backend does.
     verifier: passage_core::Passage,
 }
@@ -79,8 +82,7 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn new(
         settings: Settings,
-        issuer: TokenIssuer,
-        store: Arc<dyn Store>,
+        passage: Arc<Passage>,
         mailer: Mailer,
         local_auth_url: &str,
     ) -> Result<Self, ServerError> {
@@ -117,12 +119,12 @@ impl State {
         );
         Ok(Self {
             settings,
-            issuer,
-            store,
+            store: Arc::clone(&passage.store),
+            passage,
             webauthn,
             ceremonies: ceremonies::Ceremonies::default(),
             sends,
-            registering: std::sync::Mutex::new(()),
+            registering: tokio::sync::Mutex::new(()),
             mailer,
             verifier,
         })
@@ -134,6 +136,84 @@ impl State {
 }
 
 type Shared = Arc<State>;
+
+/// The Authentication API, started: where it listens, its mailbox, its task.
+pub(crate) struct Started {
+    pub(crate) addr: std::net::SocketAddr,
+    pub(crate) public_url: String,
+    pub(crate) mailbox: Mailbox,
+    pub(crate) task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds and serves the Authentication API for `passage`, with the builder's settings.
+pub(crate) async fn start(
+    builder: ServerBuilder,
+    passage: Arc<Passage>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<Started, ServerError> {
+    let origin = url::Url::parse(&builder.auth_origin).map_err(|_| {
+        ServerError::Config(format!("auth_origin {} is not a URL", builder.auth_origin))
+    })?;
+    let auth_origin = origin.origin().ascii_serialization();
+    let listener = bind(builder.auth_bind).await?;
+    let addr = local_addr(&listener, builder.auth_bind)?;
+    let public_url = builder
+        .public_auth_url
+        .unwrap_or_else(|| format!("http://localhost:{}", addr.port()))
+        .trim_end_matches('/')
+        .to_owned();
+    #[cfg(feature = "smtp")]
+    let mailer = Mailer::new(builder.smtp, builder.development)?;
+    #[cfg(not(feature = "smtp"))]
+    let mailer = Mailer::new(builder.development);
+    if builder.require_verification && !mailer.delivers() {
+        return Err(ServerError::Config(
+            "identifier verification needs magic links: configure SMTP (or development mode)"
+                .into(),
+        ));
+    }
+    let settings = Settings {
+        app_id: builder.app_id,
+        app_name: builder.app_name,
+        auth_origin,
+        redirect_url: builder.redirect_url,
+        public_auth_url: public_url.clone(),
+        session_length: builder.session_length,
+        refresh_lifetime: builder.refresh_lifetime,
+        magic_link_ttl: builder.magic_link_ttl,
+        magic_link_limit: builder.magic_link_limit,
+        public_signup: builder.public_signup,
+        require_verification: builder.require_verification,
+        development: builder.development,
+        elements_dir: builder.elements_dir,
+    };
+    // The server validates its own tokens (for /currentuser) through this listener's JWKS, at
+    // the address it is bound to: a wildcard bind is reached on loopback, a specific address
+    // at that address. Never a guessed loopback port another local process could hold.
+    let local_url = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            format!("http://127.0.0.1:{}", addr.port())
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            format!("http://[::1]:{}", addr.port())
+        }
+        _ => format!("http://{addr}"),
+    };
+    let state = State::new(settings, passage, mailer, &local_url)?;
+    let mailbox = state.mailbox();
+    let task = serve(
+        listener,
+        router(Arc::new(state)),
+        shutdown,
+        "the Authentication API",
+    );
+    Ok(Started {
+        addr,
+        public_url,
+        mailbox,
+        task,
+    })
+}
 
 /// The Authentication API's routes, with CORS for the app's origin and a body limit.
 pub(crate) fn router(state: Shared) -> Router {

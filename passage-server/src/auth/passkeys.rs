@@ -7,6 +7,7 @@
 //! (challenge, origin, RP id, signature, user verification, sign counter), when the credential
 //! belongs to another user than the handshake's, or when it is registered already.
 
+use crate::store::{Device, User, now};
 use aws_lc_rs::digest;
 use axum::{
     extract::State,
@@ -14,7 +15,6 @@ use axum::{
     response::Response,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use passage_emulator::store::{Device, User, now};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use webauthn_rs::prelude::{
@@ -88,7 +88,7 @@ pub(crate) async fn register_start(
         ));
     }
     let identifier = Identifier::parse(&request.identifier)?;
-    let user = pending_user(&state, &identifier)?;
+    let user = pending_user(&state, &identifier).await?;
     if !user.webauthn_devices.is_empty() || user.login_count > 0 {
         return Err(already_registered());
     }
@@ -176,13 +176,11 @@ pub(crate) async fn register_finish(
         return Err(mismatch());
     }
     // From the check to the kept passkey, one registration at a time (no await in between).
-    let _one_at_a_time = state
-        .registering
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one_at_a_time = state.registering.lock().await;
     let user = state
         .store
-        .user(&user_id)?
+        .user(&user_id)
+        .await?
         .ok_or_else(AuthApiError::user_not_found)?;
     // Someone else may have finished a registration for this identifier meanwhile.
     if user.status != "pending" || !user.webauthn_devices.is_empty() {
@@ -194,8 +192,9 @@ pub(crate) async fn register_finish(
         &headers,
         request.handshake_response,
         &registration,
-    )?;
-    sessions::sign_in(&state, &user, &state.settings.redirect_url)
+    )
+    .await?;
+    sessions::sign_in(&state, &user, &state.settings.redirect_url).await
 }
 
 fn mismatch() -> AuthApiError {
@@ -207,7 +206,7 @@ fn mismatch() -> AuthApiError {
 }
 
 /// Verifies a registration response and keeps its passkey as a new device of `user`.
-fn keep_passkey(
+async fn keep_passkey(
     state: &Shared,
     user: &User,
     headers: &HeaderMap,
@@ -221,7 +220,7 @@ fn keep_passkey(
         .finish_passkey_registration(&credential, registration)
         .map_err(AuthApiError::webauthn)?;
     let cred_id = encode_id(passkey.cred_id().as_ref());
-    if state.store.find_passkey(&cred_id)?.is_some() {
+    if state.store.find_passkey(&cred_id).await?.is_some() {
         return Err(AuthApiError::new(
             StatusCode::CONFLICT,
             "credential_already_registered",
@@ -230,7 +229,10 @@ fn keep_passkey(
     }
     let material = serde_json::to_string(&passkey).map_err(|_| AuthApiError::internal())?;
     let device = Device::passkey(device_name(headers), cred_id, now());
-    state.store.add_device(&user.id, device.clone(), material)?;
+    state
+        .store
+        .add_device(&user.id, device.clone(), material)
+        .await?;
     Ok(device)
 }
 
@@ -267,12 +269,13 @@ pub(crate) async fn login_start(
     let identifier = Identifier::parse(&identifier)?;
     let user = state
         .store
-        .user_by_identifier(identifier.as_str())?
+        .user_by_identifier(identifier.as_str())
+        .await?
         .ok_or_else(AuthApiError::user_not_found)?;
     if user.status == "inactive" {
         return Err(AuthApiError::user_inactive());
     }
-    let passkeys = passkeys_of(&state, &user.id)?;
+    let passkeys = passkeys_of(&state, &user.id).await?;
     if passkeys.is_empty() {
         return Err(AuthApiError::new(
             StatusCode::BAD_REQUEST,
@@ -309,10 +312,10 @@ fn public_key_only(challenge: &impl serde::Serialize) -> Result<Value, AuthApiEr
 }
 
 /// The passkeys a user has registered (material that does not parse is skipped and logged).
-fn passkeys_of(state: &Shared, user_id: &str) -> Result<Vec<Passkey>, AuthApiError> {
+async fn passkeys_of(state: &Shared, user_id: &str) -> Result<Vec<Passkey>, AuthApiError> {
     Ok(state
         .store
-        .passkeys(user_id)?
+        .passkeys(user_id).await?
         .into_iter()
         .filter_map(|(device, material)| {
             serde_json::from_str(&material)
@@ -360,7 +363,7 @@ pub(crate) async fn login_finish(
                 .webauthn
                 .finish_passkey_authentication(&credential, &authentication)
                 .map_err(AuthApiError::webauthn)?;
-            let (user, device, passkey) = stored_passkey(&state, result.cred_id().as_ref())?;
+            let (user, device, passkey) = stored_passkey(&state, result.cred_id().as_ref()).await?;
             if user.id != user_id {
                 return Err(mismatch());
             }
@@ -373,7 +376,7 @@ pub(crate) async fn login_finish(
                 .webauthn
                 .identify_discoverable_authentication(&credential)
                 .map_err(AuthApiError::webauthn)?;
-            let (user, device, passkey) = stored_passkey(&state, cred_id)?;
+            let (user, device, passkey) = stored_passkey(&state, cred_id).await?;
             if user_handle(&user.id) != handle
                 || request.user_id.as_ref().is_some_and(|id| *id != user.id)
             {
@@ -400,8 +403,11 @@ pub(crate) async fn login_finish(
     }
     passkey.update_credential(&result);
     let material = serde_json::to_string(&passkey).map_err(|_| AuthApiError::internal())?;
-    state.store.use_device(&user.id, &device.id, material)?;
-    sessions::sign_in(&state, &user, &state.settings.redirect_url)
+    state
+        .store
+        .use_device(&user.id, &device.id, material)
+        .await?;
+    sessions::sign_in(&state, &user, &state.settings.redirect_url).await
 }
 
 /// A passkey's sign counter (webauthn-rs keeps it private; it is in the stored form).
@@ -414,10 +420,14 @@ fn sign_count(passkey: &Passkey) -> u32 {
 }
 
 /// The stored passkey with this credential id, with its user and device.
-fn stored_passkey(state: &Shared, cred_id: &[u8]) -> Result<(User, Device, Passkey), AuthApiError> {
+async fn stored_passkey(
+    state: &Shared,
+    cred_id: &[u8],
+) -> Result<(User, Device, Passkey), AuthApiError> {
     let (user, device, material) = state
         .store
-        .find_passkey(&encode_id(cred_id))?
+        .find_passkey(&encode_id(cred_id))
+        .await?
         .ok_or_else(|| AuthApiError::webauthn("the credential is not registered"))?;
     let passkey = serde_json::from_str(&material).map_err(|err| {
         tracing::error!(device = %device.id, error = %err, "passage-server: a stored passkey does not parse");
@@ -439,7 +449,8 @@ pub(crate) async fn add_device_start(
     State(state): State<Shared>,
     Body(request): Body<AddDeviceStart>,
 ) -> Result<Response, AuthApiError> {
-    let exclude = passkeys_of(&state, &user.id)?
+    let exclude = passkeys_of(&state, &user.id)
+        .await?
         .iter()
         .map(|passkey| passkey.cred_id().clone())
         .collect();
@@ -481,7 +492,8 @@ pub(crate) async fn add_device_finish(
         &headers,
         request.handshake_response,
         &registration,
-    )?;
+    )
+    .await?;
     let mut device = serde_json::to_value(&device).map_err(|_| AuthApiError::internal())?;
     if let Some(fields) = device.as_object_mut() {
         fields.insert("user_id".to_owned(), json!(user.id));

@@ -2,6 +2,12 @@
 //! refreshing (`POST /tokens`, which rotates the refresh token) and signing out
 //! (`DELETE /tokens`, which revokes it).
 
+use std::sync::Arc;
+
+use crate::{
+    store::{RefreshToken, User},
+    token::TokenBuilder,
+};
 use aws_lc_rs::{
     digest,
     rand::{SecureRandom as _, SystemRandom},
@@ -11,7 +17,6 @@ use axum::{
     response::Response,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use passage_emulator::store::{RefreshToken, User};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,24 +24,24 @@ use super::{App, AuthApiError, Body, Shared, ok};
 
 /// Signs `user` in: records the sign-in and answers `{auth_result}` with a new auth token and
 /// refresh token.
-pub(crate) fn sign_in(
+pub(crate) async fn sign_in(
     state: &Shared,
     user: &User,
     redirect_url: &str,
 ) -> Result<Response, AuthApiError> {
-    session(state, user, redirect_url, true)
+    session(state, user, redirect_url, true).await
 }
 
 /// A second session for a sign-in already recorded (the page that waited for a magic link).
-pub(crate) fn another_session(
+pub(crate) async fn another_session(
     state: &Shared,
     user: &User,
     redirect_url: &str,
 ) -> Result<Response, AuthApiError> {
-    session(state, user, redirect_url, false)
+    session(state, user, redirect_url, false).await
 }
 
-fn session(
+async fn session(
     state: &Shared,
     user: &User,
     redirect_url: &str,
@@ -46,22 +51,24 @@ fn session(
         return Err(AuthApiError::user_inactive());
     }
     if user.status != "active" {
-        state.store.set_status(&user.id, "active")?;
+        state.store.set_status(&user.id, "active").await?;
     }
     if record {
-        state.store.record_login(&user.id)?;
+        state.store.record_login(&user.id).await?;
     }
-    let result = auth_result(state, &user.id, redirect_url)?;
+    let result = auth_result(state, &user.id, redirect_url).await?;
     Ok(ok(json!({ "auth_result": result })))
 }
 
 /// An auth token for `user_id` and a new refresh token (kept as its hash).
-fn auth_result(state: &Shared, user_id: &str, redirect_url: &str) -> Result<Value, AuthApiError> {
+async fn auth_result(
+    state: &Shared,
+    user_id: &str,
+    redirect_url: &str,
+) -> Result<Value, AuthApiError> {
     let settings = &state.settings;
-    let now = passage_emulator::store::now().unix_timestamp();
-    let token = state
-        .issuer
-        .token(user_id)
+    let now = crate::store::now().unix_timestamp();
+    let token = TokenBuilder::new(Arc::clone(&state.passage), user_id)
         .claim(
             "iss",
             format!("{}/v1/apps/{}", settings.public_auth_url, settings.app_id),
@@ -77,11 +84,14 @@ fn auth_result(state: &Shared, user_id: &str, redirect_url: &str) -> Result<Valu
     let refresh_token = random_token()?;
     let expires_at =
         now.saturating_add(i64::try_from(settings.refresh_lifetime.as_secs()).unwrap_or(i64::MAX));
-    state.store.insert_refresh_token(RefreshToken {
-        hash: hash(&refresh_token),
-        user_id: user_id.to_owned(),
-        expires_at,
-    })?;
+    state
+        .store
+        .insert_refresh_token(RefreshToken {
+            hash: hash(&refresh_token),
+            user_id: user_id.to_owned(),
+            expires_at,
+        })
+        .await?;
     Ok(json!({
         "auth_token": token,
         "redirect_url": if redirect_url.trim().is_empty() { "/" } else { redirect_url },
@@ -124,16 +134,21 @@ pub(crate) async fn refresh(
     let refused = || AuthApiError::unauthorized("the refresh token is not valid");
     let token = state
         .store
-        .take_refresh_token(&hash(&request.refresh_token))?
+        .take_refresh_token(&hash(&request.refresh_token))
+        .await?
         .ok_or_else(refused)?;
-    if token.expires_at <= passage_emulator::store::now().unix_timestamp() {
+    if token.expires_at <= crate::store::now().unix_timestamp() {
         return Err(refused());
     }
-    let user = state.store.user(&token.user_id)?.ok_or_else(refused)?;
+    let user = state
+        .store
+        .user(&token.user_id)
+        .await?
+        .ok_or_else(refused)?;
     if user.status != "active" {
         return Err(AuthApiError::user_inactive());
     }
-    let result = auth_result(&state, &user.id, &state.settings.redirect_url)?;
+    let result = auth_result(&state, &user.id, &state.settings.redirect_url).await?;
     Ok(ok(json!({ "auth_result": result })))
 }
 
@@ -151,7 +166,7 @@ pub(crate) async fn sign_out(
     Query(request): Query<SignOut>,
 ) -> Result<Response, AuthApiError> {
     if let Some(token) = request.refresh_token.filter(|t| !t.is_empty()) {
-        state.store.take_refresh_token(&hash(&token))?;
+        state.store.take_refresh_token(&hash(&token)).await?;
     }
     Ok(ok(json!({})))
 }

@@ -1,12 +1,12 @@
 //! Users as the browser sees them: looking one up by identifier (`GET /users`), creating a
 //! pending one (`POST /users`), and the signed-in user (`/currentuser`, with a bearer token).
 
+use crate::store::{SeedUser, User};
 use axum::{
     extract::{FromRequestParts, Path, Query, State},
     http::{StatusCode, request::Parts},
     response::Response,
 };
-use passage_emulator::store::{SeedUser, User};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -108,7 +108,7 @@ pub(crate) async fn lookup(
 ) -> Result<Response, AuthApiError> {
     let Query(lookup) = query.map_err(|_| AuthApiError::bad_request("identifier: is required"))?;
     let identifier = Identifier::parse(&lookup.identifier)?;
-    let user = state.store.user_by_identifier(identifier.as_str())?;
+    let user = state.store.user_by_identifier(identifier.as_str()).await?;
     Ok(ok(json!({ "user": user.as_ref().map(public_user) })))
 }
 
@@ -128,14 +128,17 @@ pub(crate) async fn create(
     Body(request): Body<Create>,
 ) -> Result<Response, AuthApiError> {
     let identifier = Identifier::parse(&request.identifier)?;
-    let user = pending_user(&state, &identifier)?;
+    let user = pending_user(&state, &identifier).await?;
     Ok(ok(json!({ "user": public_user(&user) })))
 }
 
 /// The pending user with `identifier`, created when nobody has it (and sign-up is open).
 /// Refused when an active or inactive user has it: registering is not how they sign in.
-pub(crate) fn pending_user(state: &Shared, identifier: &Identifier) -> Result<User, AuthApiError> {
-    match state.store.user_by_identifier(identifier.as_str())? {
+pub(crate) async fn pending_user(
+    state: &Shared,
+    identifier: &Identifier,
+) -> Result<User, AuthApiError> {
+    match state.store.user_by_identifier(identifier.as_str()).await? {
         Some(user) if user.status == "pending" => Ok(user),
         Some(_) => Err(AuthApiError::new(
             StatusCode::CONFLICT,
@@ -148,7 +151,7 @@ pub(crate) fn pending_user(state: &Shared, identifier: &Identifier) -> Result<Us
             // passage-elements shows this text as is when it starts with "Public signup".
             "Public signup is disabled for this app",
         )),
-        None => Ok(state.store.insert_user(identifier.seed())?),
+        None => Ok(state.store.insert_user(identifier.seed()).await?),
     }
 }
 
@@ -174,7 +177,8 @@ impl FromRequestParts<Shared> for CurrentUser {
             })?;
         let user = state
             .store
-            .user(claims.user_id())?
+            .user(claims.user_id())
+            .await?
             .ok_or_else(|| AuthApiError::unauthorized("the token's user no longer exists"))?;
         if user.status == "inactive" {
             return Err(AuthApiError::user_inactive());
@@ -199,6 +203,6 @@ pub(crate) async fn revoke_device(
     State(state): State<Shared>,
     Path((_, device_id)): Path<(String, String)>,
 ) -> Result<Response, AuthApiError> {
-    state.store.revoke_device(&user.id, &device_id)?;
+    state.store.revoke_device(&user.id, &device_id).await?;
     Ok(ok(json!({})))
 }

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use passage_server::{SmtpSettings, SqliteStore, import_users};
+use passage_server::{SmtpSettings, import_users, store::SqliteStore};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::{
@@ -131,16 +131,20 @@ async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
     );
     let user = browser
         .server
-        .emulator()
         .store()
         .user("2Jr8aHq5")
+        .await
         .unwrap()
         .unwrap();
     assert_eq!(user.user_metadata.unwrap()["plan"], "pro");
 
     // Importing again skips everyone: ids and identifiers are taken.
     let store = SqliteStore::open(&dir.path().join("other.db")).unwrap();
-    let report = import_users(&store, &users.to_string()).unwrap();
+    let report = import_users(&store, &users.to_string()).await.unwrap();
     assert_eq!((report.imported, report.skipped.len()), (2, 1));
-    assert!(import_users(&store, "{\"not\": \"an array\"}").is_err());
+    assert!(
+        import_users(&store, "{\"not\": \"an array\"}")
+            .await
+            .is_err()
+    );
 }

@@ -75,9 +75,9 @@ async fn register_then_sign_in_with_and_without_identifier() {
     // The Management API sees the same user, with its sign-ins and its passkey's use.
     let user = browser
         .server
-        .emulator()
         .store()
         .user(&user_id)
+        .await
         .unwrap()
         .unwrap();
     assert_eq!(user.login_count, 3);
@@ -126,7 +126,7 @@ async fn registration_is_refused_for_an_account_that_exists() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let bob = browser.stored_user("bob@example.com");
+    let bob = browser.stored_user("bob@example.com").await;
     assert_eq!(
         bob.webauthn_devices.len(),
         1,
@@ -165,7 +165,7 @@ async fn registration_is_refused_for_an_account_that_exists() {
             [StatusCode::OK, StatusCode::CONFLICT],
             "{identifier}"
         );
-        let carol = browser.stored_user(&identifier);
+        let carol = browser.stored_user(&identifier).await;
         assert_eq!(carol.webauthn_devices.len(), 1, "{identifier}");
     }
 }
@@ -177,9 +177,8 @@ async fn hostile_webauthn_responses_are_refused_and_change_nothing() {
     let mut bob_key = Authenticator::new(ORIGIN);
     let ada = subject(&browser.register(&mut ada_key, "ada@example.com").await);
     browser.register(&mut bob_key, "bob@example.com").await;
-    let store = browser.server.emulator().store();
-    let before = |id: &str| store.user(id).unwrap().unwrap();
-    let ada_before = before(&ada);
+    let store = browser.server.store();
+    let ada_before = store.user(&ada).await.unwrap().unwrap();
 
     // A finished handshake used again.
     let (_, start) = browser
@@ -294,7 +293,7 @@ async fn hostile_webauthn_responses_are_refused_and_change_nothing() {
         (StatusCode::BAD_REQUEST, Some("invalid_request"))
     );
 
-    let ada_after = before(&ada);
+    let ada_after = store.user(&ada).await.unwrap().unwrap();
     assert_eq!(
         ada_after.login_count,
         ada_before.login_count + 1,
@@ -416,9 +415,9 @@ async fn a_deactivated_user_cannot_sign_in() {
     let user_id = subject(&browser.register(&mut key, "ada@example.com").await);
     browser
         .server
-        .emulator()
         .store()
         .set_status(&user_id, "inactive")
+        .await
         .unwrap();
     let (status, body) = browser
         .post(

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use passage_emulator::store::SeedUser;
+use passage_server::store::SeedUser;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -97,9 +97,9 @@ async fn magic_link_sign_in_then_a_passkey() {
     assert_eq!(status, StatusCode::NOT_FOUND, "and only that one page");
     let ada = browser
         .server
-        .emulator()
         .store()
         .user("imported-ada")
+        .await
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -269,9 +269,9 @@ async fn magic_links_to_one_address_are_limited() {
     );
     browser
         .server
-        .emulator()
         .store()
-        .delete_user(&browser.stored_user("grace@example.com").id)
+        .delete_user(&browser.stored_user("grace@example.com").await.id)
+        .await
         .unwrap();
     let (status, _) = browser
         .post(
@@ -286,7 +286,7 @@ async fn magic_links_to_one_address_are_limited() {
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(browser.server.mailbox().len(), 4);
     assert_eq!(
-        browser.server.emulator().store().users().unwrap().len(),
+        browser.server.store().users().await.unwrap().len(),
         2,
         "ada, and grace's one pending user: the refused sign-up stored nothing"
     );
@@ -319,9 +319,11 @@ async fn tokens_are_checked_against_the_listener_itself_not_a_guessed_loopback_p
     )
     .await;
     let port = browser.server.auth_addr().port();
-    let forger = passage_emulator::Emulator::builder()
+    let forger = passage_server::Server::builder()
         .app_id(browser.server.app_id())
-        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .api_key("forger")
+        .authentication_api(false)
+        .api_bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
         .start()
         .await
         .expect("the squatting port is free");
@@ -335,7 +337,7 @@ async fn tokens_are_checked_against_the_listener_itself_not_a_guessed_loopback_p
         "a forged token is refused"
     );
 
-    let genuine = browser.server.emulator().mint_token("victim").unwrap();
+    let genuine = browser.server.mint_token("victim").unwrap();
     let (status, user) = browser
         .call_as(Method::GET, "/currentuser", None, Some(&genuine))
         .await;
@@ -388,9 +390,9 @@ async fn refresh_rotates_and_sign_out_revokes() {
     let user_id = subject(&third["auth_result"]);
     browser
         .server
-        .emulator()
         .store()
         .revoke_refresh_tokens(&user_id)
+        .await
         .unwrap();
     assert_eq!(
         refresh(&third["auth_result"]["refresh_token"]).await.0,
@@ -534,7 +536,7 @@ async fn oversized_bodies_are_refused_and_change_nothing() {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        let mallory = browser.stored_user(&identifier);
+        let mallory = browser.stored_user(&identifier).await;
         assert!(
             mallory.user_metadata.as_ref().is_none_or(|m| m.is_empty()),
             "{path}: {:?}",

@@ -133,11 +133,11 @@ impl Browser {
     }
 
     /// The stored user who holds `identifier` (there must be one).
-    pub(crate) fn stored_user(&self, identifier: &str) -> passage_emulator::store::User {
+    pub(crate) async fn stored_user(&self, identifier: &str) -> passage_server::store::User {
         self.server
-            .emulator()
             .store()
             .user_by_identifier(identifier)
+            .await
             .expect("the store answers")
             .expect("a user holds the identifier")
     }

@@ -1,4 +1,4 @@
-//! RSA signing keys, their JWKs, and the key ring the emulator serves.
+//! RSA signing keys, their JWKs, and the key ring a server serves.
 
 use std::sync::Arc;
 
@@ -13,7 +13,10 @@ use base64::{
 };
 use serde_json::{Value, json};
 
-use crate::EmulatorError;
+/// A cryptographic operation (key generation, loading, signing) failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a cryptographic operation failed")]
+pub struct CryptoError;
 
 /// An RSA-2048 signing key with its `kid`. Cheap to clone.
 #[derive(Clone)]
@@ -35,7 +38,7 @@ impl SigningKey {
     ///
     /// # Errors
     /// When the crypto library cannot generate a key.
-    pub fn generate() -> Result<Self, EmulatorError> {
+    pub fn generate() -> Result<Self, CryptoError> {
         Self::generate_with_kid(crate::ids::random_id())
     }
 
@@ -44,8 +47,8 @@ impl SigningKey {
     ///
     /// # Errors
     /// When the crypto library cannot generate a key.
-    pub fn generate_with_kid(kid: impl Into<String>) -> Result<Self, EmulatorError> {
-        let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| EmulatorError::Crypto)?;
+    pub fn generate_with_kid(kid: impl Into<String>) -> Result<Self, CryptoError> {
+        let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| CryptoError)?;
         Ok(Self {
             kid: kid.into().into(),
             pair: Arc::new(pair),
@@ -56,8 +59,8 @@ impl SigningKey {
     ///
     /// # Errors
     /// When the bytes are not an RSA PKCS#8 key.
-    pub fn from_pkcs8(kid: impl Into<String>, pkcs8_der: &[u8]) -> Result<Self, EmulatorError> {
-        let pair = KeyPair::from_pkcs8(pkcs8_der).map_err(|_| EmulatorError::Crypto)?;
+    pub fn from_pkcs8(kid: impl Into<String>, pkcs8_der: &[u8]) -> Result<Self, CryptoError> {
+        let pair = KeyPair::from_pkcs8(pkcs8_der).map_err(|_| CryptoError)?;
         Ok(Self {
             kid: kid.into().into(),
             pair: Arc::new(pair),
@@ -67,10 +70,10 @@ impl SigningKey {
     /// The private key as PKCS#8 DER, to keep it (a server's keys must survive a restart).
     ///
     /// # Errors
-    /// [`EmulatorError::Crypto`] when the key cannot be encoded.
-    pub fn to_pkcs8(&self) -> Result<Vec<u8>, EmulatorError> {
+    /// [`CryptoError`] when the key cannot be encoded.
+    pub fn to_pkcs8(&self) -> Result<Vec<u8>, CryptoError> {
         use aws_lc_rs::encoding::{AsDer as _, Pkcs8V1Der};
-        let der: Pkcs8V1Der<'static> = self.pair.as_der().map_err(|_| EmulatorError::Crypto)?;
+        let der: Pkcs8V1Der<'static> = self.pair.as_der().map_err(|_| CryptoError)?;
         Ok(der.as_ref().to_vec())
     }
 
@@ -117,12 +120,12 @@ impl SigningKey {
     /// a compact token, for tests of how validators treat odd but signed tokens.
     ///
     /// # Errors
-    /// [`EmulatorError::Crypto`] when signing fails.
+    /// [`CryptoError`] when signing fails.
     pub fn sign_raw(
         &self,
         header_json: impl AsRef<[u8]>,
         claims_json: impl AsRef<[u8]>,
-    ) -> Result<String, EmulatorError> {
+    ) -> Result<String, CryptoError> {
         crate::token::sign_raw(self, header_json.as_ref(), claims_json.as_ref())
     }
 
@@ -131,11 +134,11 @@ impl SigningKey {
         &self,
         encoding: &'static dyn RsaEncoding,
         message: &[u8],
-    ) -> Result<Vec<u8>, EmulatorError> {
+    ) -> Result<Vec<u8>, CryptoError> {
         let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
             .sign(encoding, &SystemRandom::new(), message, &mut signature)
-            .map_err(|_| EmulatorError::Crypto)?;
+            .map_err(|_| CryptoError)?;
         Ok(signature)
     }
 }

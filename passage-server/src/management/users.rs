@@ -61,7 +61,7 @@ pub(super) async fn create(
         user_metadata: request.user_metadata,
         ..SeedUser::default()
     };
-    let user = shared.store.insert_user(seed)?;
+    let user = shared.store.insert_user(seed).await?;
     Ok(user_response(StatusCode::CREATED, &user))
 }
 
@@ -71,7 +71,8 @@ pub(super) async fn get(
 ) -> Result<Response, ApiError> {
     let user = shared
         .store
-        .user(&user_id)?
+        .user(&user_id)
+        .await?
         .ok_or_else(ApiError::user_not_found)?;
     Ok(user_response(StatusCode::OK, &user))
 }
@@ -88,7 +89,7 @@ pub(super) async fn update(
         phone: request.phone,
         user_metadata: request.user_metadata,
     };
-    let user = shared.store.update_user(&user_id, change)?;
+    let user = shared.store.update_user(&user_id, change).await?;
     Ok(user_response(StatusCode::OK, &user))
 }
 
@@ -96,12 +97,12 @@ pub(super) async fn delete(
     State(shared): State<Arc<Shared>>,
     Path((_app_id, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    shared.store.delete_user(&user_id)?;
+    shared.store.delete_user(&user_id).await?;
     Ok(reply(StatusCode::OK, json!({})))
 }
 
-fn set_status(shared: &Shared, user_id: &str, status: &str) -> Result<Response, ApiError> {
-    let user = shared.store.set_status(user_id, status)?;
+async fn set_status(shared: &Shared, user_id: &str, status: &str) -> Result<Response, ApiError> {
+    let user = shared.store.set_status(user_id, status).await?;
     Ok(user_response(StatusCode::OK, &user))
 }
 
@@ -109,14 +110,14 @@ pub(super) async fn activate(
     State(shared): State<Arc<Shared>>,
     Path((_app_id, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    set_status(&shared, &user_id, "active")
+    set_status(&shared, &user_id, "active").await
 }
 
 pub(super) async fn deactivate(
     State(shared): State<Arc<Shared>>,
     Path((_app_id, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    set_status(&shared, &user_id, "inactive")
+    set_status(&shared, &user_id, "inactive").await
 }
 
 pub(super) async fn list_devices(
@@ -125,7 +126,8 @@ pub(super) async fn list_devices(
 ) -> Result<Response, ApiError> {
     let user = shared
         .store
-        .user(&user_id)?
+        .user(&user_id)
+        .await?
         .ok_or_else(ApiError::user_not_found)?;
     Ok(reply(
         StatusCode::OK,
@@ -137,7 +139,7 @@ pub(super) async fn revoke_device(
     State(shared): State<Arc<Shared>>,
     Path((_app_id, user_id, device_id)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    shared.store.revoke_device(&user_id, &device_id)?;
+    shared.store.revoke_device(&user_id, &device_id).await?;
     Ok(reply(StatusCode::OK, json!({})))
 }
 
@@ -145,6 +147,6 @@ pub(super) async fn revoke_tokens(
     State(shared): State<Arc<Shared>>,
     Path((_app_id, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    shared.store.revoke_refresh_tokens(&user_id)?;
+    shared.store.revoke_refresh_tokens(&user_id).await?;
     Ok(reply(StatusCode::OK, json!({})))
 }

@@ -1,5 +1,8 @@
-//! Dev conveniences under `/__emulator`: mint tokens, sign in a browser (cookie), seed and
-//! reset users, rotate keys, set faults, read counters. No real Passage route lives here.
+//! Development mode: the conveniences under `/__emulator` (mint tokens, sign a browser in with a
+//! cookie, seed and reset users, rotate keys, set faults, read counters) and fault injection.
+//! Only a server started in development mode serves them; no real Passage route lives here.
+
+pub(crate) mod faults;
 
 use std::{
     sync::{Arc, atomic::Ordering},
@@ -17,14 +20,17 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 
+use self::faults::{Fault, Target};
 use crate::{
-    api::{body, error::ApiError, reply},
-    faults::{Fault, Target},
     keys::SigningKey,
+    management::{body, error::ApiError, reply},
     state::{Shared, lock},
     store::SeedUser,
     token::TokenBuilder,
 };
+
+/// Paths under this prefix are development mode's own, never Passage's.
+pub(crate) const PREFIX: &str = "/__emulator";
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -79,12 +85,12 @@ async fn sign_in(
     Query(query): Query<SignIn>,
 ) -> Result<Response, ApiError> {
     let user = match query.user_id {
-        Some(id) => shared.store.user(&id)?,
-        None => shared.store.users()?.into_iter().next(),
+        Some(id) => shared.store.user(&id).await?,
+        None => shared.store.users().await?.into_iter().next(),
     };
     let user_id = user.ok_or_else(ApiError::user_not_found)?.id;
     let token = mint(&shared, &user_id, None)?;
-    shared.store.record_login(&user_id)?;
+    shared.store.record_login(&user_id).await?;
     let cookie = format!(
         "psg_auth_token={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
         shared.token_ttl_secs
@@ -132,18 +138,18 @@ fn safe_redirect(to: &str) -> bool {
 
 async fn seed(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Response, ApiError> {
     let seed: SeedUser = body(&bytes)?;
-    let user = shared.store.insert_user(seed)?;
+    let user = shared.store.insert_user(seed).await?;
     Ok(reply(StatusCode::CREATED, json!({ "user": user })))
 }
 
 async fn users(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
-    let users = shared.store.users()?;
+    let users = shared.store.users().await?;
     Ok(reply(StatusCode::OK, json!({ "users": users })))
 }
 
 async fn reset(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
-    shared.store.clear()?;
-    *lock(&shared.faults) = crate::faults::Faults::default();
+    shared.store.clear().await?;
+    *lock(&shared.faults) = faults::Faults::default();
     Ok(reply(StatusCode::OK, json!({})))
 }
 
@@ -212,7 +218,7 @@ async fn set_fault(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Re
 }
 
 async fn stats(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
-    let users = shared.store.users()?.len();
+    let users = shared.store.users().await?.len();
     Ok(reply(
         StatusCode::OK,
         json!({ "jwks_hits": shared.jwks_hits.load(Ordering::Relaxed), "users": users }),

@@ -5,7 +5,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-/// An error answer of the emulated API.
+/// An error answer of the Management API.
 #[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
@@ -71,11 +71,11 @@ impl ApiError {
 
     /// The error a fault answers with `status`: the Passage code the official error models
     /// give that status.
-    pub(crate) fn for_status(status: StatusCode, target: crate::faults::Target) -> Self {
+    pub(crate) fn for_status(status: StatusCode, target: crate::dev::faults::Target) -> Self {
         let code = match status.as_u16() {
             401 => "invalid_access_token",
             403 => "operation_not_allowed",
-            404 if target == crate::faults::Target::Jwks => "app_not_found",
+            404 if target == crate::dev::faults::Target::Jwks => "app_not_found",
             404 => "user_not_found",
             500..=599 => "internal_server_error",
             _ => "invalid_request",

@@ -1,8 +1,11 @@
 //! What a Passage keeps — users and their devices, passkey material, refresh tokens, magic
-//! links, signing keys — behind one trait, so the same routes serve the emulator's memory and
-//! passage-server's database. The types are the wire's (`docs/wire-format.md`).
+//! links, signing keys — behind one trait, [`Store`], with one implementation per database:
+//! [`MemoryStore`] (development and tests), `SqliteStore` (feature `sqlite`). The types are the
+//! wire's (`docs/wire-format.md`).
 
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -10,6 +13,13 @@ use time::OffsetDateTime;
 
 pub use crate::ids::random_id;
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// What a [`Store`] method returns: a boxed future, so the trait works behind `dyn Store` and a
+/// database driver can await (an in-memory or SQLite store answers on the first poll).
+pub type StoreFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// A user as a store keeps it; serialized as Passage's `UserInfo`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -277,118 +287,130 @@ pub enum StoreError {
     Failed(String),
 }
 
-/// Storage of a Passage. Every method is a short, atomic operation; implementations are shared
-/// across requests (`&self`, interior mutability).
+/// Storage of a Passage. Every method is one short, atomic operation (a transaction in a
+/// database); implementations are shared across requests (`&self`, interior mutability).
 pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// Every user, oldest first.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn users(&self) -> Result<Vec<User>, StoreError>;
+    fn users<'a>(&'a self) -> StoreFuture<'a, Vec<User>>;
 
     /// The user with this id.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    fn user<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<User>>;
 
     /// The user whose email (any case) or phone is `identifier`.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn user_by_identifier(&self, identifier: &str) -> Result<Option<User>, StoreError>;
+    fn user_by_identifier<'a>(&'a self, identifier: &'a str) -> StoreFuture<'a, Option<User>>;
 
     /// Adds a user, keeping its id when given; its email is lower-cased.
     ///
     /// # Errors
     /// [`StoreError::Refused`] without an identifier, for a duplicate identifier or id, or a bad
     /// status.
-    fn insert_user(&self, seed: SeedUser) -> Result<User, StoreError>;
+    fn insert_user<'a>(&'a self, seed: SeedUser) -> StoreFuture<'a, User>;
 
     /// Changes a user's email, phone or metadata.
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`]; [`StoreError::Refused`] for another user's identifier.
-    fn update_user(&self, id: &str, change: Change) -> Result<User, StoreError>;
+    fn update_user<'a>(&'a self, id: &'a str, change: Change) -> StoreFuture<'a, User>;
 
     /// Sets a user's status (`active`, `inactive`, `pending`).
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`].
-    fn set_status(&self, id: &str, status: &str) -> Result<User, StoreError>;
+    fn set_status<'a>(&'a self, id: &'a str, status: &'a str) -> StoreFuture<'a, User>;
 
     /// Removes a user with everything it holds (devices, passkeys, tokens, links).
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`].
-    fn delete_user(&self, id: &str) -> Result<(), StoreError>;
+    fn delete_user<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
 
     /// Records a sign-in: login count, last login, a recent event.
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`].
-    fn record_login(&self, id: &str) -> Result<(), StoreError>;
+    fn record_login<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
 
     /// Registers a device with its passkey material (opaque to the store).
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`].
-    fn add_device(&self, user_id: &str, device: Device, passkey: String) -> Result<(), StoreError>;
+    fn add_device<'a>(
+        &'a self,
+        user_id: &'a str,
+        device: Device,
+        passkey: String,
+    ) -> StoreFuture<'a, ()>;
 
     /// A user's devices with their passkey material (empty for devices without any).
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn passkeys(&self, user_id: &str) -> Result<Vec<(Device, String)>, StoreError>;
+    fn passkeys<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, Vec<(Device, String)>>;
 
     /// The user, device and passkey material of a credential id (the browser's, base64url).
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn find_passkey(&self, cred_id: &str) -> Result<Option<(User, Device, String)>, StoreError>;
+    fn find_passkey<'a>(
+        &'a self,
+        cred_id: &'a str,
+    ) -> StoreFuture<'a, Option<(User, Device, String)>>;
 
     /// Records a use of a device: new passkey material (its counter), usage count, last use.
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`], [`StoreError::NoSuchDevice`].
-    fn use_device(&self, user_id: &str, device_id: &str, passkey: String)
-    -> Result<(), StoreError>;
+    fn use_device<'a>(
+        &'a self,
+        user_id: &'a str,
+        device_id: &'a str,
+        passkey: String,
+    ) -> StoreFuture<'a, ()>;
 
     /// Removes one of a user's devices (and its passkey).
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`], [`StoreError::NoSuchDevice`].
-    fn revoke_device(&self, user_id: &str, device_id: &str) -> Result<(), StoreError>;
+    fn revoke_device<'a>(&'a self, user_id: &'a str, device_id: &'a str) -> StoreFuture<'a, ()>;
 
     /// Signs a user out everywhere: every refresh token of theirs stops working.
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`].
-    fn revoke_refresh_tokens(&self, user_id: &str) -> Result<(), StoreError>;
+    fn revoke_refresh_tokens<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, ()>;
 
     /// Keeps a new refresh token.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn insert_refresh_token(&self, token: RefreshToken) -> Result<(), StoreError>;
+    fn insert_refresh_token<'a>(&'a self, token: RefreshToken) -> StoreFuture<'a, ()>;
 
     /// Removes and returns a refresh token: each works once.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn take_refresh_token(&self, hash: &str) -> Result<Option<RefreshToken>, StoreError>;
+    fn take_refresh_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<RefreshToken>>;
 
     /// Keeps a new magic link.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn insert_magic_link(&self, link: MagicLink) -> Result<(), StoreError>;
+    fn insert_magic_link<'a>(&'a self, link: MagicLink) -> StoreFuture<'a, ()>;
 
     /// The magic link with this id.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn magic_link(&self, id: &str) -> Result<Option<MagicLink>, StoreError>;
+    fn magic_link<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<MagicLink>>;
 
     /// Activates the magic link with this secret, once, if it has not expired at `now`, and
     /// verifies the address it was delivered to ([`User::verify_by_link`]); returns it
@@ -396,36 +418,36 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn activate_magic_link(
-        &self,
-        secret: &str,
+    fn activate_magic_link<'a>(
+        &'a self,
+        secret: &'a str,
         now: OffsetDateTime,
-    ) -> Result<Option<MagicLink>, StoreError>;
+    ) -> StoreFuture<'a, Option<MagicLink>>;
 
     /// Marks an activated magic link's sign-in as collected by the page that waited for it;
     /// true the first time only.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn collect_magic_link(&self, id: &str) -> Result<bool, StoreError>;
+    fn collect_magic_link<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
 
     /// The signing keys kept, oldest first.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+    fn signing_keys<'a>(&'a self) -> StoreFuture<'a, Vec<StoredKey>>;
 
     /// Keeps a signing key.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn add_signing_key(&self, key: StoredKey) -> Result<(), StoreError>;
+    fn add_signing_key<'a>(&'a self, key: StoredKey) -> StoreFuture<'a, ()>;
 
     /// Forgets every user, device, token and link (not the keys).
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn clear(&self) -> Result<(), StoreError>;
+    fn clear<'a>(&'a self) -> StoreFuture<'a, ()>;
 }
 
 /// The zero time Passage reports for "never".

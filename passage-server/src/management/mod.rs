@@ -1,10 +1,11 @@
-//! The emulated Management API: every operation of docs/wire-format.md with its paths,
-//! status codes, shapes and errors. One layer authorizes every route that needs the API key.
+//! The Management API: every operation of docs/wire-format.md with its paths, status codes,
+//! shapes and errors. One layer authorizes every route that needs the API key.
 
 mod app;
 pub(crate) mod error;
 mod list;
 mod magic_links;
+pub(crate) mod router;
 mod users;
 
 use std::sync::Arc;

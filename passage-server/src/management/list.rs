@@ -219,7 +219,7 @@ pub(super) async fn list_users(
         }
     }
 
-    let all = shared.store.users()?;
+    let all = shared.store.users().await?;
     let mut users: Vec<&User> = all
         .iter()
         .filter(|u| u.created_at.unix_timestamp() < created_before)

@@ -1,4 +1,5 @@
-//! State shared by the handlers and the [`Emulator`](crate::Emulator) handle.
+//! What every listener of a server shares: the app, its store, its signing keys, and (in
+//! development mode) the faults to inject.
 
 use std::sync::{
     Arc, Mutex, MutexGuard, OnceLock,
@@ -8,7 +9,7 @@ use std::sync::{
 use tokio::sync::watch;
 
 use crate::{
-    faults::Faults,
+    dev::faults::Faults,
     keys::{KeyRing, SigningKey},
     store::Store,
 };
@@ -18,9 +19,11 @@ pub(crate) struct Shared {
     pub(crate) app_id: String,
     pub(crate) api_key: String,
     pub(crate) app_name: String,
+    /// The app's origin: the first `aud` of every token.
     pub(crate) auth_origin: String,
     pub(crate) token_ttl_secs: i64,
-    pub(crate) base_url: OnceLock<String>,
+    /// The tokens' `iss`: `{auth url}/v1/apps/{app_id}`, set once the listeners are bound.
+    pub(crate) issuer: OnceLock<String>,
     pub(crate) keys: Mutex<KeyRing>,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) jwks_hits: AtomicU64,
@@ -38,14 +41,8 @@ impl Shared {
         &self.auth_origin
     }
 
-    pub(crate) fn base_url(&self) -> &str {
-        self.base_url
-            .get()
-            .map_or("http://127.0.0.1", String::as_str)
-    }
-
-    pub(crate) fn issuer(&self) -> String {
-        format!("{}/v1/apps/{}", self.base_url(), self.app_id)
+    pub(crate) fn issuer(&self) -> &str {
+        self.issuer.get().map_or("", String::as_str)
     }
 
     pub(crate) fn token_ttl_secs(&self) -> i64 {
@@ -58,6 +55,14 @@ impl Shared {
 
     pub(crate) fn count_jwks_hit(&self) {
         self.jwks_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The JWKS document and its `Cache-Control` value.
+    pub(crate) fn jwks(&self) -> (serde_json::Value, String) {
+        (
+            lock(&self.keys).jwks(),
+            lock(&self.jwks_cache_control).clone(),
+        )
     }
 }
 

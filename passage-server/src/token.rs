@@ -13,13 +13,16 @@ use aws_lc_rs::{
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Map, Value, json};
 
-use crate::{EmulatorError, keys::SigningKey, state::Shared};
+use crate::{
+    keys::{CryptoError, SigningKey},
+    state::Shared,
+};
 
 /// How a minted token is signed. The header's `alg` follows unless set explicitly.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Signer {
-    /// RS256 with the emulator's current key (what Passage does).
+    /// RS256 with the server's current key (what Passage does).
     Rs256,
     /// RS256 with a given key (e.g. one the JWKS does not serve).
     Rs256With(SigningKey),
@@ -54,17 +57,17 @@ impl Signer {
     }
 }
 
-/// A token under construction; see [`Emulator::token`](crate::Emulator::token).
+/// A token under construction; see [`Server::token`](crate::Server::token).
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), passage_emulator::EmulatorError> {
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
-/// use passage_emulator::{Emulator, Signer};
+/// use passage_server::{Server, Signer};
 ///
-/// let emulator = Emulator::start().await?;
-/// let expired = emulator.token("user-1").expires_in_secs(-60).sign()?;
-/// let forged = emulator.token("user-1").signer(Signer::None).sign()?;
-/// let custom = emulator
+/// let server = Server::builder().api_key("key").development(true).start().await?;
+/// let expired = server.token("user-1").expires_in_secs(-60).sign()?;
+/// let forged = server.token("user-1").signer(Signer::None).sign()?;
+/// let custom = server
 ///     .token("user-1")
 ///     .claim("role", "admin")
 ///     .expires_in(Duration::from_secs(30))
@@ -163,7 +166,7 @@ impl TokenBuilder {
     ///
     /// # Errors
     /// When signing fails in the crypto library.
-    pub fn sign(self) -> Result<String, EmulatorError> {
+    pub fn sign(self) -> Result<String, CryptoError> {
         let current = self.shared.current_key();
         let key = match &self.signer {
             Signer::Rs256With(key) => key.clone(),
@@ -182,7 +185,7 @@ impl TokenBuilder {
         let encode = |value: &Map<String, Value>| {
             serde_json::to_vec(value)
                 .map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
-                .map_err(|_| EmulatorError::Crypto)
+                .map_err(|_| CryptoError)
         };
         let signing_input = format!("{}.{}", encode(&header)?, encode(&self.claims)?);
         let message = signing_input.as_bytes();
@@ -219,7 +222,7 @@ pub(crate) fn sign_raw(
     key: &SigningKey,
     header_json: &[u8],
     claims_json: &[u8],
-) -> Result<String, EmulatorError> {
+) -> Result<String, CryptoError> {
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header_json),
@@ -232,10 +235,10 @@ pub(crate) fn sign_raw(
     ))
 }
 
-fn es256(message: &[u8]) -> Result<Vec<u8>, EmulatorError> {
+fn es256(message: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let alg = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
-    let pair = EcdsaKeyPair::generate(alg).map_err(|_| EmulatorError::Crypto)?;
+    let pair = EcdsaKeyPair::generate(alg).map_err(|_| CryptoError)?;
     pair.sign(&SystemRandom::new(), message)
         .map(|sig| sig.as_ref().to_vec())
-        .map_err(|_| EmulatorError::Crypto)
+        .map_err(|_| CryptoError)
 }

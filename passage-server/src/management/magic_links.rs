@@ -92,7 +92,7 @@ pub(super) async fn create(
                 "channel: must be email for an email identifier",
             ));
         }
-        (store.user_by_identifier(email)?, email.to_lowercase())
+        (store.user_by_identifier(email).await?, email.to_lowercase())
     } else if let Some(phone) = &request.phone {
         if !valid_phone(phone) {
             return Err(ApiError::bad_request("phone: must be a valid E164 number."));
@@ -102,14 +102,14 @@ pub(super) async fn create(
                 "channel: must be phone for a phone identifier",
             ));
         }
-        (store.user_by_identifier(phone)?, phone.clone())
+        (store.user_by_identifier(phone).await?, phone.clone())
     } else {
         let channel = request
             .channel
             .as_deref()
             .ok_or_else(|| ApiError::bad_request("channel: is required with user_id"))?;
         let id = request.user_id.as_deref().unwrap_or_default();
-        let user = store.user(id)?.ok_or_else(ApiError::user_not_found)?;
+        let user = store.user(id).await?.ok_or_else(ApiError::user_not_found)?;
         let identifier = if channel == "email" {
             user.email.clone()
         } else {
@@ -142,6 +142,6 @@ pub(super) async fn create(
         delivered: false,
     };
     let _sent = request.send.unwrap_or(false);
-    shared.store.insert_magic_link(link.clone())?;
+    shared.store.insert_magic_link(link.clone()).await?;
     Ok(reply(StatusCode::CREATED, json!({ "magic_link": link })))
 }
