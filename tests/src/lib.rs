@@ -117,22 +117,33 @@ pub async fn start_with(
         return Err("example-actix has no CORS layer".into());
     }
     let cors = options.cors_origins;
-    launch(tune, options.log, move |listener, passage, shutdown| {
-        Box::pin(async move {
-            match adapter {
-                Adapter::Axum => {
-                    let app = example_axum::app(passage, cors);
-                    example_axum::serve(listener, app, shutdown).await?;
+    launch(
+        tune,
+        options.log,
+        move |listener, passage, dev_api_url, shutdown| {
+            Box::pin(async move {
+                match adapter {
+                    Adapter::Axum => {
+                        // The emulator is a development server this harness started.
+                        let page = example_support::DemoPage::development(
+                            passage.app_id(),
+                            passage.auth_url(),
+                            &dev_api_url,
+                            false,
+                        );
+                        let app = example_axum::app(passage, cors, page);
+                        example_axum::serve(listener, app, shutdown).await?;
+                    }
+                    Adapter::Tower => {
+                        let app = example_tower::app(passage, cors);
+                        example_tower::serve(listener, app, shutdown).await?;
+                    }
+                    Adapter::Actix => example_actix::serve(listener, passage, shutdown).await?,
                 }
-                Adapter::Tower => {
-                    let app = example_tower::app(passage, cors);
-                    example_tower::serve(listener, app, shutdown).await?;
-                }
-                Adapter::Actix => example_actix::serve(listener, passage, shutdown).await?,
-            }
-            Ok(())
-        })
-    })
+                Ok(())
+            })
+        },
+    )
     .await
 }
 
@@ -144,7 +155,7 @@ pub async fn start_with(
 pub async fn start_tonic(
     tune: impl FnOnce(PassageBuilder) -> PassageBuilder,
 ) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
-    launch(tune, None, |listener, passage, shutdown| {
+    launch(tune, None, |listener, passage, _, shutdown| {
         Box::pin(async move {
             example_tonic::serve(listener, passage, shutdown).await?;
             Ok(())
@@ -162,7 +173,7 @@ type Serving = std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Sen
 async fn launch(
     tune: impl FnOnce(PassageBuilder) -> PassageBuilder,
     log: Option<tracing::Dispatch>,
-    serve: impl FnOnce(tokio::net::TcpListener, Passage, Shutdown) -> Serving + Send + 'static,
+    serve: impl FnOnce(tokio::net::TcpListener, Passage, String, Shutdown) -> Serving + Send + 'static,
 ) -> Result<Running, BoxError> {
     let emulator = Emulator::builder()
         .app_id("app_e2e")
@@ -180,9 +191,10 @@ async fn launch(
         let _ = stopped.await;
     });
     let server_passage = passage.clone();
+    let dev_api_url = emulator.api_url().to_owned();
     let server = async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        serve(listener, server_passage, shutdown).await
+        serve(listener, server_passage, dev_api_url, shutdown).await
     };
     match log {
         None => {

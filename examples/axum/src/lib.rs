@@ -2,7 +2,7 @@
 //!
 //! | route | auth | answer |
 //! |---|---|---|
-//! | `GET /` | none | the demo page: sign in (emulator) or `<passage-auth>`, then `/me` and `/profile` |
+//! | `GET /` | none | the demo page ([`DemoPage`]): `<passage-auth>` (and development shortcuts on an embedded server), then `/me` and `/profile` |
 //! | `GET /healthz` | none | 200 |
 //! | `GET /metrics` | none | every metric in the Prometheus text format |
 //! | `GET /me` | required | `{"user_id": "<sub>"}` |
@@ -19,6 +19,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
+use example_support::DemoPage;
 use passage_axum::{Passage, PassageLayer, PassageUser};
 use passage_core::{ApiError, Report};
 use serde_json::{Value, json};
@@ -40,7 +41,7 @@ use tracing::{Level, Span};
 /// - CORS for the front-ends at `cors_origins` (with credentials, so the browser sends the
 ///   `psg_auth_token` cookie; never a wildcard). It sits outside the Passage layer: a preflight
 ///   carries no token, and a front-end can read a 401 only when it has these headers.
-pub fn app(passage: Passage, cors_origins: Vec<HeaderValue>) -> Router {
+pub fn app(passage: Passage, cors_origins: Vec<HeaderValue>, page: DemoPage) -> Router {
     let stack = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
@@ -59,7 +60,7 @@ pub fn app(passage: Passage, cors_origins: Vec<HeaderValue>) -> Router {
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
                 .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER]),
         );
-    routes(passage).layer(stack)
+    routes(passage, page).layer(stack)
 }
 
 /// The request's span: method and path, not the URI (a query string can carry a token).
@@ -68,7 +69,7 @@ fn request_span(request: &Request) -> Span {
 }
 
 /// The routes and the Passage layer.
-fn routes(passage: Passage) -> Router {
+fn routes(passage: Passage, page: DemoPage) -> Router {
     // Installed before the first request, so `/metrics` counts every one.
     example_support::metrics();
     Router::new()
@@ -82,7 +83,10 @@ fn routes(passage: Passage) -> Router {
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
         .route("/metrics", get(metrics))
-        .route("/", get(page))
+        .route(
+            "/",
+            get(move |headers: HeaderMap| async move { demo_page(&page, &headers) }),
+        )
         .with_state(passage)
 }
 
@@ -159,7 +163,7 @@ impl IntoResponse for ProfileError {
     }
 }
 
-async fn page(State(passage): State<Passage>, headers: HeaderMap) -> Html<String> {
+fn demo_page(page: &DemoPage, headers: &HeaderMap) -> Html<String> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    Html(example_support::demo_page(&passage, host))
+    Html(page.render(host))
 }

@@ -30,7 +30,12 @@ async fn main() -> Result<(), StartError> {
         &passage,
         demo.as_ref(),
     );
-    let app = example_axum::app(passage, cors_origins);
+    // The demo page offers development shortcuts only on the server this process started.
+    let page = match &demo {
+        Some(server) => example_support::DemoPage::embedded(server),
+        None => example_support::DemoPage::deployed(&passage),
+    };
+    let app = example_axum::app(passage, cors_origins, page);
     example_axum::serve(listener, app, example_support::shutdown_signal()).await?;
     Ok(())
 }

@@ -289,82 +289,166 @@ pub fn metrics_text() -> Option<String> {
     })
 }
 
-/// The demo page (`GET /`): Passage's `<passage-auth>` element (loaded from the Passage
-/// server, with the script that points it there) when a passage-elements bundle is around or
-/// the app runs against a deployed server; on a local development server also "Sign in as demo
-/// user", a shortcut that sets the `psg_auth_token` cookie for this host. Either way it then
-/// shows what `/me` and `/profile` answer, and signs out with `#sign-out`.
+/// The demo page (`GET /`) of an example, for the Passage it runs against. What the page offers
+/// follows from who started that Passage, never from its address:
 ///
-/// `host` is the request's `Host` header; anything but a plain host\[:port\] is ignored.
-#[must_use]
-pub fn demo_page(passage: &Passage, host: Option<&str>) -> String {
-    let host = host.filter(|h| {
-        !h.is_empty()
-            && h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".:-[]".contains(&b))
-    });
-    let back = host.map_or_else(|| "/".to_owned(), |h| format!("http://{h}/"));
-    let auth_url = passage.auth_url();
-    let api_url = passage.api_url();
-    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-        .iter()
-        .any(|prefix| api_url.starts_with(prefix));
-    let mut sign_in = String::new();
-    if elements_dir().is_some() || !local {
-        sign_in.push_str(&format!(
-            r#"<script src="{a}/passage-fetch.js"></script>
-<script type="module" src="{a}/elements/passage-auth/index.es.js"></script>
+/// - [`embedded`](Self::embedded) — the development server this example started itself: the
+///   real `<passage-auth>` element when the passage-elements bundle is on disk (else how to get
+///   it), and the development shortcut "Sign in as demo user";
+/// - [`deployed`](Self::deployed) — a passage-server the app was configured for
+///   (`PASSAGE_APP_ID`, …): the element, loaded from that server's `/elements/` (and, when the
+///   server does not serve the bundle, what to do about it); no development routes.
+///
+/// Either way the page shows what `/me` and `/profile` answer; signed in, it shows who and a
+/// "Sign out" that revokes the session and stays on the page.
+#[derive(Debug, Clone)]
+pub struct DemoPage {
+    auth_url: String,
+    app_id: String,
+    /// The Management API of a development server this process started (its `/__emulator`
+    /// routes), if it started one.
+    development: Option<String>,
+    /// Whether the element is on the page (a deployed server, or a development one that has the
+    /// bundle).
+    element: bool,
+}
+
+impl DemoPage {
+    /// The page for the embedded development `server` this example started.
+    #[must_use]
+    pub fn embedded(server: &Server) -> Self {
+        Self::development(
+            server.app_id(),
+            server.auth_url(),
+            server.api_url(),
+            elements_dir().is_some(),
+        )
+    }
+
+    /// The page for a development server (with the `/__emulator` routes at `api_url`) that the
+    /// caller started, e.g. a test's emulator; `element`: whether it serves the bundle.
+    #[must_use]
+    pub fn development(app_id: &str, auth_url: &str, api_url: &str, element: bool) -> Self {
+        Self {
+            auth_url: auth_url.trim_end_matches('/').to_owned(),
+            app_id: app_id.to_owned(),
+            development: Some(api_url.trim_end_matches('/').to_owned()),
+            element,
+        }
+    }
+
+    /// The page for the passage-server `passage` is configured for.
+    #[must_use]
+    pub fn deployed(passage: &Passage) -> Self {
+        Self {
+            auth_url: passage.auth_url().trim_end_matches('/').to_owned(),
+            app_id: passage.app_id().to_owned(),
+            development: None,
+            element: true,
+        }
+    }
+
+    /// The page's HTML. `host` is the request's `Host` header; anything but a plain
+    /// host\[:port\] is ignored.
+    #[must_use]
+    pub fn render(&self, host: Option<&str>) -> String {
+        let host = host.filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".:-[]".contains(&b))
+        });
+        let auth = html(&self.auth_url);
+        let mut sign_in = String::new();
+        if self.element {
+            let missing = if self.development.is_some() {
+                "The development server does not serve the passage-elements bundle."
+            } else {
+                "This Passage server does not serve the passage-elements bundle at /elements/: start passage-server with <code>--elements-dir</code> (the <code>dist/package</code> directory of npm's <code>@passageidentity/passage-elements</code>), or load the element from your own bundle."
+            };
+            sign_in.push_str(&format!(
+                r#"<script src="{auth}/passage-fetch.js"></script>
+<script type="module" src="{auth}/elements/passage-auth/index.es.js" onerror="document.getElementById('no-element').hidden = false"></script>
 <passage-auth app-id="{app}" lang="en"></passage-auth>
+<p id="no-element" hidden>{missing}</p>
 "#,
-            a = html(auth_url),
-            app = html(passage.app_id()),
-        ));
-    }
-    let mut dev_sign_out = String::new();
-    if local {
-        // The shortcut's cookie is set by the Management API's host for that host name (cookies
-        // ignore ports): reach it by the name this page was opened with.
-        let api_url = &browser_host(api_url, host);
-        let enc = |s: &str| {
-            s.replace('%', "%25")
-                .replace('&', "%26")
-                .replace('?', "%3F")
-                .replace('#', "%23")
-        };
-        dev_sign_out = format!("{api_url}/__emulator/sign-out?redirect={}", enc(&back));
-        sign_in.push_str(&format!(
-            r#"<p>Development shortcut: <a id="sign-in" href="{a}/__emulator/sign-in?redirect={r}">Sign in as demo user</a></p>
+                app = html(&self.app_id),
+            ));
+        } else {
+            sign_in.push_str(
+                r#"<p id="no-element">The sign-in element (<code>&lt;passage-auth&gt;</code>) needs the passage-elements bundle: run <code>npm ci --prefix tests/browser</code> (or set <code>PASSAGE_ELEMENTS_DIR</code> to its <code>dist/package</code> directory) and start the example again.</p>
 "#,
-            a = html(api_url),
-            r = html(&enc(&back)),
-        ));
-    }
-    let config = serde_json::json!({
-        "auth": auth_url,
-        "app": passage.app_id(),
-        "devSignOut": dev_sign_out,
-    });
-    format!(
-        r#"<!doctype html>
+            );
+        }
+        let mut dev_sign_out = String::new();
+        if let Some(api_url) = &self.development {
+            // The shortcut's cookie is set by the Management API's host for that host name
+            // (cookies ignore ports): reach it by the name this page was opened with.
+            let back = host.map_or_else(|| "/".to_owned(), |h| format!("http://{h}/"));
+            let api_url = browser_host(api_url, host);
+            let enc = |s: &str| {
+                s.replace('%', "%25")
+                    .replace('&', "%26")
+                    .replace('?', "%3F")
+                    .replace('#', "%23")
+            };
+            dev_sign_out = format!("{api_url}/__emulator/sign-out?redirect={}", enc(&back));
+            sign_in.push_str(&format!(
+                r#"<p>Development shortcut: <a id="sign-in" href="{a}/__emulator/sign-in?redirect={r}">Sign in as demo user</a></p>
+"#,
+                a = html(&api_url),
+                r = html(&enc(&back)),
+            ));
+        }
+        let config = serde_json::json!({
+            "auth": self.auth_url,
+            "app": self.app_id,
+            "devSignOut": dev_sign_out,
+        });
+        format!(
+            r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Passage for Rust — demo</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}}pre{{background:#f4f4f4;padding:.5rem;white-space:pre-wrap;word-break:break-all}}</style></head>
 <body data-auth-url="{auth}">
 <h1>Passage for Rust</h1>
-{sign_in}<p><button id="sign-out">Sign out</button></p>
+<div id="sign-in-area">
+{sign_in}</div>
+<section id="signed-in" hidden><p>Signed in as <b id="who"></b>.</p><p><button id="sign-out">Sign out</button></p></section>
 <h2>GET /me</h2><pre id="me">…</pre>
 <h2>GET /profile</h2><pre id="profile">…</pre>
 <script>
 const config = {config};
+const area = document.getElementById("sign-in-area");
+// Signed in: who, and the sign-out; signed out: the element (the page decides from /me).
 async function show() {{
+  let who = null;
   for (const [id, path] of [["me", "/me"], ["profile", "/profile"]]) {{
     await fetch(path, {{ credentials: "same-origin" }})
-      .then(async (r) => {{ document.getElementById(id).textContent = r.status + " " + (await r.text()); }})
+      .then(async (r) => {{
+        const text = await r.text();
+        document.getElementById(id).textContent = r.status + " " + text;
+        if (id === "me" && r.status === 200) who = JSON.parse(text).user_id;
+      }})
       .catch((e) => {{ document.getElementById(id).textContent = "error " + e; }});
   }}
+  document.getElementById("who").textContent = who ?? "";
+  document.getElementById("signed-in").hidden = who === null;
+  area.hidden = who !== null;
 }}
-// The element keeps the tokens (cookie and localStorage) and calls this; stay on the page.
-const element = document.querySelector("passage-auth");
-if (element) element.onSuccess = () => show();
+// The element keeps the tokens (cookie and localStorage) and calls this when a sign-in (or a
+// passkey added after one) is done; the page then shows the signed-in state.
+function wire() {{
+  const element = document.querySelector("passage-auth");
+  if (element) element.onSuccess = () => show();
+}}
+// A fresh element, at its first screen, for the next sign-in.
+function resetElement() {{
+  const old = document.querySelector("passage-auth");
+  if (!old) return;
+  const fresh = document.createElement("passage-auth");
+  for (const attribute of old.attributes) fresh.setAttribute(attribute.name, attribute.value);
+  old.replaceWith(fresh);
+  wire();
+}}
 document.getElementById("sign-out").onclick = async () => {{
   const refresh = localStorage.getItem("psg_refresh_token");
   if (refresh) {{
@@ -374,17 +458,19 @@ document.getElementById("sign-out").onclick = async () => {{
   localStorage.removeItem("psg_auth_token");
   localStorage.removeItem("psg_refresh_token");
   document.cookie = "psg_auth_token=; path=/; max-age=0";
-  // The development shortcut's cookie is HttpOnly: its own sign-out clears it.
-  if (config.devSignOut && document.getElementById("sign-in")) location.href = config.devSignOut;
-  else show();
+  // The development shortcut's cookie is HttpOnly: its own sign-out clears it (and comes back).
+  if (config.devSignOut) {{ location.href = config.devSignOut; return; }}
+  resetElement();
+  show();
 }};
+wire();
 show();
 </script>
 </body></html>
 "#,
-        auth = html(auth_url),
-        config = config.to_string().replace("</", "<\\/"),
-    )
+            config = config.to_string().replace("</", "<\\/"),
+        )
+    }
 }
 
 /// `url` (`http://HOST:PORT`) with the host name of `page_host` (`name[:port]`), if there is one.
@@ -420,7 +506,49 @@ fn html(text: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
-    use super::parse_cors_origins;
+    use super::{DemoPage, parse_cors_origins};
+
+    #[test]
+    fn the_demo_page_offers_development_shortcuts_only_on_a_development_server() {
+        let deployed = DemoPage {
+            auth_url: "https://auth.example.com".into(),
+            app_id: "my_app".into(),
+            development: None,
+            element: true,
+        }
+        .render(Some("localhost:3000"));
+        assert!(deployed.contains(
+            r#"<script type="module" src="https://auth.example.com/elements/passage-auth/index.es.js""#
+        ));
+        assert!(deployed.contains(r#"<script src="https://auth.example.com/passage-fetch.js">"#));
+        assert!(deployed.contains(r#"<passage-auth app-id="my_app""#));
+        assert!(
+            deployed.contains(r#""devSignOut":"""#),
+            "sign-out stays on the app"
+        );
+        for dev in ["__emulator", r#"id="sign-in""#, "Development shortcut"] {
+            assert!(!deployed.contains(dev), "{dev} on a deployed server's page");
+        }
+
+        let development = DemoPage::development(
+            "demo_app",
+            "http://localhost:8788",
+            "http://127.0.0.1:8787",
+            false,
+        )
+        .render(Some("localhost:3000"));
+        assert!(development.contains(
+            r#"<a id="sign-in" href="http://localhost:8787/__emulator/sign-in?redirect=http://localhost:3000/">"#
+        ));
+        assert!(development.contains(
+            r#""devSignOut":"http://localhost:8787/__emulator/sign-out?redirect=http://localhost:3000/""#
+        ));
+        assert!(
+            !development.contains("<passage-auth"),
+            "no bundle: no element that cannot load"
+        );
+        assert!(development.contains("npm ci --prefix tests/browser"));
+    }
 
     #[test]
     fn cors_origins_are_exact_origins() {

@@ -134,6 +134,9 @@ const FETCH_SCRIPT: &str = r#"// passage-server: points passage-elements at this
   const server = __PASSAGE_AUTH_URL__;
   const hosted = "https://auth.passage.id/";
   const locales = "https://storage.googleapis.com/passage-frontend/locales/passage-auth/";
+  // The phone input's stylesheet, which every element links on mount (the bundle served from
+  // this server's /elements/ already loads it, its flags and its script from here).
+  const cdn = /^https:\/\/cdn\.jsdelivr\.net\/npm\/intl-tel-input@[\w.-]+\/build\//;
   const fetch = window.fetch.bind(window);
   window.fetch = (input, init) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
@@ -141,44 +144,15 @@ const FETCH_SCRIPT: &str = r#"// passage-server: points passage-elements at this
     if (url.startsWith(locales)) return fetch(server + "/locales/passage-auth/" + url.slice(locales.length), init);
     return fetch(input, init);
   };
+  const href = Object.getOwnPropertyDescriptor(HTMLLinkElement.prototype, "href");
+  Object.defineProperty(HTMLLinkElement.prototype, "href", {
+    ...href,
+    set(value) {
+      href.set.call(this, String(value).replace(cdn, server + "/vendor/intl-tel-input/"));
+    },
+  });
 })();
 "#;
-
-/// `GET /elements/{path}`: a file of the passage-elements bundle, when one is configured. Only
-/// scripts, styles and JSON, and only under the bundle's directory.
-pub(crate) async fn element_file(
-    State(state): State<Shared>,
-    Path(path): Path<String>,
-) -> Response {
-    let not_found =
-        || AuthApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file").into_response();
-    let Some(root) = &state.settings.elements_dir else {
-        return not_found();
-    };
-    let content_type = match path.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("js" | "mjs") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("json") => "application/json",
-        _ => return not_found(),
-    };
-    let safe = path
-        .split('/')
-        .all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\\'));
-    if !safe {
-        return not_found();
-    }
-    match tokio::fs::read(root.join(&path)).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, content_type),
-                (header::CACHE_CONTROL, "public, max-age=300"),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(_) => not_found(),
-    }
-}
 
 /// `GET /__passage/mailbox` (development mode only): the messages sent, newest last.
 pub(crate) async fn mailbox(State(state): State<Shared>) -> Response {

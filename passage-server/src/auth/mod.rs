@@ -4,6 +4,7 @@
 //! API. Every route is under `/v1/apps/{app_id}`; errors are `{code, error}`.
 
 mod app;
+mod assets;
 mod bounded;
 mod ceremonies;
 mod error;
@@ -75,6 +76,8 @@ pub(crate) struct State {
     /// Held while a first passkey is checked and kept: two registrations finishing at once for
     /// one pending user must not both add theirs (one process; the store is one SQLite file).
     registering: tokio::sync::Mutex<()>,
+    /// The elements bundle and the phone input's files, served from here.
+    assets: assets::Assets,
     /// Validates the tokens this server issued, exactly as an app's backend does.
     verifier: passage_core::Passage,
 }
@@ -118,6 +121,7 @@ impl State {
             settings.magic_link_ttl,
         );
         Ok(Self {
+            assets: assets::Assets::new(settings.elements_dir.clone()),
             settings,
             store: Arc::clone(&passage.store),
             passage,
@@ -252,7 +256,11 @@ pub(crate) fn router(state: Shared) -> Router {
         .nest("/v1/apps/{app_id}", app)
         .route("/locales/passage-auth/v2/{file}", get(app::locale))
         .route("/passage-fetch.js", get(app::fetch_script))
-        .route("/elements/{*path}", get(app::element_file));
+        .route("/elements/{*path}", get(assets::element_file))
+        .route(
+            &format!("{}{{*path}}", assets::VENDOR_PATH),
+            get(assets::vendor_file),
+        );
     if state.settings.development {
         router = router.route("/__passage/mailbox", get(app::mailbox));
     }

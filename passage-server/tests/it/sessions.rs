@@ -628,23 +628,59 @@ async fn a_restart_keeps_users_passkeys_keys_and_sessions() {
     assert_eq!(status, StatusCode::OK, "{refreshed}");
 }
 
+/// Sends `GET {target}` as raw bytes (no client normalises the path) and reads the answer:
+/// the status and the JSON body's `code`, if any.
+async fn raw_get(addr: std::net::SocketAddr, target: &str) -> (u16, Option<String>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {answer:?}"));
+    let code = answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .and_then(|body| serde_json::from_str::<Value>(body).ok())
+        .and_then(|body| body["code"].as_str().map(str::to_owned));
+    (status, code)
+}
+
 #[tokio::test]
 async fn the_elements_bundle_is_served_and_nothing_beside_it() {
     let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("package");
+    // The layout npm makes: the bundle, and intl-tel-input beside it in node_modules.
+    let modules = dir.path().join("node_modules");
+    let bundle = modules.join("@passageidentity/passage-elements/dist/package");
+    let vendor = modules.join("intl-tel-input/build");
     std::fs::create_dir_all(bundle.join("passage-auth")).unwrap();
-    std::fs::write(bundle.join("passage-auth/index.es.js"), "export {};").unwrap();
-    std::fs::write(dir.path().join("secret.js"), "secret").unwrap();
+    std::fs::create_dir_all(vendor.join("css")).unwrap();
+    std::fs::write(
+        bundle.join("passage-auth/index.es.js"),
+        r#"link.href = "https://cdn.jsdelivr.net/npm/intl-tel-input@24.3.4/build/css/intlTelInput.css";"#,
+    )
+    .unwrap();
+    std::fs::write(vendor.join("css/intlTelInput.css"), ".iti{}").unwrap();
+    // What a path that climbs out of the bundle or the vendor directory would reach.
+    std::fs::write(bundle.join("secret.js"), "secret").unwrap();
+    for above in [bundle.parent().unwrap(), &modules] {
+        std::fs::write(above.join("secret.js"), "secret").unwrap();
+    }
     std::fs::write(bundle.join("notes.txt"), "text").unwrap();
     let browser = Browser::start(dev().elements_dir(&bundle)).await;
     let get = |path: &str| {
         browser
             .http
-            .get(format!("{}/elements/{path}", browser.root()))
+            .get(format!("{}{path}", browser.root()))
             .header("Origin", ORIGIN)
             .send()
     };
-    let script = get("passage-auth/index.es.js").await.unwrap();
+    let script = get("/elements/passage-auth/index.es.js").await.unwrap();
     assert_eq!(script.status(), StatusCode::OK);
     assert!(
         script.headers()["content-type"]
@@ -657,19 +693,52 @@ async fn the_elements_bundle_is_served_and_nothing_beside_it() {
         ORIGIN,
         "module scripts load in CORS mode"
     );
-    for path in [
-        "../secret.js",
-        "%2e%2e/secret.js",
-        "passage-auth/..%2f..%2fsecret.js",
-        "notes.txt",
-        "missing.js",
+    assert_eq!(
+        script.text().await.unwrap(),
+        format!(
+            r#"link.href = "{}/vendor/intl-tel-input/css/intlTelInput.css";"#,
+            browser.server.auth_url()
+        ),
+        "the phone input's files come from this server, not a CDN"
+    );
+    let css = get("/vendor/intl-tel-input/css/intlTelInput.css")
+        .await
+        .unwrap();
+    assert_eq!(css.status(), StatusCode::OK);
+    assert_eq!(css.text().await.unwrap(), ".iti{}");
+
+    // The handlers' own refusal (`file_not_found`), reached with the raw paths: a client would
+    // normalise `..` away and hit the router's fallback (`not_found`) instead.
+    let addr = browser.server.auth_addr();
+    assert_eq!(
+        raw_get(addr, "/elements/secret.js").await,
+        (200, None),
+        "the control: a file in the bundle"
+    );
+    for target in [
+        "/elements/../secret.js",
+        "/elements/%2e%2e/secret.js",
+        "/elements/passage-auth/../../secret.js",
+        "/elements/passage-auth/..%2f..%2fsecret.js",
+        "/elements/./secret.js",
+        "/elements//secret.js",
+        "/elements/passage-auth\\..\\..\\secret.js",
+        "/elements/notes.txt",
+        "/elements/missing.js",
+        "/vendor/intl-tel-input/../../secret.js",
+        "/vendor/intl-tel-input/css/../../../secret.js",
     ] {
         assert_eq!(
-            get(path).await.unwrap().status(),
-            StatusCode::NOT_FOUND,
-            "{path}"
+            raw_get(addr, target).await,
+            (404, Some("file_not_found".to_owned())),
+            "{target}"
         );
     }
+    assert_eq!(
+        raw_get(addr, "/nothing-here").await,
+        (404, Some("not_found".to_owned())),
+        "the router's fallback is told apart"
+    );
 }
 
 #[tokio::test]
