@@ -1,72 +1,75 @@
 #!/usr/bin/env bash
-# Real-browser checks of example-axum's demo page, run by .ci/run. Screenshots and logs go to
-# target/browser/.
+# Real-browser checks of example-axum's demo page, run by `cargo xtask test`. Screenshots and
+# logs go to <target dir>/browser/.
 #
-# 1. The development shortcut (when the page offers one): headless Chromium follows the page's
+# 1. The development shortcut of the embedded server: headless Chromium follows the page's
 #    "Sign in as demo user" link, runs the page's JavaScript, and must show the demo user's id
 #    (/me) and email (/profile); after the development sign-out it must show 401.
 # 2. Passkeys and magic links through the real <passage-auth> element
-#    (@passageidentity/passage-elements, from npm): tests/browser/passkey.mjs drives Chromium over
-#    the DevTools protocol with a virtual WebAuthn authenticator against a fresh example-axum (its
-#    embedded passage-server in development mode): registers a user with a passkey, signs out,
-#    signs in with the passkey (by email, then discoverable), signs in the demo user with a magic
-#    link from the dev mailbox.
+#    (@passageidentity/passage-elements, from npm): tests/browser/passkey.mjs drives Chromium
+#    with a virtual WebAuthn authenticator against example-axum's embedded passage-server
+#    (development mode): registers a user with a passkey, signs out, signs in with the passkey
+#    (by email, then discoverable), signs in the demo user with a magic link from the dev
+#    mailbox and adds a passkey.
+# 3. The same page against a deployed server: a production-mode `passage-server serve` (SQLite,
+#    an API key, no development routes) and example-axum pointed at it with PASSAGE_* — no
+#    development shortcut, the element from the server's /elements/, sign-out stays on the app.
+# Every run blocks requests that leave the machine and fails if the page made one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tests/lib.sh
 
-apt_install() {
-  for attempt in 1 2 3; do
-    if (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@") >/dev/null 2>&1; then
-      return 0
-    fi
-    echo "apt-get failed (attempt $attempt); retrying" >&2
-    sleep $((attempt * 10))
-  done
-  return 1
-}
-
-if ! command -v chromium >/dev/null; then
-  echo "installing chromium (Debian package)"
-  apt_install chromium || true
-  command -v chromium >/dev/null || { echo "could not install chromium" >&2; exit 1; }
-fi
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "installing node and npm (Debian packages)"
-  apt_install nodejs npm || true
-  command -v node >/dev/null && command -v npm >/dev/null || { echo "could not install node and npm" >&2; exit 1; }
-fi
+need chromium "Chromium"
+need node "Node.js 20 or later"
+need npm "npm"
+need curl "curl"
+need python3 "Python 3"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then
   echo "node $(node --version) is too old: playwright-core (tests/browser) needs Node.js 20 or later" >&2
   exit 1
 fi
 
-cargo build -q -p example-axum
-out=target/browser
+cargo build -q -p example-axum -p passage-server
+target=$(target_dir)
+bin=$target/debug
+out=$target/browser
 mkdir -p "$out"
-port=${PORT:-39917}
 servers=()
-profile=$(mktemp -d)
-trap 'for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$profile"' EXIT
+scratch=$(mktemp -d)
+trap 'for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$scratch"' EXIT
 
-# Starts example-axum on 127.0.0.1:$1 (log in $2, extra environment after) and waits for /healthz.
-start_example() {
-  local bind_port=$1 log=$2
-  shift 2
-  env "$@" BIND=127.0.0.1:$bind_port RUST_LOG=warn target/debug/example-axum >"$log" 2>&1 &
-  servers+=($!)
-  for _ in $(seq 150); do
-    curl -sf "http://127.0.0.1:$bind_port/healthz" >/dev/null && return 0
+# Waits until http://127.0.0.1:$1$2 answers, from the process $3 (its log in $4) — not from
+# another program that happens to hold the port.
+wait_for() {
+  local port=$1 path=$2 pid=$3 log=$4
+  for _ in $(seq 300); do
+    kill -0 "$pid" 2>/dev/null || { echo "the server (log $log) exited:" >&2; tail -n 30 "$log" >&2; exit 1; }
+    if curl -sf "http://127.0.0.1:$port$path" >/dev/null; then
+      grep -q ":$port" "$log" || { echo "port $port answers, but not from the server we started (log $log)" >&2; exit 1; }
+      return 0
+    fi
     sleep 0.1
   done
-  echo "example-axum did not answer /healthz on port $bind_port; its log ($log):" >&2
+  echo "no answer on port $port$path; the log ($log):" >&2
   tail -n 30 "$log" >&2
   exit 1
 }
 
-# --- 1. the development shortcut ------------------------------------------------------------
-start_example "$port" "$out/server.log"
+# Starts example-axum on a free port (log in $1, extra environment after); sets $app_port.
+start_example() {
+  local log=$1
+  shift
+  app_port=$(free_port)
+  env "$@" BIND=127.0.0.1:$app_port RUST_LOG=warn "$bin/example-axum" >"$log" 2>&1 &
+  servers+=($!)
+  wait_for "$app_port" /healthz "$!" "$log"
+}
 
+# --- 1. the development shortcut ------------------------------------------------------------
+start_example "$out/server.log" PASSAGE_ELEMENTS_DIR=
+port=$app_port
+profile=$scratch/chromium
 chrome() {
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
@@ -76,31 +79,24 @@ page=$(curl -sf "http://127.0.0.1:$port/") || { echo "GET / failed" >&2; exit 1;
 link() {
   grep -o "id=\"$1\" href=\"[^\"]*\"" <<<"$page" | sed 's/.*href="//; s/"$//; s/&amp;/\&/g'
 }
-# The development sign-out: a link (older pages), or the URL the page's #sign-out button visits.
-dev_sign_out() {
-  link sign-out || grep -o '"devSignOut":"[^"]*"' <<<"$page" | sed 's/^"devSignOut":"//; s/"$//' | grep .
-}
 fail() {
   echo "browser check failed: $1"
   chrome --window-size=900,700 --screenshot="$out/failure.png" "http://127.0.0.1:$port/" || true
   echo "screenshot: $out/failure.png; server log: $out/server.log"
   exit 1
 }
-
-if sign_in=$(link sign-in); then
-  # The shortcut's cookie is set by the development server on 127.0.0.1, so the page is opened
-  # there too (passkeys, below, need http://localhost instead).
-  signed_in=$(chrome --dump-dom "$sign_in") || fail "chromium could not load $sign_in"
-  grep -q '200 {"user_id":"demo-user"}' <<<"$signed_in" || fail "after sign-in, /me did not show the demo user"
-  grep -q 'demo@example.com' <<<"$signed_in" || fail "after sign-in, /profile did not show the demo email"
-  chrome --window-size=900,700 --screenshot="$out/signed-in-shortcut.png" "http://127.0.0.1:$port/" || true
-  sign_out=$(dev_sign_out) || fail "the page has a sign-in shortcut but no development sign-out"
-  signed_out=$(chrome --dump-dom "$sign_out") || fail "chromium could not sign out"
-  grep -q '401 {"code":"missing_token"' <<<"$signed_out" || fail "after sign-out, /me was not 401"
-  echo "browser check ok: signed in as demo-user (demo@example.com) with the development shortcut, signed out, saw 401"
-else
-  echo "browser check: the page has no development sign-in shortcut (id=\"sign-in\"); skipped"
-fi
+sign_in=$(link sign-in) || fail "the embedded development server's page has no development shortcut (id=\"sign-in\")"
+# The shortcut's cookie is set by the development server on 127.0.0.1, so the page is opened
+# there too (passkeys, below, need http://localhost instead).
+signed_in=$(chrome --dump-dom "$sign_in") || fail "chromium could not load $sign_in"
+grep -q '200 {"user_id":"demo-user"}' <<<"$signed_in" || fail "after sign-in, /me did not show the demo user"
+grep -q 'demo@example.com' <<<"$signed_in" || fail "after sign-in, /profile did not show the demo email"
+chrome --window-size=900,700 --screenshot="$out/signed-in-shortcut.png" "http://127.0.0.1:$port/" || true
+sign_out=$(grep -o '"devSignOut":"[^"]*"' <<<"$page" | sed 's/^"devSignOut":"//; s/"$//' | grep .) \
+  || fail "the page has a sign-in shortcut but no development sign-out"
+signed_out=$(chrome --dump-dom "$sign_out") || fail "chromium could not sign out"
+grep -q '401 {"code":"missing_token"' <<<"$signed_out" || fail "after sign-out, /me was not 401"
+echo "browser check ok: signed in as demo-user (demo@example.com) with the development shortcut, signed out, saw 401"
 kill "${servers[0]}" 2>/dev/null || true
 
 # --- 2. passkeys and magic links through <passage-auth> -------------------------------------
@@ -121,12 +117,35 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
 fi
 
 elements=$PWD/tests/browser/node_modules/@passageidentity/passage-elements/dist/package
-passkey_port=$((port + 1))
-start_example "$passkey_port" "$out/server-passkey.log" PASSAGE_ELEMENTS_DIR="$elements"
-started=$(date +%s%N)
-if ! CHROMIUM=$(command -v chromium) node tests/browser/passkey.mjs "http://localhost:$passkey_port"; then
-  echo "server log: $out/server-passkey.log (last lines below)"
-  tail -n 20 "$out/server-passkey.log"
-  exit 1
-fi
-echo "browser passkey step took $(( ($(date +%s%N) - started) / 1000000 )) ms (plus the build and npm ci above)"
+run_passkey_check() {
+  local log=$1
+  shift
+  local started
+  started=$(date +%s%N)
+  if ! BROWSER_OUT="$out" CHROMIUM=$(command -v chromium) node tests/browser/passkey.mjs "$@"; then
+    echo "server log: $log (last lines below)"
+    tail -n 20 "$log"
+    exit 1
+  fi
+  echo "browser passkey step took $(( ($(date +%s%N) - started) / 1000000 )) ms"
+}
+start_example "$out/server-passkey.log" PASSAGE_ELEMENTS_DIR="$elements"
+run_passkey_check "$out/server-passkey.log" "http://localhost:$app_port"
+
+# --- 3. the demo page against a deployed (production-mode) passage-server --------------------
+app_port=$(free_port)
+auth_port=$(free_port)
+api_port=$(free_port)
+api_key=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+"$bin/passage-server" serve --database "$scratch/passage.db" --app-id deployed_app \
+  --api-key "$api_key" --auth-origin "http://localhost:$app_port" \
+  --auth-bind "127.0.0.1:$auth_port" --api-bind "127.0.0.1:$api_port" \
+  --elements-dir "$elements" >"$out/passage-server.log" 2>&1 &
+servers+=($!)
+wait_for "$auth_port" /v1/apps/deployed_app "$!" "$out/passage-server.log"
+env PASSAGE_APP_ID=deployed_app PASSAGE_API_KEY="$api_key" \
+  PASSAGE_AUTH_URL="http://localhost:$auth_port" PASSAGE_API_URL="http://127.0.0.1:$api_port" \
+  BIND=127.0.0.1:$app_port RUST_LOG=warn "$bin/example-axum" >"$out/server-deployed.log" 2>&1 &
+servers+=($!)
+wait_for "$app_port" /healthz "$!" "$out/server-deployed.log"
+run_passkey_check "$out/server-deployed.log" "http://localhost:$app_port" --deployed

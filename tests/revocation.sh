@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# End to end across processes, run by .ci/run: example-axum runs with REDIS_URL (a real
+# End to end across processes, run by `cargo xtask test`: example-axum runs with REDIS_URL (a real
 # redis-server on a free loopback port); the demo token it prints works; then the admin CLI,
 # `example-manage-users users deactivate demo-user`, with the same REDIS_URL, makes the running
 # server refuse that token — no restart. Logs go to target/revocation/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tests/lib.sh
 
-command -v redis-server >/dev/null || { echo "redis-server is missing (apt-get install redis-server; .ci/run installs it)" >&2; exit 1; }
-cargo build -q -p example-axum -p example-manage-users
-out=target/revocation
+redis_server=${REDIS_SERVER:-redis-server}
+need "$redis_server" "Redis"
+need python3 "Python 3"
+need curl "curl"
+# example-axum's REDIS_URL support is its `redis` feature.
+cargo build -q -p example-axum --features redis -p example-manage-users
+target=$(target_dir)
+out=$target/revocation
 mkdir -p "$out"
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 redis_port=$(free_port)
 port=$(free_port)
 data=$(mktemp -d)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --dir "$data" >"$out/redis.log" 2>&1 &
+"$redis_server" --port "$redis_port" --bind 127.0.0.1 --save "" --dir "$data" >"$out/redis.log" 2>&1 &
 redis=$!
 export REDIS_URL="redis://127.0.0.1:$redis_port/"
-BIND=127.0.0.1:$port RUST_LOG=warn target/debug/example-axum >"$out/server.log" 2>&1 &
+BIND=127.0.0.1:$port RUST_LOG=warn "$target/debug/example-axum" >"$out/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" "$redis" 2>/dev/null || true; rm -rf "$data"' EXIT
 fail() {
@@ -35,7 +40,7 @@ read -r -a vars <<<"$(grep -o 'PASSAGE_APP_ID=[^ ]* PASSAGE_API_KEY=[^ ]* PASSAG
 me() { curl -s -o "$out/me.json" -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/me"; }
 [[ "$(me)" == 200 ]] || fail "the demo token was refused before any revocation: $(cat "$out/me.json")"
 
-env "${vars[@]}" target/debug/example-manage-users users deactivate demo-user >"$out/cli.json" 2>"$out/cli.err" \
+env "${vars[@]}" "$target/debug/example-manage-users" users deactivate demo-user >"$out/cli.json" 2>"$out/cli.err" \
   || fail "the CLI failed: $(cat "$out/cli.err")"
 # Poll for up to 10 s and report how long the server took to see it (a measurement, not a test).
 done_at=$(date +%s%N)

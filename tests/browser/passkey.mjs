@@ -9,7 +9,15 @@
 //   e. signs in as the demo user (no passkey) with the magic link from the dev mailbox, adds the
 //      passkey the element then offers, and removes it again (so the check can run again).
 //
-//   node tests/browser/passkey.mjs http://localhost:PORT      (CHROMIUM=/path overrides /usr/bin/chromium)
+//   node tests/browser/passkey.mjs http://localhost:PORT [--deployed]   (CHROMIUM=/path overrides /usr/bin/chromium)
+//
+// --deployed: the app runs against a production-mode passage-server (no development routes, no
+// mailbox): the page must offer no development shortcut, signing out must stay on the app, and
+// only steps a–d run (magic links need the development mailbox).
+//
+// Every run: the browser may reach nothing but the app and its Passage server on this machine —
+// every other request (a CDN, Google's locale storage, …) is blocked and fails the run; and the
+// page must show its signed-in state (who, a sign-out; the element hidden) after each sign-in.
 //
 // The URL must use a host name (localhost), not an IP address: WebAuthn refuses IPs as RP id.
 // Screenshots of the main states go to target/browser/ (registered, signed-out, signed-in,
@@ -27,6 +35,7 @@ const ACTION_MS = 15_000; // the bound on every wait inside a step (so its own e
 const TOTAL_MS = 180_000; // the bound on the whole run
 
 const base = (process.argv[2] ?? '').replace(/\/+$/, '');
+const deployed = process.argv.includes('--deployed');
 if (!/^https?:\/\/localhost(:\d+)?$/.test(base)) {
   console.error('usage: node passkey.mjs http://localhost:PORT (a host name, not an IP: WebAuthn needs one)');
   process.exit(2);
@@ -38,6 +47,7 @@ const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 const started = Date.now();
 const log = []; // console messages, page errors, failed/non-2xx requests
+const offsite = []; // requests to anywhere but this machine (blocked)
 const stamp = () => `${((Date.now() - started) / 1000).toFixed(2)}s`;
 let browser;
 let page;
@@ -208,6 +218,13 @@ async function main() {
   });
   const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
   context.setDefaultTimeout(ACTION_MS);
+  // Nothing leaves the machine: the page, the element and its assets come from loopback.
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) return route.continue();
+    offsite.push(url.href);
+    return route.abort('blockedbyclient');
+  });
   await context.addInitScript(conditionalUiShim, CONDITIONAL_FLAG);
   page = await context.newPage();
   page.on('console', (m) => log.push(`[${stamp()}] console.${m.type()}: ${m.text()}`));
@@ -240,6 +257,12 @@ async function main() {
 
   const { authUrl, appId } = await step('load the page', async () => {
     await page.goto(`${base}/`, { waitUntil: 'load' });
+    const shortcut = await page.locator('#sign-in').count();
+    const html = await page.content();
+    if (deployed && (shortcut || html.includes('__emulator'))) {
+      throw new Error('against a deployed server the page offers development routes');
+    }
+    if (!deployed && !shortcut) throw new Error('on the embedded development server the page has no development shortcut');
     await page.locator('passage-auth').waitFor({ state: 'attached' });
     const info = await page.evaluate(() => ({
       authUrl: document.body.dataset.authUrl?.replace(/\/+$/, ''),
@@ -274,22 +297,35 @@ async function main() {
     return r.body.messages;
   };
 
-  /** #me shows 200 for `userId`, #profile 200 with `email`. */
+  /** #me shows 200 for `userId`, #profile 200 with `email`; the page shows who is signed in and
+   * a sign-out, and no longer the element (which would sit on its last screen). */
   async function signedInAs(userId, email) {
     const me = await waitStatus('#me', 200);
     if (me?.user_id !== userId) throw new Error(`#me shows ${JSON.stringify(me)}, expected user_id ${userId}`);
     const profile = await waitStatus('#profile', 200);
     if (profile?.email !== email) throw new Error(`#profile shows ${JSON.stringify(profile)}, expected email ${email}`);
+    await page.locator('#signed-in').waitFor({ state: 'visible' });
+    const who = (await page.locator('#who').textContent())?.trim();
+    if (who !== userId) throw new Error(`the signed-in state names ${JSON.stringify(who)}, expected ${userId}`);
+    if (await page.locator('passage-auth').isVisible()) throw new Error('signed in, the page still shows the element');
+    await page.locator('#sign-out').waitFor({ state: 'visible' });
   }
 
   /** Clicks the page's #sign-out; #me must then show 401, and the refresh token the element held
    * must no longer refresh (the page revokes it with DELETE /tokens). */
   async function signOut() {
     const refreshToken = await page.evaluate(() => localStorage.getItem('psg_refresh_token'));
+    if (!refreshToken) throw new Error('signed in, the element stored no psg_refresh_token to revoke');
     await page.locator('#sign-out').click();
     const me = await waitStatus('#me', 401);
-    let revoked = 'no refresh token was stored';
-    if (refreshToken) {
+    if (new URL(page.url()).origin !== base) throw new Error(`signing out left the app: the page is at ${page.url()}`);
+    // the element is back, at its first screen (or greeting the last user)
+    await byTestId('identifier-input')
+      .or(page.locator('passage-auth .identifier-text').filter({ visible: true }))
+      .first()
+      .waitFor({ state: 'visible' });
+    let revoked;
+    {
       const r = await call(api('/tokens'), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
@@ -366,7 +402,11 @@ async function main() {
     await page.reload({ waitUntil: 'load' });
     await start; // the element's conditional-UI request: the authenticator answers it with the resident key
     await signedInAs(userId, email);
+    // Without the shim again (it patched this page at load): a fresh element after the sign-out
+    // below must not start the conditional UI, which this authenticator would answer at once.
     await page.evaluate((flag) => sessionStorage.removeItem(flag), CONDITIONAL_FLAG);
+    await page.reload({ waitUntil: 'load' });
+    await signedInAs(userId, email);
     await shot('signed-in-discoverable.png');
     const c = await oneResidentPasskey(userId);
     if (c.signCount <= signCount) throw new Error(`sign count ${c.signCount}: the sign-in did not use the passkey`);
@@ -376,6 +416,9 @@ async function main() {
 
   // d. sign out again
   await step('sign out', signOut);
+  if (deployed) {
+    return `against a deployed passage-server: ${email} registered with a passkey and signed in with it again (email, then discoverable), each signed out on the app's page`;
+  }
 
   // e. the demo user (no passkey) signs in with a magic link from the dev mailbox
   const demo = { id: 'demo-user', email: 'demo@example.com' };
@@ -442,6 +485,7 @@ const watchdog = setTimeout(async () => {
 
 try {
   const summary = await main();
+  if (offsite.length) throw new Error(`the page reached beyond this machine: ${[...new Set(offsite)].join(', ')}`);
   fs.writeFileSync(path.join(out, 'console.log'), log.join('\n') + '\n');
   console.log(`browser passkey check ok: ${summary} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   process.exitCode = 0;

@@ -33,7 +33,7 @@ if [[ -z "${PASSAGE_EMULATOR_BIN:-}" || -z "${PASSAGE_SERVER_BIN_PATH:-}" ]]; th
     (cd "$repo" && cargo build --quiet -p passage-emulator -p passage-server) \
         || die "cargo build -p passage-emulator -p passage-server failed"
 fi
-target="${CARGO_TARGET_DIR:-$repo/target}/debug"
+target="$(cd "$repo" && . tests/lib.sh && target_dir)/debug"
 PASSAGE_EMULATOR_BIN="${PASSAGE_EMULATOR_BIN:-$target/passage-emulator}"
 server_bin="${PASSAGE_SERVER_BIN_PATH:-$target/passage-server}"
 [[ -x "$PASSAGE_EMULATOR_BIN" ]] || die "no emulator binary at $PASSAGE_EMULATOR_BIN"

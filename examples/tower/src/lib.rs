@@ -161,7 +161,8 @@ fn request_span(request: &Request<Incoming>) -> Span {
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
-/// Serves `app` (see [`app`]) on `listener` until `shutdown` resolves.
+/// Serves `app` (see [`app`]) on `listener` until `shutdown` resolves, then lets the requests
+/// in flight finish (and closes idle connections) before returning.
 ///
 /// # Errors
 /// When accepting connections fails.
@@ -171,19 +172,22 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let mut shutdown = std::pin::pin!(shutdown);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => accepted?,
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => break,
         };
         let service = TowerToHyperService::new(app.clone());
+        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(err) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            if let Err(err) = connection.await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
         });
     }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

@@ -41,8 +41,8 @@ impl RedisServer {
     /// Starts (again) on the same port and directory; waits until it answers PING.
     pub(crate) fn restart(&mut self) {
         std::fs::create_dir_all(self.data()).unwrap();
-        let child =
-            Command::new(std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into()))
+        let program = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&program)
                 .args([
                     "--port",
                     &self.port.to_string(),
@@ -57,7 +57,11 @@ impl RedisServer {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("redis-server runs (apt-get install redis-server; .ci/run installs it)");
+                .unwrap_or_else(|err| {
+                    panic!(
+                        "{program} does not run ({err}): these tests need a real Redis. `cargo xtask test` installs it (as root on Debian/Ubuntu) and runs every test; or install redis-server, or set REDIS_SERVER to its path"
+                    )
+                });
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
