@@ -23,7 +23,7 @@ pub use auth::{
     token::{AUTH_COOKIE, DEFAULT_MAX_TOKEN_LEN, TokenSource},
 };
 pub use builder::{ConfigError, PassageBuilder};
-pub use client::{DEFAULT_API_URL, DEFAULT_AUTH_URL, Passage};
+pub use client::Passage;
 pub use report::Report;
 pub use secret::Secret;
 
