@@ -4,7 +4,10 @@ use actix_web::{
     HttpResponse, ResponseError,
     http::{StatusCode, header::HeaderValue},
 };
-use passage_core::{AuthError, adapter::rejection_response};
+use passage_core::{
+    AuthError,
+    adapter::{NotConfigured, rejection_response},
+};
 
 /// Why a request was not authenticated.
 #[derive(Debug)]
@@ -12,8 +15,9 @@ use passage_core::{AuthError, adapter::rejection_response};
 pub enum PassageError {
     /// The credentials were refused (401) or keys were unavailable (503).
     Auth(AuthError),
-    /// No [`Passage`](passage_core::Passage) client was registered: a 500, and a logged hint.
-    NotConfigured,
+    /// No [`Passage`](passage_core::Passage) client was registered and no [`PassageAuth`](crate::PassageAuth)
+    /// decided the request: 500 `passage_not_configured`, and a logged hint.
+    NotConfigured(NotConfigured),
 }
 
 impl PassageError {
@@ -22,7 +26,17 @@ impl PassageError {
     pub fn auth_error(&self) -> Option<&AuthError> {
         match self {
             Self::Auth(err) => Some(err),
-            Self::NotConfigured => None,
+            Self::NotConfigured(_) => None,
+        }
+    }
+
+    /// The stable code of the answer's body: `missing_token`, `invalid_token`, … or
+    /// `passage_not_configured`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Auth(err) => err.code(),
+            Self::NotConfigured(not_configured) => not_configured.code(),
         }
     }
 }
@@ -31,7 +45,7 @@ impl std::fmt::Display for PassageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Auth(err) => write!(f, "{}", passage_core::Report(err)),
-            Self::NotConfigured => f.write_str("no Passage client in app data"),
+            Self::NotConfigured(not_configured) => not_configured.fmt(f),
         }
     }
 }
@@ -44,18 +58,19 @@ impl ResponseError for PassageError {
             Self::Auth(err) => {
                 StatusCode::from_u16(err.status().as_u16()).unwrap_or(StatusCode::UNAUTHORIZED)
             }
-            Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NotConfigured(not_configured) => {
+                StatusCode::from_u16(not_configured.status().as_u16())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let Self::Auth(err) = self else {
-            return HttpResponse::InternalServerError()
-                .content_type("application/json")
-                .body(r#"{"code":"passage_not_configured","message":"Authentication is not configured on this server."}"#);
-        };
         // The core builds the answer once (http 1 types); copy it into actix's (http 0.2) types.
-        let core = rejection_response::<&'static str>(err, false);
+        let core = match self {
+            Self::Auth(err) => rejection_response::<&'static str>(err, false),
+            Self::NotConfigured(not_configured) => not_configured.response::<&'static str>(),
+        };
         let mut response = HttpResponse::build(self.status_code());
         for (name, value) in core.headers() {
             if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {

@@ -22,8 +22,9 @@ use crate::PassageError;
 /// final: the claims it verified, or "anonymous" (a 401 here, `None` for
 /// [`OptionalPassageUser`]), never a second look with another token source. Without it, the
 /// extractor validates the request itself with the client from `app_data`
-/// (`web::Data<Passage>` or `Passage`). Without a fetch of signing keys, the extraction
-/// completes at once.
+/// (`web::Data<Passage>` or `Passage`; the rest of your app data is not read). With neither, it
+/// answers 500 `passage_not_configured` and logs how to fix the app. Without a fetch of signing
+/// keys, the extraction completes at once.
 #[derive(Debug, Clone)]
 pub struct PassageUser(PassageClaims);
 
@@ -102,28 +103,14 @@ pub(crate) fn client(req: &HttpRequest) -> Option<Passage> {
         .or_else(|| req.app_data::<Passage>().cloned())
 }
 
-/// The middleware's verdict for `req`, or the extractor's own decision; then `finish` maps it.
+/// The middleware's verdict for `req`, or the extractor's own decision with the client in
+/// `app_data`; then `finish` maps it.
 fn extract<T: 'static>(
     req: &HttpRequest,
     optional: bool,
     finish: fn(Result<Option<PassageClaims>, AuthError>) -> Result<T, PassageError>,
 ) -> Extraction<T> {
-    let Some(passage) = client(req) else {
-        // No client of our own: the middleware's verdict (it was given a client) is all we have.
-        let extensions = req.extensions();
-        let layered = Layered {
-            claims: extensions.get::<PassageClaims>(),
-            anonymous: extensions.get::<Anonymous>(),
-        };
-        if let Some(verdict) = layered.without_client(optional) {
-            return Either::Left(ready(finish(verdict)));
-        }
-        tracing::error!(
-            path = req.path(),
-            "passage: PassageUser needs a Passage client: add `.app_data(web::Data::new(passage))` or wrap with PassageAuth"
-        );
-        return Either::Left(ready(Err(PassageError::NotConfigured)));
-    };
+    let passage = client(req);
     let decision = {
         let extensions = req.extensions();
         let layered = Layered {
@@ -131,14 +118,28 @@ fn extract<T: 'static>(
             anonymous: extensions.get::<Anonymous>(),
         };
         let (authorization, cookies) = credentials(req.headers());
-        passage
-            .auth()
-            .extract(optional, layered, authorization, cookies)
+        // Without a client of our own, the middleware's verdict (it was given a client) is all
+        // there is; with neither, the app is not configured.
+        layered.decide(
+            passage.as_ref().map(Passage::auth),
+            optional,
+            authorization,
+            cookies,
+        )
     };
     match decision {
-        Decision::Ready(verdict) => Either::Left(ready(finish(verdict))),
-        Decision::Pending(pending) => {
+        Ok(Decision::Ready(verdict)) => Either::Left(ready(finish(verdict))),
+        Ok(Decision::Pending(pending)) => {
             Either::Right(Box::pin(async move { finish(pending.resolve().await) }))
+        }
+        Err(not_configured) => {
+            tracing::error!(
+                path = req.path(),
+                "passage: PassageUser found neither a PassageAuth verdict nor a Passage client: \
+                 add `.app_data(web::Data::new(passage))` or wrap the scope with \
+                 `PassageAuth::new(passage)`"
+            );
+            Either::Left(ready(Err(PassageError::NotConfigured(not_configured))))
         }
     }
 }

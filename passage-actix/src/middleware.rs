@@ -16,7 +16,7 @@ use actix_web::{
 use futures_util::future::LocalBoxFuture;
 use passage_core::{
     AuthError, Passage, PassageClaims, TokenSource,
-    adapter::{Admission, Decision, Hooks as _},
+    adapter::{Admission, Decision, Hooks as _, NotConfigured},
 };
 use pin_project_lite::pin_project;
 
@@ -126,7 +126,10 @@ where
                     tracing::error!(
                         "passage: PassageAuth found no Passage client: pass one to PassageAuth::new or register web::Data<Passage>"
                     );
-                    return PassageAuthFuture::done(reject(req, &PassageError::NotConfigured));
+                    return PassageAuthFuture::done(reject(
+                        req,
+                        &PassageError::NotConfigured(NotConfigured),
+                    ));
                 }
             },
         };

@@ -2,7 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use actix_web::{App, HttpResponse, test, web};
 use passage_actix::{OptionalPassageUser, Passage, PassageAuth, PassageUser};
@@ -219,17 +222,139 @@ async fn keys_unavailable_is_503_with_retry_after() {
     }
 }
 
+/// What the code under test logs, as text.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Log {
+    type Writer = Self;
+
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
+/// An application's own app data: the client is one field of it, which the extractors do not
+/// look into.
+#[derive(Clone)]
+struct AppState {
+    passage: Passage,
+    greeting: &'static str,
+}
+
+async fn greet(state: web::Data<AppState>, user: PassageUser) -> HttpResponse {
+    HttpResponse::Ok().body(format!("{} {}", state.greeting, user.user_id()))
+}
+
+async fn greet_maybe(state: web::Data<AppState>, user: Option<PassageUser>) -> HttpResponse {
+    let name = user.map_or_else(|| "stranger".to_owned(), |u| u.user_id().to_owned());
+    HttpResponse::Ok().body(format!("{} {name}", state.greeting))
+}
+
 #[tokio::test]
-async fn a_missing_client_is_a_clear_500() {
-    let app = test::init_service(App::new().route("/me", web::get().to(me))).await;
-    let (status, _, body) = get(
-        &app,
-        "/me",
-        Some(("authorization", "Bearer a.b.c".to_owned())),
+async fn an_app_with_its_own_app_data_works_behind_the_middleware() {
+    let (emu, passage) = setup().await;
+    let state = AppState {
+        passage: passage.clone(),
+        greeting: "hello",
+    };
+    let token = emu.mint_token("user-12").unwrap();
+    let bearer = || Some(("authorization", format!("Bearer {token}")));
+    // The client is only in the app's own state and in the middleware.
+    let optional = test::init_service(
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .wrap(PassageAuth::new(state.passage.clone()).optional())
+            .route("/greet", web::get().to(greet))
+            .route("/greet-maybe", web::get().to(greet_maybe)),
     )
     .await;
-    assert_eq!(status, 500);
-    assert!(body.contains("passage_not_configured"));
+    assert_eq!(get(&optional, "/greet", bearer()).await.2, "hello user-12");
+    assert_eq!(
+        get(&optional, "/greet-maybe", bearer()).await.2,
+        "hello user-12"
+    );
+    assert_eq!(
+        get(&optional, "/greet-maybe", None).await.2,
+        "hello stranger"
+    );
+    assert_eq!(get(&optional, "/greet", None).await.0, 401);
+    // Behind a required middleware, `Option<PassageUser>` never sees an anonymous request.
+    let required = test::init_service(
+        App::new()
+            .app_data(web::Data::new(state))
+            .wrap(PassageAuth::new(passage))
+            .route("/greet-maybe", web::get().to(greet_maybe)),
+    )
+    .await;
+    assert_eq!(
+        get(&required, "/greet-maybe", bearer()).await.2,
+        "hello user-12"
+    );
+    assert_eq!(get(&required, "/greet-maybe", None).await.0, 401);
+}
+
+#[tokio::test]
+async fn a_missing_client_is_a_clear_500() {
+    let (emu, passage) = setup().await;
+    let log = Log::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .finish();
+    // The test runs on one thread (tokio's current-thread runtime), and so does the extractor.
+    let _log = tracing::subscriber::set_default(subscriber);
+    let token = emu.mint_token("user-13").unwrap();
+    // The client only inside the app's own state: the extractors do not look there.
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::new(AppState {
+                passage,
+                greeting: "hello",
+            }))
+            .route("/me", web::get().to(me))
+            .route("/maybe", web::get().to(maybe)),
+    )
+    .await;
+    for path in ["/me", "/maybe"] {
+        for header in [Some(("authorization", format!("Bearer {token}"))), None] {
+            let (status, challenge, body) = get(&app, path, header).await;
+            assert_eq!((status, challenge), (500, None), "{path}");
+            assert_eq!(
+                body,
+                r#"{"code":"passage_not_configured","message":"Authentication is not configured on this server."}"#,
+                "{path}: a stable code, and nothing about the request"
+            );
+        }
+    }
+    let logged = log.text();
+    assert!(logged.contains("ERROR"), "{logged}");
+    assert!(
+        logged.contains("PassageUser found neither a PassageAuth verdict nor a Passage client"),
+        "{logged}"
+    );
+    assert!(
+        logged.contains("web::Data::new(passage)"),
+        "the fix is in the log: {logged}"
+    );
+    assert!(!logged.contains(&token), "no token in the log");
     let wrapped = test::init_service(
         App::new()
             .wrap(PassageAuth::from_app_data())

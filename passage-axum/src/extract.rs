@@ -4,22 +4,29 @@ use std::ops::Deref;
 
 use axum::{
     body::Body,
-    extract::{FromRef, FromRequestParts, OptionalFromRequestParts},
+    extract::{FromRequestParts, OptionalFromRequestParts},
     http::{StatusCode, request::Parts},
     response::{IntoResponse, Response},
 };
 use passage_core::{
     AuthError, Passage, PassageClaims,
-    adapter::{Anonymous, Decision, Hooks as _, Layered, rejection_response, required},
+    adapter::{Anonymous, Decision, Layered, NotConfigured, rejection_response, required},
 };
 
 /// The authenticated Passage user of a request.
 ///
-/// Behind a [`PassageLayer`](crate::PassageLayer) of the same app, the layer's verdict is final:
-/// the claims it verified, or "anonymous" (then `PassageUser` is a 401 and
-/// `Option<PassageUser>` is `None`), never a second look with another token source. Without
-/// one, the extractor validates the request itself with the [`Passage`] client from the router
-/// state (`Passage: FromRef<S>`) and its token source.
+/// It works with any router state (`Router<AppState>`, `.with_state(AppState)`): it reads the
+/// request, never the state.
+///
+/// - Behind a [`PassageLayer`](crate::PassageLayer), the layer's verdict is final: the claims it
+///   verified, or "anonymous" (then `PassageUser` is a 401 and `Option<PassageUser>` is `None`),
+///   never a second look with another token source.
+/// - Without a layer, it validates the request itself with the [`Passage`] client in the
+///   request's extensions — `.layer(Extension(passage))` — and that client's token source.
+/// - With both, the layer's verdict is trusted only when it comes from a client of the same app
+///   and auth host as the extension's; otherwise the extractor decides itself.
+/// - With neither, it answers 500 `passage_not_configured` and logs how to fix it (a mistake in
+///   the app's setup, not the caller's).
 #[derive(Debug, Clone)]
 pub struct PassageUser(PassageClaims);
 
@@ -47,93 +54,114 @@ impl Deref for PassageUser {
 
 /// Why [`PassageUser`] could not be extracted; answers like the layer does.
 #[derive(Debug)]
-pub struct PassageRejection(AuthError);
+#[non_exhaustive]
+pub enum PassageRejection {
+    /// The credentials were refused (401) or signing keys were unavailable (503).
+    Auth(AuthError),
+    /// Neither a [`PassageLayer`](crate::PassageLayer) ran nor a [`Passage`] client was in the
+    /// request's extensions: 500 `passage_not_configured`.
+    NotConfigured(NotConfigured),
+}
 
 impl PassageRejection {
-    /// What went wrong (for logs; clients only see the code).
+    /// The authentication error, if that is what this is (for logs; clients only see the code).
     #[must_use]
-    pub fn error(&self) -> &AuthError {
-        &self.0
+    pub fn auth_error(&self) -> Option<&AuthError> {
+        match self {
+            Self::Auth(err) => Some(err),
+            Self::NotConfigured(_) => None,
+        }
     }
 
-    /// 401, or 503 when signing keys are unavailable.
+    /// 401, 503 when signing keys are unavailable, or 500 when Passage is not configured.
     #[must_use]
     pub fn status(&self) -> StatusCode {
-        self.0.status()
+        match self {
+            Self::Auth(err) => err.status(),
+            Self::NotConfigured(not_configured) => not_configured.status(),
+        }
+    }
+
+    /// The stable code of the answer's body: `missing_token`, `invalid_token`, … or
+    /// `passage_not_configured`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Auth(err) => err.code(),
+            Self::NotConfigured(not_configured) => not_configured.code(),
+        }
     }
 }
 
 impl std::fmt::Display for PassageRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        match self {
+            Self::Auth(err) => err.fmt(f),
+            Self::NotConfigured(not_configured) => not_configured.fmt(f),
+        }
     }
 }
 
 impl std::error::Error for PassageRejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        match self {
+            Self::Auth(err) => Some(err),
+            Self::NotConfigured(not_configured) => Some(not_configured),
+        }
     }
 }
 
 impl IntoResponse for PassageRejection {
     fn into_response(self) -> Response {
-        rejection_response::<Body>(&self.0, false)
+        match self {
+            Self::Auth(err) => rejection_response::<Body>(&err, false),
+            Self::NotConfigured(not_configured) => not_configured.response::<Body>(),
+        }
     }
 }
 
-impl<S> FromRequestParts<S> for PassageUser
-where
-    Passage: FromRef<S>,
-    S: Send + Sync,
-{
+impl<S: Send + Sync> FromRequestParts<S> for PassageUser {
     type Rejection = PassageRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        required(decide(parts, state, false).await)
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let claims = decide(parts, false).await?;
+        required(Ok(claims))
             .map(Self)
-            .map_err(PassageRejection)
+            .map_err(PassageRejection::Auth)
     }
 }
 
-impl<S> OptionalFromRequestParts<S> for PassageUser
-where
-    Passage: FromRef<S>,
-    S: Send + Sync,
-{
+impl<S: Send + Sync> OptionalFromRequestParts<S> for PassageUser {
     type Rejection = PassageRejection;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        decide(parts, state, true)
-            .await
-            .map(|claims| claims.map(Self))
-            .map_err(PassageRejection)
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(decide(parts, true).await?.map(Self))
     }
 }
 
-/// The layer's verdict, or the extractor's own decision; awaits only to fetch keys.
-async fn decide<S>(
-    parts: &Parts,
-    state: &S,
-    optional: bool,
-) -> Result<Option<PassageClaims>, AuthError>
-where
-    Passage: FromRef<S>,
-{
-    let passage = Passage::from_ref(state);
+/// The layer's verdict, or the extractor's own decision with the client in the request's
+/// extensions; awaits only to fetch keys.
+async fn decide(parts: &Parts, optional: bool) -> Result<Option<PassageClaims>, PassageRejection> {
     let layered = Layered {
         claims: parts.extensions.get::<PassageClaims>(),
         anonymous: parts.extensions.get::<Anonymous>(),
     };
-    match passage
-        .auth()
-        .extract_headers(optional, layered, &parts.headers)
-    {
-        Decision::Ready(verdict) => verdict,
+    let client = parts.extensions.get::<Passage>().map(Passage::auth);
+    let verdict = match layered.decide_headers(client, optional, &parts.headers) {
+        Ok(Decision::Ready(verdict)) => verdict,
         // Boxed: fetching keys is rare, and its future is large; inline, it would make every
         // handler's future (moved on every request) that much larger.
-        Decision::Pending(pending) => Box::pin(pending.resolve()).await,
-    }
+        Ok(Decision::Pending(pending)) => Box::pin(pending.resolve()).await,
+        Err(not_configured) => {
+            tracing::error!(
+                path = parts.uri.path(),
+                "passage: PassageUser found neither a PassageLayer's verdict nor a Passage client \
+                 in the request: add `.layer(PassageLayer::new(passage))` (or \
+                 `.layer(Extension(passage))`) to the router, after the routes it protects; the \
+                 router's state is not read"
+            );
+            return Err(PassageRejection::NotConfigured(not_configured));
+        }
+    };
+    verdict.map_err(PassageRejection::Auth)
 }

@@ -5,7 +5,7 @@
 use std::{fmt, sync::Arc, time::Duration};
 
 use crate::{
-    Clock, DEFAULT_API_URL, DEFAULT_AUTH_URL, Passage, Secret, TokenSource,
+    Clock, Passage, Secret, TokenSource,
     api::transport::{Transport, TransportConfig},
     auth::{Auth, AuthConfig, clock::WallClock},
     net,
@@ -13,12 +13,19 @@ use crate::{
 
 /// Configuration for a [`Passage`] client. Every setter consumes and returns the builder.
 ///
+/// The two hosts have no default — the hosted Passage (`auth.passage.id`, `api.passage.id`)
+/// was retired on 2026-01-16 — so [`auth_url`](Self::auth_url) and [`api_url`](Self::api_url)
+/// name your passage-server (its Authentication API and its Management API), or an emulator in
+/// tests; [`build`](Self::build) refuses a builder without them
+/// ([`ConfigError::MissingServer`]).
+///
 /// ```
 /// use std::time::Duration;
 /// use passage_core::{Passage, TokenSource};
 ///
 /// let passage = Passage::builder("my-app-id")
-///     .auth_url("http://127.0.0.1:8080")
+///     .auth_url("https://auth.example.com")
+///     .api_url("https://passage-api.internal:8787")
 ///     .jwks_fetch_timeout(Duration::from_secs(2))
 ///     .token_cache_capacity(50_000)
 ///     .token_source(TokenSource::Header)
@@ -29,8 +36,8 @@ use crate::{
 pub struct PassageBuilder {
     app_id: String,
     api_key: Option<String>,
-    auth_url: String,
-    api_url: String,
+    auth_url: Option<String>,
+    api_url: Option<String>,
     auth: AuthConfig,
     api: TransportConfig,
     plain_http: bool,
@@ -64,16 +71,17 @@ impl fmt::Debug for PassageBuilder {
 }
 
 impl PassageBuilder {
-    /// Defaults: Passage's hosts, JWKS TTL 5 min (or `Cache-Control` within 30 s–24 h),
-    /// unknown-kid refetch at most every 5 s, fetch timeout 5 s, backoff 1 s–60 s, stale keys
-    /// served for at most 24 h past their TTL, token cache of 10 000 entries, no leeway, 8 KiB
-    /// token limit, header then cookie, the system clock.
+    /// A builder for `app_id`, with no hosts (set [`auth_url`](Self::auth_url) and
+    /// [`api_url`](Self::api_url)) and these defaults: JWKS TTL 5 min (or `Cache-Control` within
+    /// 30 s–24 h), unknown-kid refetch at most every 5 s, fetch timeout 5 s, backoff 1 s–60 s,
+    /// stale keys served for at most 24 h past their TTL, token cache of 10 000 entries, no
+    /// leeway, 8 KiB token limit, header then cookie, the system clock.
     pub fn new(app_id: impl Into<String>) -> Self {
         Self {
             app_id: app_id.into(),
             api_key: None,
-            auth_url: DEFAULT_AUTH_URL.to_owned(),
-            api_url: DEFAULT_API_URL.to_owned(),
+            auth_url: None,
+            api_url: None,
             auth: AuthConfig::default(),
             api: TransportConfig::default(),
             plain_http: false,
@@ -81,11 +89,16 @@ impl PassageBuilder {
         }
     }
 
-    /// A builder configured by the `PASSAGE_*` environment variables (see [`Passage::from_env`]).
+    /// A builder configured by the `PASSAGE_*` environment variables: `PASSAGE_APP_ID`,
+    /// `PASSAGE_AUTH_URL` and `PASSAGE_API_URL` (required), `PASSAGE_API_KEY` (needed for the
+    /// Management API). Unset and empty are the same.
     ///
     /// # Errors
-    /// [`ConfigError::MissingEnv`] when `PASSAGE_APP_ID` is unset or empty;
-    /// [`ConfigError::InvalidEnv`] when a variable is not Unicode.
+    /// [`ConfigError::MissingEnv`]`("PASSAGE_APP_ID")` when the app id is unset — checked first,
+    /// so "no app configured" is told apart from a half-configured one;
+    /// [`ConfigError::MissingServer`] when `PASSAGE_AUTH_URL` or `PASSAGE_API_URL` is unset (the
+    /// hosted Passage they used to default to was retired on 2026-01-16: point them at your
+    /// passage-server); [`ConfigError::InvalidEnv`] when a variable is not Unicode.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(env)
     }
@@ -107,7 +120,9 @@ impl PassageBuilder {
     /// ```
     ///
     /// # Errors
-    /// [`ConfigError::MissingEnv`] without a (non-empty) `PASSAGE_APP_ID`.
+    /// As [`from_env`](Self::from_env): [`ConfigError::MissingEnv`] without a (non-empty)
+    /// `PASSAGE_APP_ID`, [`ConfigError::MissingServer`] without `PASSAGE_AUTH_URL` or
+    /// `PASSAGE_API_URL`.
     pub fn from_env_vars<I, K, V>(vars: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -129,15 +144,18 @@ impl PassageBuilder {
         get: impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
     ) -> Result<Self, ConfigError> {
         let app_id = get("PASSAGE_APP_ID")?.ok_or(ConfigError::MissingEnv("PASSAGE_APP_ID"))?;
-        let mut builder = Self::new(app_id);
+        let mut builder = match (get("PASSAGE_AUTH_URL")?, get("PASSAGE_API_URL")?) {
+            (Some(auth_url), Some(api_url)) => {
+                Self::new(app_id).auth_url(auth_url).api_url(api_url)
+            }
+            (auth_url, api_url) => {
+                return Err(ConfigError::MissingServer {
+                    missing: missing(auth_url.is_none(), api_url.is_none(), VARIABLES),
+                });
+            }
+        };
         if let Some(key) = get("PASSAGE_API_KEY")? {
             builder = builder.api_key(key);
-        }
-        if let Some(url) = get("PASSAGE_AUTH_URL")? {
-            builder = builder.auth_url(url);
-        }
-        if let Some(url) = get("PASSAGE_API_URL")? {
-            builder = builder.api_url(url);
         }
         Ok(builder)
     }
@@ -148,15 +166,17 @@ impl PassageBuilder {
         self
     }
 
-    /// The auth host serving `/v1/apps/{app_id}/.well-known/jwks.json`.
+    /// The auth host serving `/v1/apps/{app_id}/.well-known/jwks.json`: your passage-server's
+    /// Authentication API (required; no default).
     pub fn auth_url(mut self, url: impl Into<String>) -> Self {
-        self.auth_url = url.into();
+        self.auth_url = Some(url.into());
         self
     }
 
-    /// The API host serving `/v1/apps/{app_id}/…`.
+    /// The API host serving `/v1/apps/{app_id}/…`: your passage-server's Management API
+    /// (required; no default).
     pub fn api_url(mut self, url: impl Into<String>) -> Self {
-        self.api_url = url.into();
+        self.api_url = Some(url.into());
         self
     }
 
@@ -263,6 +283,8 @@ impl PassageBuilder {
     /// ```
     /// # use passage_core::Passage;
     /// let passage = Passage::builder("my-app")
+    ///     .auth_url("https://auth.example.com")
+    ///     .api_url("https://passage-api.internal:8787")
     ///     .accepted_audiences(["my-app", "https://app.example.com"])
     ///     .build()?;
     /// # Ok::<(), passage_core::ConfigError>(())
@@ -327,8 +349,9 @@ impl PassageBuilder {
     /// Checks the settings and builds the client. No network I/O.
     ///
     /// # Errors
-    /// [`ConfigError`] for an invalid app id, an empty API key, a host that is not an absolute
-    /// http(s) URL (or plain `http://` off loopback), a zero timeout, a duration over a year, a
+    /// [`ConfigError`] for an invalid app id, an empty API key, a host that is unset
+    /// ([`ConfigError::MissingServer`]) or not an absolute http(s) URL (or plain `http://` off
+    /// loopback), a zero timeout, a duration over a year, a
     /// `(min, max)` pair out of order, a leeway over an hour, a token limit under 1 KiB or over 1 MiB,
     /// or an HTTP client that cannot be built.
     pub fn build(self) -> Result<Passage, ConfigError> {
@@ -343,8 +366,14 @@ impl PassageBuilder {
         if self.api_key.as_deref().is_some_and(str::is_empty) {
             return Err(ConfigError::EmptyApiKey);
         }
-        let auth_url = base_url("auth_url", &self.auth_url, self.plain_http)?;
-        let api_url = base_url("api_url", &self.api_url, self.plain_http)?;
+        let (Some(auth_url), Some(api_url)) = (self.auth_url.as_deref(), self.api_url.as_deref())
+        else {
+            return Err(ConfigError::MissingServer {
+                missing: missing(self.auth_url.is_none(), self.api_url.is_none(), SETTINGS),
+            });
+        };
+        let auth_url = base_url("auth_url", auth_url, self.plain_http)?;
+        let api_url = base_url("api_url", api_url, self.plain_http)?;
         self.check_ranges()?;
         let http = match self.http {
             Some(http) => http,
@@ -418,6 +447,25 @@ impl PassageBuilder {
     }
 }
 
+/// The two hosts as a builder's settings: the auth host, the API host, both.
+const SETTINGS: [&str; 3] = ["auth_url", "api_url", "auth_url and api_url"];
+/// The two hosts as environment variables: the auth host, the API host, both.
+const VARIABLES: [&str; 3] = [
+    "PASSAGE_AUTH_URL",
+    "PASSAGE_API_URL",
+    "PASSAGE_AUTH_URL and PASSAGE_API_URL",
+];
+
+/// Which of the two hosts are unset, in `names` ([`SETTINGS`] or [`VARIABLES`]), for
+/// [`ConfigError::MissingServer`].
+fn missing(auth: bool, api: bool, names: [&'static str; 3]) -> &'static str {
+    match (auth, api) {
+        (true, true) => names[2],
+        (true, false) => names[0],
+        _ => names[1],
+    }
+}
+
 /// Reads an environment variable; unset or empty is `None`.
 fn env(name: &'static str) -> Result<Option<String>, ConfigError> {
     match std::env::var(name) {
@@ -479,9 +527,23 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A required environment variable is not set.
+    /// A required environment variable is not set (`PASSAGE_APP_ID`: no app is configured).
     #[error("the environment variable {0} is not set")]
     MissingEnv(&'static str),
+    /// No Passage server is configured: the auth URL, the API URL or both are unset. They have
+    /// no default since the hosted Passage was retired (2026-01-16); point them at your
+    /// passage-server.
+    #[error(
+        "no Passage server is configured ({missing} not set): set PASSAGE_AUTH_URL to your \
+         passage-server's Authentication API and PASSAGE_API_URL to its Management API \
+         (PassageBuilder::auth_url and api_url in code); the hosted Passage \
+         (auth.passage.id, api.passage.id) was retired on 2026-01-16"
+    )]
+    MissingServer {
+        /// What is unset: `PASSAGE_AUTH_URL`, `PASSAGE_API_URL` or both (from the environment),
+        /// or `auth_url`, `api_url` or both (a builder).
+        missing: &'static str,
+    },
     /// An environment variable is not valid Unicode.
     #[error("the environment variable {0} is not valid Unicode")]
     InvalidEnv(&'static str),
@@ -497,6 +559,13 @@ pub enum ConfigError {
 mod tests {
     use super::*;
 
+    /// A builder with both hosts on loopback (nothing listens there; building does no I/O).
+    fn local(app_id: &str) -> PassageBuilder {
+        Passage::builder(app_id)
+            .auth_url("http://127.0.0.1:9")
+            .api_url("http://127.0.0.1:9")
+    }
+
     #[test]
     fn build_checks_its_input() {
         assert!(matches!(
@@ -508,7 +577,7 @@ mod tests {
             Err(ConfigError::InvalidAppId)
         ));
         assert!(matches!(
-            Passage::new("app", ""),
+            local("app").api_key("").build(),
             Err(ConfigError::EmptyApiKey)
         ));
         for bad in [
@@ -518,7 +587,7 @@ mod tests {
             "http://x/?q=1",
             "http://u:p@x",
         ] {
-            let result = Passage::builder("app").auth_url(bad).build();
+            let result = local("app").auth_url(bad).build();
             assert!(
                 matches!(
                     result,
@@ -530,9 +599,7 @@ mod tests {
                 "{bad}"
             );
         }
-        let result = Passage::builder("app")
-            .jwks_fetch_timeout(Duration::ZERO)
-            .build();
+        let result = local("app").jwks_fetch_timeout(Duration::ZERO).build();
         assert!(matches!(result, Err(ConfigError::OutOfRange(_))));
     }
 
@@ -553,9 +620,73 @@ mod tests {
 
     #[test]
     fn debug_never_prints_the_api_key() {
-        let builder = Passage::builder("app").api_key("sk_live_secret");
+        let builder = local("app").api_key("sk_live_secret");
         assert!(!format!("{builder:?}").contains("sk_live_secret"));
         let passage = builder.build().unwrap();
         assert!(!format!("{passage:?}").contains("sk_live_secret"));
+    }
+
+    #[test]
+    fn no_host_has_a_default() {
+        let cases = [
+            (Passage::builder("app"), "auth_url and api_url"),
+            (
+                Passage::builder("app").api_url("http://127.0.0.1:9"),
+                "auth_url",
+            ),
+            (
+                Passage::builder("app").auth_url("http://127.0.0.1:9"),
+                "api_url",
+            ),
+        ];
+        for (builder, expected) in cases {
+            match builder.build() {
+                Err(ConfigError::MissingServer { missing }) => assert_eq!(missing, expected),
+                other => panic!("{expected}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_environment_must_name_the_server() {
+        let app = ("PASSAGE_APP_ID", "app");
+        let auth = ("PASSAGE_AUTH_URL", "http://127.0.0.1:9");
+        let api = ("PASSAGE_API_URL", "http://127.0.0.1:9");
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (&[app], "PASSAGE_AUTH_URL and PASSAGE_API_URL"),
+            (&[app, api], "PASSAGE_AUTH_URL"),
+            (&[app, auth], "PASSAGE_API_URL"),
+            (&[app, auth, ("PASSAGE_API_URL", "")], "PASSAGE_API_URL"),
+        ];
+        for (vars, expected) in cases {
+            let result = PassageBuilder::from_env_vars(vars.iter().copied());
+            let Err(err @ ConfigError::MissingServer { missing }) = result else {
+                panic!("{expected}: {result:?}");
+            };
+            assert_eq!(missing, expected);
+            // The message names both variables and where they point.
+            let message = err.to_string();
+            for needle in [
+                "PASSAGE_AUTH_URL",
+                "PASSAGE_API_URL",
+                "passage-server",
+                "retired",
+            ] {
+                assert!(message.contains(needle), "{needle} in {message}");
+            }
+        }
+        // Without an app id, that is the error — whatever else is missing: "no app configured"
+        // (examples start an embedded server then) is told apart from a half-configured one.
+        for vars in [&[][..], &[auth, api][..], &[auth][..]] {
+            assert!(matches!(
+                PassageBuilder::from_env_vars(vars.iter().copied()),
+                Err(ConfigError::MissingEnv("PASSAGE_APP_ID"))
+            ));
+        }
+        let passage = PassageBuilder::from_env_vars([app, auth, api])
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(passage.auth_url(), "http://127.0.0.1:9");
     }
 }

@@ -8,20 +8,19 @@ use crate::{
     api::{App, MagicLinks, Users, transport::Transport},
 };
 
-/// The default auth host (JWKS).
-pub const DEFAULT_AUTH_URL: &str = "https://auth.passage.id";
-/// The default API host (Management API).
-pub const DEFAULT_API_URL: &str = "https://api.passage.id";
-
 /// The Passage client for one app: token validation ([`auth`](Self::auth)) and the Management API.
 ///
-/// Cheap to clone (one `Arc`); build it once and share it. Building does no network I/O.
+/// Cheap to clone (one `Arc`); build it once and share it. Building does no network I/O: call
+/// [`auth().warm_up()`](Auth::warm_up) at start to fail at boot, not at the first request, when
+/// the server cannot be reached.
 ///
 /// ```
 /// use passage_core::Passage;
 ///
 /// let passage = Passage::builder("my-app-id")
 ///     .api_key("my-api-key")
+///     .auth_url("https://auth.example.com") // your passage-server's Authentication API
+///     .api_url("https://passage-api.internal:8787") // and its Management API
 ///     .build()?;
 /// assert_eq!(passage.app_id(), "my-app-id");
 /// // The API key never prints.
@@ -72,28 +71,20 @@ impl Passage {
         }
     }
 
-    /// A client with default settings.
-    ///
-    /// # Errors
-    /// [`ConfigError`](crate::ConfigError) when the app id or API key is empty or malformed.
-    pub fn new(
-        app_id: impl Into<String>,
-        api_key: impl Into<String>,
-    ) -> Result<Self, crate::ConfigError> {
-        Self::builder(app_id).api_key(api_key).build()
-    }
-
-    /// A builder for every setting.
+    /// A builder for every setting; the auth and API hosts have no default (see
+    /// [`PassageBuilder`]).
     pub fn builder(app_id: impl Into<String>) -> PassageBuilder {
         PassageBuilder::new(app_id)
     }
 
-    /// A client configured by `PASSAGE_APP_ID` (required), `PASSAGE_API_KEY`,
-    /// `PASSAGE_AUTH_URL` and `PASSAGE_API_URL`.
+    /// A client configured by `PASSAGE_APP_ID`, `PASSAGE_AUTH_URL`, `PASSAGE_API_URL` (all
+    /// three required) and `PASSAGE_API_KEY`; see [`PassageBuilder::from_env`].
     ///
     /// # Errors
     /// [`ConfigError::MissingEnv`](crate::ConfigError::MissingEnv) when `PASSAGE_APP_ID` is
-    /// unset, or any build error.
+    /// unset, [`ConfigError::MissingServer`](crate::ConfigError::MissingServer) when
+    /// `PASSAGE_AUTH_URL` or `PASSAGE_API_URL` is (the hosted Passage they once defaulted to was
+    /// retired on 2026-01-16), or any build error.
     pub fn from_env() -> Result<Self, crate::ConfigError> {
         PassageBuilder::from_env()?.build()
     }

@@ -23,7 +23,7 @@ pub use auth::{
     token::{AUTH_COOKIE, DEFAULT_MAX_TOKEN_LEN, TokenSource},
 };
 pub use builder::{ConfigError, PassageBuilder};
-pub use client::{DEFAULT_API_URL, DEFAULT_AUTH_URL, Passage};
+pub use client::Passage;
 pub use report::Report;
 pub use secret::Secret;
 
@@ -38,7 +38,9 @@ pub mod adapter {
     //!   [`Anonymous`] ([`Hooks::anonymous`]);
     //! - an extractor calls [`Hooks::extract`] with what it finds there ([`Layered`]): a layer's
     //!   verdict is final for its request, and only a verdict of the extractor's own client
-    //!   (same app id and auth host) is trusted;
+    //!   (same app id and auth host) is trusted; [`Layered::decide`] covers an extractor that may
+    //!   have no client of its own (it then uses whatever layer's verdict it finds) and says
+    //!   [`NotConfigured`] when there is neither;
     //! - a refusal is answered with [`rejection_response`] (HTTP or gRPC).
     //!
     //! ```
@@ -60,7 +62,7 @@ pub mod adapter {
 
     pub use crate::auth::{
         admission::{Admission, Anonymous, Decision, Hooks, Layered, Pending, required},
-        response::{is_grpc, rejection_response},
+        response::{NotConfigured, is_grpc, rejection_response},
     };
 }
 

@@ -55,11 +55,11 @@ return 1
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use passage_core::Passage;
+/// use passage_core::PassageBuilder;
 /// use passage_redis::RedisRevocations;
 ///
 /// let redis = RedisRevocations::new("redis://127.0.0.1:6379/")?.namespace("my_app");
-/// let passage = Passage::builder("my_app").revocations(redis.clone()).build()?;
+/// let passage = PassageBuilder::from_env()?.revocations(redis.clone()).build()?;
 /// passage.users().deactivate("user-1").await?; // refused on every replica from now on
 /// redis.flush(std::time::Duration::from_secs(5)).await; // before a CLI exits
 /// # Ok(()) }

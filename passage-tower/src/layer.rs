@@ -8,11 +8,11 @@ use crate::{DefaultRejection, PassageService};
 /// Authenticates requests with Passage; see the [crate docs](crate).
 ///
 /// ```
-/// use passage_core::{Passage, TokenSource, adapter::Admission};
+/// use passage_core::{Passage, TokenSource};
 /// use passage_tower::PassageLayer;
 ///
 /// # fn run() -> Result<(), passage_core::ConfigError> {
-/// let passage = Passage::builder("my-app").build()?;
+/// let passage = Passage::from_env()?;
 /// // Every request must carry a valid token:
 /// let required = PassageLayer::new(passage.clone());
 /// // Anonymous requests pass through (a present but bad token is still refused):

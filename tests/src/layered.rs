@@ -18,7 +18,7 @@ pub struct Layering {
     pub layer: Passage,
     /// Where the layer looks for the token (the layer runs in optional mode).
     pub source: TokenSource,
-    /// The client the extractors are bound to (router state / `app_data`).
+    /// The client the extractors are bound to (an `Extension` in axum, `app_data` in actix).
     pub extractor: Passage,
 }
 
@@ -66,7 +66,7 @@ fn axum_app(layering: Layering) -> Router {
                 .optional()
                 .token_source(layering.source),
         )
-        .with_state(layering.extractor)
+        .layer(Extension(layering.extractor))
 }
 
 /// tower: handlers read the layer's verdict from the extensions themselves (no extractor).

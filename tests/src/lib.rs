@@ -4,6 +4,12 @@
 
 mod layered;
 
+/// The workspace README: each of its Rust blocks compiles (and runs, unless `no_run`) as a
+/// doctest of this crate, with this crate's dependencies — so the README's code cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct WorkspaceReadme;
+
 use std::{net::SocketAddr, time::Duration};
 
 pub use layered::{LayeredServer, Layering, start_layered};

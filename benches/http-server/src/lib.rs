@@ -18,7 +18,8 @@ pub enum Mode {
     Auth,
     /// As [`Mode::Auth`], with the verified-token cache off.
     AuthNoCache,
-    /// The `PassageUser` extractor alone, validating by itself.
+    /// The `PassageUser` extractor alone, validating by itself (in axum with its client from an
+    /// `Extension` layer: it reads the request, not the router's state).
     Extractor,
 }
 
@@ -58,9 +59,11 @@ pub fn axum_app(mode: Mode, passage: &Passage) -> Router {
             .layer(tower_layer::Identity::new()),
         Mode::Auth | Mode::AuthNoCache => Router::new()
             .route("/me", me())
-            .layer(PassageLayer::new(passage.clone()))
-            .with_state(passage.clone()),
-        Mode::Extractor => Router::new().route("/me", me()).with_state(passage.clone()),
+            .layer(PassageLayer::new(passage.clone())),
+        // The extractor's client from an `Extension` (it reads the request, not the state).
+        Mode::Extractor => Router::new()
+            .route("/me", me())
+            .layer(axum::Extension(passage.clone())),
     }
 }
 

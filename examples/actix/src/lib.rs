@@ -47,7 +47,8 @@ async fn me(user: PassageUser) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "user_id": user.user_id() }))
 }
 
-/// Behind `PassageAuth::optional()`, `Option<PassageUser>` is exact: bad tokens never get here.
+/// Behind a `PassageAuth` made with its `optional()` method, `Option<PassageUser>` is exact: bad
+/// tokens never get here.
 async fn maybe(user: Option<PassageUser>) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "user_id": user.as_ref().map(|user| user.user_id()) }))
 }

@@ -166,7 +166,7 @@ async fn main() -> ExitCode {
             }
         }
         // No PASSAGE_APP_ID: an embedded passage-server with a few seeded users.
-        Err(ConfigError::MissingEnv(_)) => match example_support::demo().await {
+        Err(ConfigError::MissingEnv("PASSAGE_APP_ID")) => match example_support::demo().await {
             Ok((passage, server)) => {
                 for seed in [
                     SeedUser::email("ada@example.com")

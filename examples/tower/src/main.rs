@@ -16,12 +16,15 @@ async fn main() -> Result<(), StartError> {
         // With REDIS_URL, revocations (deactivations, sign-outs) are shared with every replica.
         Ok(builder) => (example_support::shared_revocations(builder)?.build()?, None),
         // No PASSAGE_APP_ID: a local Passage server, so this runs without an account.
-        Err(ConfigError::MissingEnv(_)) => {
+        Err(ConfigError::MissingEnv("PASSAGE_APP_ID")) => {
             let (passage, server) = example_support::demo().await?;
             (passage, Some(server))
         }
         Err(err) => return Err(err.into()),
     };
+    // The signing keys now: a wrong PASSAGE_AUTH_URL (or a server that is down) stops the app
+    // here, at start, rather than answering 503 to every request.
+    passage.auth().warm_up().await?;
     let listener = tokio::net::TcpListener::bind(example_support::bind_addr()?).await?;
     example_support::print_banner(
         "example-tower",

@@ -7,8 +7,17 @@ use passage_core::{
 };
 
 fn main() {
-    let Ok(passage) = Passage::builder("fuzz_app").auth_url("http://127.0.0.1:9").build() else {
-        return;
+    let built = Passage::builder("fuzz_app")
+        .auth_url("http://127.0.0.1:9")
+        .api_url("http://127.0.0.1:9")
+        .build();
+    // A client that cannot be built would fuzz nothing: say so and fail the run.
+    let passage = match built {
+        Ok(passage) => passage,
+        Err(err) => {
+            eprintln!("fuzz_check: the client could not be built: {err}");
+            std::process::exit(2);
+        }
     };
     // A panic aborts the run (that is the finding); no state needs to survive it.
     let passage = std::panic::AssertUnwindSafe(passage);

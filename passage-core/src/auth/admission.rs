@@ -4,11 +4,15 @@
 //! - A layer (or middleware) decides with its [`Admission`] and leaves its verdict in the
 //!   request's extensions: the [`PassageClaims`], or [`Anonymous`].
 //! - An extractor uses that verdict when a layer of its own client left one, and only otherwise
-//!   decides itself, with the client's token source.
+//!   decides itself, with the client's token source. An extractor without a client of its own
+//!   uses whatever layer's verdict it finds; with neither, the app is not configured
+//!   ([`Layered::decide`], [`NotConfigured`]).
 
 use std::fmt;
 
-use super::{Auth, claims::Authority, credentials, log_outcome, token, validate};
+use super::{
+    Auth, claims::Authority, credentials, log_outcome, response::NotConfigured, token, validate,
+};
 use crate::{AuthError, PassageClaims, TokenSource, metrics::Outcome};
 
 /// Whether a request must be authenticated, and where its token is looked for.
@@ -115,6 +119,58 @@ impl Layered<'_> {
         optional: bool,
     ) -> Option<Result<Option<PassageClaims>, AuthError>> {
         self.verdict(optional, None)
+    }
+
+    /// An extractor's whole decision, given the client it found for the request, if any:
+    ///
+    /// - with a client, [`Hooks::extract`]: the verdict of a layer of the same app and auth host,
+    ///   else a decision of its own with the client's token source (a layer of another app is
+    ///   never trusted);
+    /// - without one, the verdict of whichever layer ran ([`without_client`](Self::without_client));
+    /// - with neither, [`NotConfigured`]: a mistake in the app's setup, answered 500.
+    ///
+    /// ```
+    /// use passage_core::adapter::Layered;
+    ///
+    /// // No layer ran and the extractor has no client: nothing can decide the request.
+    /// let decision = Layered::default().decide(None, false, [], []);
+    /// assert_eq!(decision.unwrap_err().code(), "passage_not_configured");
+    /// ```
+    ///
+    /// # Errors
+    /// [`NotConfigured`] when there is neither a client nor a layer's verdict.
+    pub fn decide<'a, A, C>(
+        self,
+        client: Option<&Auth>,
+        optional: bool,
+        authorization: A,
+        cookies: C,
+    ) -> Result<Decision, NotConfigured>
+    where
+        A: IntoIterator<Item = &'a [u8]>,
+        C: IntoIterator<Item = &'a [u8]>,
+    {
+        match client {
+            Some(auth) => Ok(auth.extract(optional, self, authorization, cookies)),
+            None => self
+                .without_client(optional)
+                .map(Decision::Ready)
+                .ok_or(NotConfigured),
+        }
+    }
+
+    /// [`decide`](Self::decide) over an `http` 1 header map.
+    ///
+    /// # Errors
+    /// [`NotConfigured`] when there is neither a client nor a layer's verdict.
+    pub fn decide_headers(
+        self,
+        client: Option<&Auth>,
+        optional: bool,
+        headers: &http::HeaderMap,
+    ) -> Result<Decision, NotConfigured> {
+        let (authorization, cookies) = credentials(headers);
+        self.decide(client, optional, authorization, cookies)
     }
 }
 

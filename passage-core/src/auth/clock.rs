@@ -29,7 +29,11 @@ use std::{
 ///     }
 /// }
 ///
-/// let passage = Passage::builder("my-app").clock(Ahead).build()?;
+/// let passage = Passage::builder("my-app")
+///     .auth_url("https://auth.example.com")
+///     .api_url("https://passage-api.internal:8787")
+///     .clock(Ahead)
+///     .build()?;
 /// # Ok::<(), passage_core::ConfigError>(())
 /// ```
 pub trait Clock: fmt::Debug + Send + Sync + 'static {

@@ -79,6 +79,61 @@ impl AuthError {
     }
 }
 
+/// An extractor found neither a layer's verdict nor a client of its own, so nothing could decide
+/// the request: a mistake in the app's setup (no layer in front of the route, and no client
+/// registered where the framework's extractor looks), not the client's fault. Answered 500 with
+/// the stable code `passage_not_configured`; the adapter logs how to fix it.
+///
+/// ```
+/// use passage_core::adapter::Layered;
+///
+/// let not_configured = Layered::default().decide(None, false, [], []).unwrap_err();
+/// let response = not_configured.response::<String>();
+/// assert_eq!(response.status(), 500);
+/// assert_eq!(
+///     response.body(),
+///     r#"{"code":"passage_not_configured","message":"Authentication is not configured on this server."}"#
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no Passage client for this request: no Passage layer ran in front of it and none was registered for its extractor"
+)]
+pub struct NotConfigured;
+
+impl NotConfigured {
+    /// The stable code: `passage_not_configured`.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        "passage_not_configured"
+    }
+
+    /// 500: the server, not the request, is at fault.
+    #[must_use]
+    pub fn status(self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    /// The small JSON body: `{"code": "passage_not_configured", "message": …}`.
+    #[must_use]
+    pub fn body(self) -> &'static str {
+        r#"{"code":"passage_not_configured","message":"Authentication is not configured on this server."}"#
+    }
+
+    /// The whole answer: 500, JSON, `Cache-Control: no-store`.
+    pub fn response<B: From<&'static str>>(self) -> Response<B> {
+        let mut response = Response::new(B::from(self.body()));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
 /// True when the request's `Content-Type` is gRPC (`application/grpc`, `application/grpc+proto`, …).
 #[must_use]
 pub fn is_grpc(content_type: Option<&[u8]>) -> bool {

@@ -170,6 +170,7 @@ async fn errors_from_passage_are_typed() {
 
     let other_app = Passage::builder("other_app")
         .api_key(KEY)
+        .auth_url(emu.auth_url())
         .api_url(emu.api_url())
         .build()
         .unwrap();
@@ -221,6 +222,7 @@ async fn arguments_are_checked_before_any_request() {
     assert!("xx".parse::<Language>().is_err());
 
     let keyless = Passage::builder(emu.app_id())
+        .auth_url(emu.auth_url())
         .api_url(emu.api_url())
         .build()
         .unwrap();
@@ -404,6 +406,7 @@ async fn magic_links_by_email_phone_and_user() {
 async fn app_info_needs_no_key() {
     let (emu, _) = setup().await;
     let keyless = Passage::builder(emu.app_id())
+        .auth_url(emu.auth_url())
         .api_url(emu.api_url())
         .build()
         .unwrap();
@@ -575,6 +578,7 @@ async fn retry_after_is_honoured_or_ends_the_retries() {
 
     let impatient = Passage::builder(emu.app_id())
         .api_key(KEY)
+        .auth_url(emu.auth_url())
         .api_url(emu.api_url())
         .retry_backoff(Duration::from_millis(10), Duration::from_millis(100))
         .build()
@@ -596,6 +600,7 @@ async fn timeouts_are_reported_as_such() {
     let (emu, _) = setup().await;
     let quick = Passage::builder(emu.app_id())
         .api_key(KEY)
+        .auth_url(emu.auth_url())
         .api_url(emu.api_url())
         .request_timeout(Duration::from_millis(200))
         .max_retries(0)
@@ -676,6 +681,7 @@ fn json_response(body: &serde_json::Value) -> Vec<u8> {
 fn scripted_client(base: &str) -> Passage {
     Passage::builder("app_api")
         .api_key(KEY)
+        .auth_url(base)
         .api_url(base)
         .max_retries(0)
         .build()

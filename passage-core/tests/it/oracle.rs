@@ -419,6 +419,7 @@ fn jsonwebtoken_accepts_everything_passage_accepts_with_the_same_claims() {
         .unwrap();
     let passage = Passage::builder(APP)
         .auth_url(emulator.auth_url())
+        .api_url(emulator.api_url())
         .token_cache_capacity(0)
         .build()
         .unwrap();

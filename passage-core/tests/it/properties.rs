@@ -105,7 +105,7 @@ proptest! {
     /// never does I/O (it asks for keys instead).
     #[test]
     fn arbitrary_credentials_never_authenticate(header in proptest::collection::vec(any::<u8>(), 0..400), dots in "[A-Za-z0-9_.-]{0,120}") {
-        let passage = Passage::builder("prop_app").auth_url("http://127.0.0.1:9").build().unwrap();
+        let passage = Passage::builder("prop_app").auth_url("http://127.0.0.1:9").api_url("http://127.0.0.1:9").build().unwrap();
         for candidate in [header.clone(), format!("Bearer {dots}").into_bytes()] {
             match passage.auth().admit(Admission::required(TokenSource::default()), [candidate.as_slice()], []) {
                 Decision::Ready(Ok(claims)) => prop_assert!(false, "authenticated {claims:?}"),

@@ -8,7 +8,7 @@ use std::{
 };
 
 use passage_core::{
-    AuthError, ConfigError, Invalid, Passage, Revocation, RevocationList, SharedRevocations,
+    AuthError, ConfigError, Invalid, Revocation, RevocationList, SharedRevocations,
 };
 use passage_emulator::SeedUser;
 
@@ -163,7 +163,7 @@ async fn revocations_are_kept_for_the_retention_and_no_longer() {
         Duration::from_secs(59),
         Duration::from_secs(400 * 24 * 3600),
     ] {
-        let refused = Passage::builder("app")
+        let refused = crate::validation::loopback("app")
             .revocation_retention(retention)
             .build();
         assert!(

@@ -10,10 +10,10 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use passage_core::{AuthError, Clock, ConfigError, Invalid, Malformed, Passage, TokenSource};
+use passage_core::{AuthError, Clock, ConfigError, Invalid, Malformed, TokenSource};
 use passage_emulator::{Fault, Signer, SigningKey, Target};
 
-use crate::validation::{USER, client, emulator, headers, invalid, stale_keys};
+use crate::validation::{USER, client, emulator, headers, invalid, loopback, stale_keys};
 
 /// The system clock moved by a settable number of seconds: a host that was suspended, or whose
 /// clock was corrected.
@@ -269,57 +269,54 @@ fn settings_that_cannot_work_are_refused_at_build() {
     let cases: Vec<(&str, passage_core::PassageBuilder)> = vec![
         (
             "max_token_len MAX",
-            Passage::builder("app").max_token_len(usize::MAX),
+            loopback("app").max_token_len(usize::MAX),
         ),
-        ("max_token_len 0", Passage::builder("app").max_token_len(0)),
-        (
-            "max_token_len 100",
-            Passage::builder("app").max_token_len(100),
-        ),
-        ("jwks_ttl MAX", Passage::builder("app").jwks_ttl(D::MAX)),
+        ("max_token_len 0", loopback("app").max_token_len(0)),
+        ("max_token_len 100", loopback("app").max_token_len(100)),
+        ("jwks_ttl MAX", loopback("app").jwks_ttl(D::MAX)),
         (
             "jwks_ttl a year and a second",
-            Passage::builder("app").jwks_ttl(year + D::from_secs(1)),
+            loopback("app").jwks_ttl(year + D::from_secs(1)),
         ),
         (
             "jwks_ttl_bounds MAX",
-            Passage::builder("app").jwks_ttl_bounds(D::ZERO, D::MAX),
+            loopback("app").jwks_ttl_bounds(D::ZERO, D::MAX),
         ),
         (
             "jwks_retry_backoff MAX",
-            Passage::builder("app").jwks_retry_backoff(D::ZERO, D::MAX),
+            loopback("app").jwks_retry_backoff(D::ZERO, D::MAX),
         ),
         (
             "jwks_refetch_cooldown MAX",
-            Passage::builder("app").jwks_refetch_cooldown(D::MAX),
+            loopback("app").jwks_refetch_cooldown(D::MAX),
         ),
         (
             "jwks_fetch_timeout MAX",
-            Passage::builder("app").jwks_fetch_timeout(D::MAX),
+            loopback("app").jwks_fetch_timeout(D::MAX),
         ),
         (
             "jwks_fetch_timeout 0",
-            Passage::builder("app").jwks_fetch_timeout(D::ZERO),
+            loopback("app").jwks_fetch_timeout(D::ZERO),
         ),
         (
             "jwks_max_stale MAX",
-            Passage::builder("app").jwks_max_stale(Some(D::MAX)),
+            loopback("app").jwks_max_stale(Some(D::MAX)),
         ),
         (
             "request_timeout MAX",
-            Passage::builder("app").request_timeout(D::MAX),
+            loopback("app").request_timeout(D::MAX),
         ),
         (
             "retry_backoff MAX",
-            Passage::builder("app").retry_backoff(D::ZERO, D::MAX),
+            loopback("app").retry_backoff(D::ZERO, D::MAX),
         ),
         (
             "retry_backoff reversed",
-            Passage::builder("app").retry_backoff(D::from_secs(2), D::from_secs(1)),
+            loopback("app").retry_backoff(D::from_secs(2), D::from_secs(1)),
         ),
         (
             "leeway over an hour",
-            Passage::builder("app").leeway(D::from_secs(3601)),
+            loopback("app").leeway(D::from_secs(3601)),
         ),
     ];
     for (name, builder) in cases {
@@ -328,7 +325,7 @@ fn settings_that_cannot_work_are_refused_at_build() {
             "{name}"
         );
     }
-    assert!(Passage::builder("app").jwks_ttl(year).build().is_ok());
+    assert!(loopback("app").jwks_ttl(year).build().is_ok());
 }
 
 #[tokio::test]
@@ -379,7 +376,7 @@ fn plain_http_is_for_loopback_only() {
         "https://auth.example.com",
     ] {
         assert!(
-            Passage::builder("app")
+            loopback("app")
                 .auth_url(local)
                 .api_url(local)
                 .build()
@@ -394,8 +391,8 @@ fn plain_http_is_for_loopback_only() {
         "http://[::2]",
     ] {
         for builder in [
-            Passage::builder("app").auth_url(remote),
-            Passage::builder("app").api_url(remote),
+            loopback("app").auth_url(remote),
+            loopback("app").api_url(remote),
         ] {
             assert!(
                 matches!(builder.build(), Err(ConfigError::InvalidUrl { .. })),
@@ -403,7 +400,7 @@ fn plain_http_is_for_loopback_only() {
             );
         }
         assert!(
-            Passage::builder("app")
+            loopback("app")
                 .auth_url(remote)
                 .api_url(remote)
                 .danger_allow_plain_http()

@@ -9,6 +9,9 @@
 
 mod e2e;
 mod grpc;
+mod readme;
+mod recipe_actix;
+mod recipe_axum;
 mod seams;
 mod security;
 mod stack;
