@@ -108,6 +108,9 @@ struct Serve {
     /// Refuse sign-ups of new users.
     #[arg(long)]
     no_public_signup: bool,
+    /// The most passkeys one user may hold (0: no limit).
+    #[arg(long, env = "PASSAGE_SERVER_MAX_PASSKEYS", default_value_t = 20)]
+    max_passkeys: usize,
     /// At most this many magic links to one address per 15 minutes (0: no limit).
     #[arg(long, env = "PASSAGE_SERVER_MAGIC_LINK_LIMIT", default_value_t = 5)]
     magic_link_limit: u32,
@@ -156,6 +159,7 @@ async fn run(serve: Serve) -> Result<(), String> {
         .session_length(Duration::from_secs(serve.session_secs))
         .public_signup(!serve.no_public_signup)
         .magic_link_limit(serve.magic_link_limit)
+        .max_passkeys(serve.max_passkeys)
         .require_identifier_verification(serve.require_verification);
     if let Some(database) = serve.database {
         builder = builder.database(database);

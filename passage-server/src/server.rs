@@ -69,6 +69,7 @@ pub struct ServerBuilder {
     pub(crate) magic_link_ttl: Duration,
     pub(crate) magic_link_limit: u32,
     pub(crate) public_signup: bool,
+    pub(crate) max_passkeys: usize,
     pub(crate) require_verification: bool,
     pub(crate) users: Vec<SeedUser>,
     pub(crate) elements_dir: Option<std::path::PathBuf>,
@@ -99,6 +100,7 @@ impl Default for ServerBuilder {
             magic_link_ttl: Duration::from_secs(15 * 60),
             magic_link_limit: 5,
             public_signup: true,
+            max_passkeys: 20,
             require_verification: false,
             users: Vec::new(),
             elements_dir: None,
@@ -232,6 +234,14 @@ impl ServerBuilder {
     /// Whether anyone may sign up (default: yes).
     pub fn public_signup(mut self, on: bool) -> Self {
         self.public_signup = on;
+        self
+    }
+
+    /// The most passkeys (and security keys) one user may hold (default 20; 0: no limit). More
+    /// are refused with 403 `limit_reached`. Each one is kept and offered at every sign-in, so
+    /// without a limit an account could be made to hold thousands.
+    pub fn max_passkeys(mut self, max: usize) -> Self {
+        self.max_passkeys = max;
         self
     }
 

@@ -101,6 +101,7 @@ impl From<StoreError> for AuthApiError {
                 "device not found",
             ),
             StoreError::Refused(reason) => Self::new(StatusCode::CONFLICT, "conflict", reason),
+            StoreError::Limit(reason) => Self::new(StatusCode::FORBIDDEN, "limit_reached", reason),
             err => {
                 tracing::error!(error = %err, "passage-server: the store failed");
                 Self::internal()

@@ -55,6 +55,8 @@ pub(crate) struct Settings {
     /// At most this many magic links to one address per `magic_link_ttl` (0: no limit).
     pub(crate) magic_link_limit: u32,
     pub(crate) public_signup: bool,
+    /// The most passkeys one user may hold (0: no limit).
+    pub(crate) max_passkeys: usize,
     /// New users prove their identifier (magic link) before registering a passkey.
     pub(crate) require_verification: bool,
     pub(crate) development: bool,
@@ -73,9 +75,6 @@ pub(crate) struct State {
     ceremonies: ceremonies::Ceremonies,
     mailer: Mailer,
     sends: limits::SendLimit,
-    /// Held while a first passkey is checked and kept: two registrations finishing at once for
-    /// one pending user must not both add theirs (one process; the store is one SQLite file).
-    registering: tokio::sync::Mutex<()>,
     /// The elements bundle and the phone input's files, served from here.
     assets: assets::Assets,
     /// Validates the tokens this server issued, exactly as an app's backend does.
@@ -128,7 +127,6 @@ impl State {
             webauthn,
             ceremonies: ceremonies::Ceremonies::default(),
             sends,
-            registering: tokio::sync::Mutex::new(()),
             mailer,
             verifier,
         })
@@ -187,6 +185,7 @@ pub(crate) async fn start(
         magic_link_ttl: builder.magic_link_ttl,
         magic_link_limit: builder.magic_link_limit,
         public_signup: builder.public_signup,
+        max_passkeys: builder.max_passkeys,
         require_verification: builder.require_verification,
         development: builder.development,
         elements_dir: builder.elements_dir,

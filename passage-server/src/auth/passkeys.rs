@@ -7,7 +7,7 @@
 //! (challenge, origin, RP id, signature, user verification, sign counter), when the credential
 //! belongs to another user than the handshake's, or when it is registered already.
 
-use crate::store::{Device, User, now};
+use crate::store::{Device, DeviceRules, StoreError, User, now, refusals};
 use aws_lc_rs::digest;
 use axum::{
     extract::State,
@@ -175,25 +175,31 @@ pub(crate) async fn register_finish(
     if request.user_id.as_ref().is_some_and(|id| *id != user_id) {
         return Err(mismatch());
     }
-    // From the check to the kept passkey, one registration at a time (no await in between).
-    let _one_at_a_time = state.registering.lock().await;
     let user = state
         .store
         .user(&user_id)
         .await?
         .ok_or_else(AuthApiError::user_not_found)?;
-    // Someone else may have finished a registration for this identifier meanwhile.
-    if user.status != "pending" || !user.webauthn_devices.is_empty() {
-        return Err(already_registered());
-    }
+    // Whether the user is still registering (pending, no passkey) is checked by the store in
+    // the same atomic step that keeps the passkey: two finishes at once for one pending user,
+    // on one replica or two, cannot both add theirs.
+    let first = DeviceRules {
+        first: true,
+        max: state.settings.max_passkeys,
+    };
     keep_passkey(
         &state,
         &user,
         &headers,
         request.handshake_response,
         &registration,
+        first,
     )
-    .await?;
+    .await
+    .map_err(|err| match err {
+        Kept::Refused(StoreError::Refused(refusals::NOT_FIRST)) => already_registered(),
+        other => other.into(),
+    })?;
     sessions::sign_in(&state, &user, &state.settings.redirect_url).await
 }
 
@@ -205,14 +211,38 @@ fn mismatch() -> AuthApiError {
     )
 }
 
-/// Verifies a registration response and keeps its passkey as a new device of `user`.
+/// Why a passkey was not kept: the response did not verify (or another failure), or the store
+/// refused it under the rules.
+enum Kept {
+    Failed(AuthApiError),
+    Refused(StoreError),
+}
+
+impl From<AuthApiError> for Kept {
+    fn from(err: AuthApiError) -> Self {
+        Self::Failed(err)
+    }
+}
+
+impl From<Kept> for AuthApiError {
+    fn from(kept: Kept) -> Self {
+        match kept {
+            Kept::Failed(err) => err,
+            Kept::Refused(err) => err.into(),
+        }
+    }
+}
+
+/// Verifies a registration response and keeps its passkey as a new device of `user`, if
+/// `rules` allow it when it is stored.
 async fn keep_passkey(
     state: &Shared,
     user: &User,
     headers: &HeaderMap,
     response: Value,
     registration: &PasskeyRegistration,
-) -> Result<Device, AuthApiError> {
+    rules: DeviceRules,
+) -> Result<Device, Kept> {
     let credential: RegisterPublicKeyCredential =
         serde_json::from_value(response).map_err(AuthApiError::webauthn)?;
     let passkey = state
@@ -220,20 +250,34 @@ async fn keep_passkey(
         .finish_passkey_registration(&credential, registration)
         .map_err(AuthApiError::webauthn)?;
     let cred_id = encode_id(passkey.cred_id().as_ref());
-    if state.store.find_passkey(&cred_id).await?.is_some() {
-        return Err(AuthApiError::new(
+    let taken = || {
+        AuthApiError::new(
             StatusCode::CONFLICT,
             "credential_already_registered",
             "this passkey is registered already",
-        ));
+        )
+    };
+    if state
+        .store
+        .find_passkey(&cred_id)
+        .await
+        .map_err(AuthApiError::from)?
+        .is_some()
+    {
+        return Err(taken().into());
     }
     let material = serde_json::to_string(&passkey).map_err(|_| AuthApiError::internal())?;
     let device = Device::passkey(device_name(headers), cred_id, now());
-    state
+    match state
         .store
-        .add_device(&user.id, device.clone(), material)
-        .await?;
-    Ok(device)
+        .add_device(&user.id, device.clone(), material, rules)
+        .await
+    {
+        Ok(()) => Ok(device),
+        Err(StoreError::Refused(refusals::CREDENTIAL_TAKEN)) => Err(taken().into()),
+        Err(err @ (StoreError::Refused(_) | StoreError::Limit(_))) => Err(Kept::Refused(err)),
+        Err(err) => Err(AuthApiError::from(err).into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -449,6 +493,10 @@ pub(crate) async fn add_device_start(
     State(state): State<Shared>,
     Body(request): Body<AddDeviceStart>,
 ) -> Result<Response, AuthApiError> {
+    let max = state.settings.max_passkeys;
+    if max > 0 && user.webauthn_devices.len() >= max {
+        return Err(StoreError::Limit(refusals::TOO_MANY_DEVICES).into());
+    }
     let exclude = passkeys_of(&state, &user.id)
         .await?
         .iter()
@@ -486,12 +534,17 @@ pub(crate) async fn add_device_finish(
     if user_id != user.id || request.user_id.as_ref().is_some_and(|id| *id != user_id) {
         return Err(mismatch());
     }
+    let rules = DeviceRules {
+        first: false,
+        max: state.settings.max_passkeys,
+    };
     let device = keep_passkey(
         &state,
         &user,
         &headers,
         request.handshake_response,
         &registration,
+        rules,
     )
     .await?;
     let mut device = serde_json::to_value(&device).map_err(|_| AuthApiError::internal())?;

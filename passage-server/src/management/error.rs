@@ -90,7 +90,7 @@ impl From<crate::store::StoreError> for ApiError {
         match err {
             StoreError::NoSuchUser => Self::user_not_found(),
             StoreError::NoSuchDevice => Self::device_not_found(),
-            StoreError::Refused(reason) => Self::bad_request(reason),
+            StoreError::Refused(reason) | StoreError::Limit(reason) => Self::bad_request(reason),
             StoreError::Failed(cause) => {
                 tracing::error!(%cause, "storage failed");
                 Self::new(

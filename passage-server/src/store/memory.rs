@@ -9,8 +9,8 @@ use serde_json::{Map, json};
 use time::OffsetDateTime;
 
 use super::{
-    Change, Device, MagicLink, RefreshToken, SeedUser, Store, StoreError, StoreFuture, StoredKey,
-    User, never, now,
+    Change, Device, DeviceRules, MagicLink, RefreshToken, SeedUser, Store, StoreError, StoreFuture,
+    StoredKey, User, never, now, refusals,
 };
 use crate::ids::random_id;
 
@@ -103,6 +103,21 @@ pub(crate) fn new_user(seed: SeedUser) -> Result<(User, Vec<Device>), StoreError
         refresh_token_revocations: 0,
     };
     Ok((user, devices))
+}
+
+/// Whether a user with `status` and `devices` may add one under `rules`: every store's check.
+pub(crate) fn check_rules(
+    status: &str,
+    devices: usize,
+    rules: DeviceRules,
+) -> Result<(), StoreError> {
+    if rules.first && (status != "pending" || devices > 0) {
+        return Err(StoreError::Refused(refusals::NOT_FIRST));
+    }
+    if rules.max > 0 && devices >= rules.max {
+        return Err(StoreError::Limit(refusals::TOO_MANY_DEVICES));
+    }
+    Ok(())
 }
 
 /// Adds `device` to `user`, keeping the derived fields right.
@@ -248,6 +263,7 @@ impl Store for MemoryStore {
         user_id: &'a str,
         device: Device,
         passkey: String,
+        rules: DeviceRules,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut data = self.data();
@@ -257,8 +273,10 @@ impl Store for MemoryStore {
                 .flat_map(|u| &u.webauthn_devices)
                 .any(|d| !device.cred_id.is_empty() && d.cred_id == device.cred_id);
             if registered {
-                return Err(StoreError::Refused("this credential is already registered"));
+                return Err(StoreError::Refused(refusals::CREDENTIAL_TAKEN));
             }
+            let user = data.user_mut(user_id)?;
+            check_rules(&user.status, user.webauthn_devices.len(), rules)?;
             let device_id = device.id.clone();
             attach(data.user_mut(user_id)?, device);
             data.passkeys.insert(device_id, passkey);

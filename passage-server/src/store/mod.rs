@@ -128,6 +128,13 @@ impl SeedUser {
         self
     }
 
+    /// Sets the status (`active`, `inactive` or `pending`).
+    #[must_use]
+    pub fn with_status(mut self, status: impl Into<String>) -> Self {
+        self.status = Some(status.into());
+        self
+    }
+
     /// Registers a passkey with this name.
     #[must_use]
     pub fn with_device(mut self, name: impl Into<String>) -> Self {
@@ -241,6 +248,27 @@ pub struct Change {
     pub user_metadata: Option<Map<String, Value>>,
 }
 
+/// What [`Store::add_device`] checks, in the same atomic step as the insert (so two requests at
+/// once, on one process or several, cannot both pass).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceRules {
+    /// Only as the first passkey of a pending user (a registration): refused when the user holds
+    /// a passkey already or is not pending.
+    pub first: bool,
+    /// At most this many devices per user (0: no limit): refused with [`StoreError::Limit`].
+    pub max: usize,
+}
+
+/// Refusal texts of [`Store::add_device`].
+pub mod refusals {
+    /// The credential id is another device's.
+    pub const CREDENTIAL_TAKEN: &str = "this credential is already registered";
+    /// [`DeviceRules::first`]: the user holds a passkey already, or is not pending.
+    pub const NOT_FIRST: &str = "the user is registered already";
+    /// [`DeviceRules::max`] reached.
+    pub const TOO_MANY_DEVICES: &str = "the user holds the most passkeys allowed";
+}
+
 /// A refresh token as kept: its SHA-256 (hex), never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken {
@@ -282,6 +310,9 @@ pub enum StoreError {
     /// The change breaks a rule (a duplicate identifier, a bad status, …).
     #[error("{0}")]
     Refused(&'static str),
+    /// A limit was reached (the most passkeys a user may hold, …).
+    #[error("{0}")]
+    Limit(&'static str),
     /// The storage itself failed (disk, database).
     #[error("storage failed: {0}")]
     Failed(String),
@@ -339,15 +370,18 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// [`StoreError::NoSuchUser`].
     fn record_login<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
 
-    /// Registers a device with its passkey material (opaque to the store).
+    /// Registers a device with its passkey material (opaque to the store), if `rules` allow it
+    /// at that moment.
     ///
     /// # Errors
-    /// [`StoreError::NoSuchUser`].
+    /// [`StoreError::NoSuchUser`]; [`StoreError::Refused`] ([`refusals`]) for a credential id
+    /// taken or a user who is not registering; [`StoreError::Limit`] at the most devices.
     fn add_device<'a>(
         &'a self,
         user_id: &'a str,
         device: Device,
         passkey: String,
+        rules: DeviceRules,
     ) -> StoreFuture<'a, ()>;
 
     /// A user's devices with their passkey material (empty for devices without any).

@@ -13,8 +13,8 @@ use std::{
 };
 
 use super::{
-    Change, Device, MagicLink, RefreshToken, SeedUser, Store, StoreError, StoreFuture, StoredKey,
-    User, now,
+    Change, Device, DeviceRules, MagicLink, RefreshToken, SeedUser, Store, StoreError, StoreFuture,
+    StoredKey, User, now,
 };
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use time::OffsetDateTime;
@@ -338,16 +338,18 @@ impl Store for SqliteStore {
         user_id: &'a str,
         device: Device,
         passkey: String,
+        rules: DeviceRules,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.write(|tx| {
-                user_id_of(tx, user_id)?;
+                let user = user_id_of(tx, user_id)?;
+                super::memory::check_rules(&user.status, user.webauthn_devices.len(), rules)?;
                 tx.execute(
                     "INSERT INTO devices (id, user_id, cred_id, record, passkey) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![device.id, user_id, device.cred_id, to_json(&device)?, passkey],
                 )
                 .map_err(|err| match unique_or_failed(err) {
-                    StoreError::Refused(_) => StoreError::Refused("this credential is already registered"),
+                    StoreError::Refused(_) => StoreError::Refused(super::refusals::CREDENTIAL_TAKEN),
                     other => other,
                 })?;
                 Ok(())

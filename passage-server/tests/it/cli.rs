@@ -3,7 +3,10 @@
 
 use std::process::Command;
 
-use passage_server::{SmtpSettings, import_users, store::SqliteStore};
+use passage_server::{
+    SmtpSettings, import_users,
+    store::{SqliteStore, Store as _},
+};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::{
@@ -14,8 +17,14 @@ use tokio::{
 
 use crate::support::{Browser, dev, subject};
 
-/// An SMTP server that accepts every message and hands over its data.
-async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<String>) {
+/// A message the SMTP sink received: the envelope's recipients (`RCPT TO`) and the data.
+struct Received {
+    recipients: Vec<String>,
+    data: String,
+}
+
+/// An SMTP server that accepts every message and hands over its recipients and data.
+async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (sent, received) = mpsc::unbounded_channel();
@@ -27,10 +36,15 @@ async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<String>) {
                 let mut lines = BufReader::new(read).lines();
                 write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
                 let mut data: Option<String> = None;
+                let mut recipients = Vec::new();
                 while let Ok(Some(line)) = lines.next_line().await {
                     if let Some(body) = data.as_mut() {
                         if line == "." {
-                            sent.send(data.take().unwrap()).unwrap();
+                            sent.send(Received {
+                                recipients: std::mem::take(&mut recipients),
+                                data: data.take().unwrap(),
+                            })
+                            .unwrap();
                             write.write_all(b"250 queued\r\n").await.unwrap();
                         } else {
                             body.push_str(&line);
@@ -39,6 +53,9 @@ async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<String>) {
                         continue;
                     }
                     let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+                    if verb == "RCPT" {
+                        recipients.push(line[4..].trim().to_owned());
+                    }
                     let reply: &[u8] = match verb.as_str() {
                         "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
                         "DATA" => {
@@ -102,13 +119,14 @@ async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{sent}");
+    let received = mails.recv().await.unwrap();
+    assert_eq!(
+        received.recipients,
+        ["TO:<ada@example.com>"],
+        "one envelope recipient: the bare address"
+    );
     // Quoted-printable, as a mail client decodes it.
-    let message = mails
-        .recv()
-        .await
-        .unwrap()
-        .replace("=\n", "")
-        .replace("=3D", "=");
+    let message = received.data.replace("=\n", "").replace("=3D", "=");
     assert!(message.contains("To: ada@example.com"), "{message}");
     let secret = message
         .split("psg_magic_link=")
@@ -138,12 +156,35 @@ async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
         .unwrap();
     assert_eq!(user.user_metadata.unwrap()["plan"], "pro");
 
-    // Importing again skips everyone: ids and identifiers are taken.
-    let store = SqliteStore::open(&dir.path().join("other.db")).unwrap();
-    let report = import_users(&store, &users.to_string()).await.unwrap();
+    // Importing the same file again into the same database creates nothing twice: every id
+    // and identifier is taken, and the signed-in user is unchanged.
+    drop(browser);
+    let output = Command::new(env!("CARGO_BIN_EXE_passage-server"))
+        .arg("import")
+        .arg(&export)
+        .arg("--database")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("imported 0 users"), "{stdout}");
+    for id in ["2Jr8aHq5", "9Xk2LmPq", "dupe0001"] {
+        assert!(stdout.contains(&format!("skipped {id}")), "{id}: {stdout}");
+    }
+    let store = SqliteStore::open(&db).unwrap();
+    assert_eq!(store.users().await.unwrap().len(), 2);
+    assert_eq!(
+        store.user("2Jr8aHq5").await.unwrap().unwrap().login_count,
+        1,
+        "the imported user's sign-in is kept"
+    );
+    // Into a fresh database, the library call imports the same two.
+    let fresh = SqliteStore::open(&dir.path().join("other.db")).unwrap();
+    let report = import_users(&fresh, &users.to_string()).await.unwrap();
     assert_eq!((report.imported, report.skipped.len()), (2, 1));
     assert!(
-        import_users(&store, "{\"not\": \"an array\"}")
+        import_users(&fresh, "{\"not\": \"an array\"}")
             .await
             .is_err()
     );

@@ -12,16 +12,14 @@ use crate::{
     support::{API_KEY, Browser, ORIGIN, dev, subject},
 };
 
-/// The secret of the newest mailed link, as the element reads it from the page URL.
-fn newest_link(browser: &Browser) -> (String, String) {
-    let mail = browser.server.mailbox().pop().expect("a message");
-    let url = reqwest::Url::parse(&mail.link).expect("a URL");
-    let secret = url
+/// The secret of a mailed link, as the element reads it from the page URL.
+fn link_secret(mail: &passage_server::Mail) -> String {
+    reqwest::Url::parse(&mail.link)
+        .expect("a URL")
         .query_pairs()
         .find(|(k, _)| k == "psg_magic_link")
         .map(|(_, v)| v.into_owned())
-        .expect("psg_magic_link");
-    (mail.to, secret)
+        .expect("psg_magic_link")
 }
 
 #[tokio::test]
@@ -39,12 +37,15 @@ async fn magic_link_sign_in_then_a_passkey() {
         "no otp: the element would prefer it"
     );
 
+    let before = browser.server.mailbox().len();
     let (status, sent) = browser
         .post("/login/magic-link", json!({ "identifier": "ADA@example.com", "language": "en", "magic_link_path": "/login?next=%2Fme#top" }))
         .await;
     assert_eq!(status, StatusCode::OK, "{sent}");
     let link_id = sent["magic_link"]["id"].as_str().unwrap().to_owned();
-    let mail = browser.server.mailbox().pop().unwrap();
+    let mailbox = browser.server.mailbox();
+    assert_eq!(mailbox.len(), before + 1, "one message");
+    let mail = mailbox.last().unwrap().clone();
     assert_eq!(mail.to, "ada@example.com");
     assert!(
         mail.link
@@ -53,7 +54,7 @@ async fn magic_link_sign_in_then_a_passkey() {
         mail.link
     );
     assert!(mail.link.ends_with("#top"));
-    let (_, secret) = newest_link(&browser);
+    let secret = link_secret(&mail);
 
     let (status, _) = browser
         .post("/magic-link/status", json!({ "id": link_id }))
@@ -138,14 +139,12 @@ async fn magic_links_refuse_what_they_should() {
     assert!(browser.server.mailbox().is_empty());
 
     // Registering by link creates a pending user; a path off the origin is ignored.
-    let (status, _) = browser
-        .post(
+    let mail = browser
+        .mailed(
             "/register/magic-link",
             json!({ "identifier": "new@example.com", "magic_link_path": "//evil.example/x" }),
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
-    let mail = browser.server.mailbox().pop().unwrap();
     assert!(
         mail.link
             .starts_with("http://localhost:3000/?psg_magic_link="),
@@ -162,13 +161,12 @@ async fn magic_links_refuse_what_they_should() {
         "/\t/evil.example/x",
         "/ok?x=1 y",
     ] {
-        browser
-            .post(
+        let mail = browser
+            .mailed(
                 "/login/magic-link",
                 json!({ "identifier": "new@example.com", "magic_link_path": path }),
             )
             .await;
-        let mail = browser.server.mailbox().pop().unwrap();
         assert!(
             mail.link
                 .starts_with("http://localhost:3000/?psg_magic_link="),
@@ -178,13 +176,13 @@ async fn magic_links_refuse_what_they_should() {
     }
 
     // An expired link.
-    browser
-        .post(
+    let mail = browser
+        .mailed(
             "/register/magic-link",
             json!({ "identifier": "new@example.com" }),
         )
         .await;
-    let (_, secret) = newest_link(&browser);
+    let secret = link_secret(&mail);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (status, _) = browser
         .call(
@@ -770,14 +768,13 @@ async fn with_verification_required_sign_up_is_by_magic_link_then_a_passkey() {
         )
     );
 
-    let (status, _) = browser
-        .post(
+    let mail = browser
+        .mailed(
             "/register/magic-link",
             json!({ "identifier": "ada@example.com" }),
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
-    let (_, secret) = newest_link(&browser);
+    let secret = link_secret(&mail);
     let (_, activated) = browser
         .call(
             Method::PATCH,

@@ -2,8 +2,8 @@
 //! server's SQLite file (and against that file again after reopening it).
 
 use passage_server::store::{
-    Change, Device, MagicLink, MemoryStore, RefreshToken, SeedUser, SqliteStore, Store, StoreError,
-    StoredKey, now,
+    Change, Device, DeviceRules, MagicLink, MemoryStore, RefreshToken, SeedUser, SqliteStore,
+    Store, StoreError, StoredKey, now, refusals,
 };
 
 use time::Duration;
@@ -138,14 +138,75 @@ async fn the_rules(store: &dyn Store) {
     let device = Device::passkey("Laptop".into(), "Y3JlZC0x".into(), now());
     let device_id = device.id.clone();
     store
-        .add_device("user-ada", device, "{\"k\":1}".into())
+        .add_device(
+            "user-ada",
+            device,
+            "{\"k\":1}".into(),
+            DeviceRules::default(),
+        )
         .await
         .unwrap();
     let clash = Device::passkey("Twin".into(), "Y3JlZC0x".into(), now());
     assert!(matches!(
-        store.add_device(&grace.id, clash, String::new()).await,
-        Err(StoreError::Refused(_))
+        store
+            .add_device(&grace.id, clash, String::new(), DeviceRules::default())
+            .await,
+        Err(StoreError::Refused(refusals::CREDENTIAL_TAKEN))
     ));
+    // A registration keeps a passkey only as a pending user's first, checked in the same step
+    // as the insert; the per-user limit likewise.
+    let pending = store
+        .insert_user(SeedUser::email("pending@example.com").with_status("pending"))
+        .await
+        .unwrap();
+    let first = DeviceRules {
+        first: true,
+        max: 0,
+    };
+    let key = |n: u32| Device::passkey(format!("Key {n}"), format!("Y3JlZC1w{n}"), now());
+    assert_eq!(
+        store
+            .add_device(&grace.id, key(1), String::new(), first)
+            .await,
+        Err(StoreError::Refused(refusals::NOT_FIRST)),
+        "grace is active: not registering"
+    );
+    store
+        .add_device(&pending.id, key(2), String::new(), first)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .add_device(&pending.id, key(3), String::new(), first)
+            .await,
+        Err(StoreError::Refused(refusals::NOT_FIRST)),
+        "a second first passkey"
+    );
+    let at_most_two = DeviceRules {
+        first: false,
+        max: 2,
+    };
+    store
+        .add_device(&pending.id, key(4), String::new(), at_most_two)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .add_device(&pending.id, key(5), String::new(), at_most_two)
+            .await,
+        Err(StoreError::Limit(refusals::TOO_MANY_DEVICES))
+    );
+    assert_eq!(
+        store
+            .user(&pending.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .webauthn_devices
+            .len(),
+        2
+    );
+    store.delete_user(&pending.id).await.unwrap();
     let user = store.user("user-ada").await.unwrap().unwrap();
     assert!(user.webauthn && user.webauthn_types == ["passkey"]);
     let (found, held, material) = store.find_passkey("Y3JlZC0x").await.unwrap().unwrap();
@@ -325,7 +386,7 @@ async fn the_rules(store: &dyn Store) {
     store.insert_refresh_token(token("h3")).await.unwrap();
     let device = Device::passkey("Phone".into(), "Y3JlZC0y".into(), now());
     store
-        .add_device("user-ada", device, String::new())
+        .add_device("user-ada", device, String::new(), DeviceRules::default())
         .await
         .unwrap();
     store.delete_user("user-ada").await.unwrap();
@@ -386,33 +447,76 @@ async fn the_sqlite_store_keeps_the_rules_and_everything_across_a_reopen() {
 async fn a_database_file_from_before_delivered_links_is_upgraded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
-    // The magic_links table as the first passage-server release made it.
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch(
-            "CREATE TABLE magic_links (
-                id TEXT PRIMARY KEY,
-                secret TEXT NOT NULL UNIQUE,
-                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                activated INTEGER NOT NULL DEFAULT 0,
-                collected INTEGER NOT NULL DEFAULT 0,
-                expires_at INTEGER NOT NULL,
-                record TEXT NOT NULL
-            );",
-        )
-        .unwrap();
-    let store = SqliteStore::open(&path).unwrap();
-    store
+    // A user and a link as the first passage-server release kept them: no `delivered` column.
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "CREATE TABLE users (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            email TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            revocations INTEGER NOT NULL DEFAULT 0,
+            record TEXT NOT NULL
+        );
+        CREATE TABLE magic_links (
+            id TEXT PRIMARY KEY,
+            secret TEXT NOT NULL UNIQUE,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            activated INTEGER NOT NULL DEFAULT 0,
+            collected INTEGER NOT NULL DEFAULT 0,
+            expires_at INTEGER NOT NULL,
+            record TEXT NOT NULL
+        );",
+    )
+    .unwrap();
+    let memory = MemoryStore::new();
+    let ada = memory
         .insert_user(SeedUser::email("ada@example.com").with_id("user-ada"))
         .await
         .unwrap();
+    let old_link = link("ml-old", "s-old", "user-ada", 10);
+    old.execute(
+        "INSERT INTO users (id, email, phone, record) VALUES (?1, ?2, '', ?3)",
+        rusqlite::params![ada.id, ada.email, serde_json::to_string(&ada).unwrap()],
+    )
+    .unwrap();
+    old.execute(
+        "INSERT INTO magic_links (id, secret, user_id, expires_at, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![
+            old_link.id,
+            old_link.secret,
+            old_link.user_id,
+            old_link.expires_at.unix_timestamp(),
+            serde_json::to_string(&old_link).unwrap()
+        ],
+    )
+    .unwrap();
+    drop(old);
+
+    let store = SqliteStore::open(&path).unwrap();
+    let activated = store
+        .activate_magic_link("s-old", now())
+        .await
+        .unwrap()
+        .expect("the old link still works");
+    assert!(!activated.delivered, "an old link counts as not delivered");
+    assert!(
+        !store
+            .user("user-ada")
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified,
+        "so opening it verifies nothing"
+    );
+    // A link made after the upgrade, delivered by the server, verifies the address.
     store
-        .insert_magic_link(link("ml1", "s1", "user-ada", 10))
+        .insert_magic_link(link("ml-new", "s-new", "user-ada", 10))
         .await
         .unwrap();
     assert!(
         store
-            .activate_magic_link("s1", now())
+            .activate_magic_link("s-new", now())
             .await
             .unwrap()
             .unwrap()

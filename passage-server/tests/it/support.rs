@@ -132,6 +132,21 @@ impl Browser {
         self.post("/login/webauthn/finish", finish).await
     }
 
+    /// Asks for a magic link (`POST path` with `body`): the answer must be 200 and exactly one
+    /// new message must arrive; returns it (never an older one).
+    pub(crate) async fn mailed(&self, path: &str, body: Value) -> passage_server::Mail {
+        let before = self.server.mailbox().len();
+        let (status, answer) = self.post(path, body.clone()).await;
+        assert_eq!(status, StatusCode::OK, "POST {path} {body}: {answer}");
+        let mailbox = self.server.mailbox();
+        assert_eq!(
+            mailbox.len(),
+            before + 1,
+            "POST {path} {body}: exactly one new message"
+        );
+        mailbox.into_iter().last().expect("the new message")
+    }
+
     /// The stored user who holds `identifier` (there must be one).
     pub(crate) async fn stored_user(&self, identifier: &str) -> passage_server::store::User {
         self.server
