@@ -82,8 +82,12 @@ async fn the_routes_answer_as_designed() {
             (200, json!({ "user_id": USER_ID })),
             "{adapter:?}"
         );
-        let (status, headers, _) = answer(&s, "/maybe", &bearer("x.y.z")).await;
-        assert_eq!(status, 401, "{adapter:?}: a bad token is not anonymous");
+        let (status, headers, body) = answer(&s, "/maybe", &bearer("x.y.z")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("malformed_token")),
+            "{adapter:?}: a bad token is not anonymous"
+        );
         assert_eq!(
             headers["www-authenticate"],
             r#"Bearer realm="passage", error="invalid_token""#
@@ -95,13 +99,20 @@ async fn the_routes_answer_as_designed() {
             (body["email"].as_str(), body["status"].as_str()),
             (Some(USER_EMAIL), Some("active"))
         );
+        // The Management API's 404, not a router's (tower's fallback answers 404 `not_found`).
         let stranger = s.emulator.mint_token("no-such-user").unwrap();
+        let (status, _, body) = answer(&s, "/profile", &bearer(&stranger)).await;
         assert_eq!(
-            answer(&s, "/profile", &bearer(&stranger)).await.0,
-            404,
+            (status, body["code"].as_str()),
+            (404, Some("user_not_found")),
             "{adapter:?}"
         );
-        assert_eq!(answer(&s, "/profile", &[]).await.0, 401, "{adapter:?}");
+        let (status, _, body) = answer(&s, "/profile", &[]).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("missing_token")),
+            "{adapter:?}"
+        );
     }
 }
 

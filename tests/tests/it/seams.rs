@@ -50,6 +50,11 @@ async fn get_with(
     (status, body)
 }
 
+/// The status and the JSON `code` of an answer (`Null` when it has none).
+fn refusal((status, body): (u16, Value)) -> (u16, Value) {
+    (status, body["code"].clone())
+}
+
 fn bearer(token: &str) -> Option<(&'static str, String)> {
     Some(("authorization", format!("Bearer {token}")))
 }
@@ -83,8 +88,8 @@ async fn a_layers_token_source_is_final_for_its_request() {
             "{adapter:?}: header-only layer, cookie-only request, /maybe"
         );
         assert_eq!(
-            get(base, "/me", cookie(&token)).await.0,
-            401,
+            refusal(get(base, "/me", cookie(&token)).await),
+            (401, json!("missing_token")),
             "{adapter:?}: header-only layer, cookie-only request, /me"
         );
         assert_eq!(
@@ -103,8 +108,8 @@ async fn a_layers_token_source_is_final_for_its_request() {
             "{adapter:?}: cookie-only layer, header-only request, /maybe"
         );
         assert_eq!(
-            get(base, "/me", bearer(&token)).await.0,
-            401,
+            refusal(get(base, "/me", bearer(&token)).await),
+            (401, json!("missing_token")),
             "{adapter:?}: cookie-only layer, header-only request, /me"
         );
         assert_eq!(
@@ -136,14 +141,15 @@ async fn a_verdict_of_another_apps_layer_is_not_trusted() {
         .unwrap();
         let base = &server.base;
         // App A's layer authenticates A's user; B's extractors decide for themselves.
+        let invalid = (401, json!("invalid_token"));
         assert_eq!(
-            get(base, "/me", bearer(&token_a)).await.0,
-            401,
+            refusal(get(base, "/me", bearer(&token_a)).await),
+            invalid,
             "{adapter:?}: B's extractor trusted A's claims"
         );
         assert_eq!(
-            get(base, "/maybe", bearer(&token_a)).await.0,
-            401,
+            refusal(get(base, "/maybe", bearer(&token_a)).await),
+            invalid,
             "{adapter:?}: a token B cannot verify is refused"
         );
         assert_eq!(
@@ -153,8 +159,8 @@ async fn a_verdict_of_another_apps_layer_is_not_trusted() {
         );
         // B's own token is refused by A's layer before any extractor runs.
         assert_eq!(
-            get(base, "/me", bearer(&token_b)).await.0,
-            401,
+            refusal(get(base, "/me", bearer(&token_b)).await),
+            invalid,
             "{adapter:?}"
         );
     }
