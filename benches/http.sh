@@ -29,6 +29,7 @@ FRAMEWORKS=${FRAMEWORKS:-axum actix}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
+command -v curl >/dev/null || { echo "curl is missing (it probes each server before the rounds)" >&2; exit 1; }
 if ! command -v wrk >/dev/null; then
   echo "installing wrk (Debian package)" >&2
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null
@@ -61,9 +62,36 @@ wrk_run() {
     -H "Authorization: Bearer $2" "http://$1/me" >"$3"
 }
 
-# parse OUT -> prints "rps p99_ms requests"; fails on any non-2xx answer
+# wrk_ok OUT WHAT -> exits unless every request of wrk's report OUT was answered 2xx: a non-2xx
+# answer, a socket error (connect, read, write) or a timeout fails the run (errors on the
+# baseline would make every ratio look better), and so does a report without requests. Called in
+# the script's own shell, not in a subshell, so that `exit` stops the script.
+wrk_ok() {
+  local requests
+  if grep -q "Non-2xx" "$1"; then echo "$2: non-2xx responses: $(cat "$1")" >&2; exit 1; fi
+  if grep -q "Socket errors" "$1"; then echo "$2: socket errors or timeouts: $(cat "$1")" >&2; exit 1; fi
+  requests=$(awk '/ requests in / {print $1}' "$1")
+  if ! [[ "$requests" =~ ^[1-9][0-9]*$ ]]; then echo "$2: no requests: $(cat "$1")" >&2; exit 1; fi
+}
+
+# probe ADDRESS AUTHORIZATION STATUS BODY WHAT -> exits unless GET /me with this Authorization
+# header ("" for none) answers STATUS with a body containing BODY.
+probe() {
+  local out status
+  out=$(mktemp)
+  if [ -n "$2" ]; then
+    status=$(curl -s -o "$out" -w '%{http_code}' --max-time 10 -H "Authorization: $2" "http://$1/me" || true)
+  else
+    status=$(curl -s -o "$out" -w '%{http_code}' --max-time 10 "http://$1/me" || true)
+  fi
+  if [ "$status" != "$3" ] || ! grep -qF "$4" "$out"; then
+    echo "probe failed: $5: expected $3 with $4, got $status $(cat "$out")" >&2; rm -f "$out"; exit 1
+  fi
+  rm -f "$out"
+}
+
+# parse OUT -> prints "rps p99_ms requests" (check it with wrk_ok first)
 parse() {
-  if grep -q "Non-2xx" "$1"; then echo "non-2xx responses: $(cat "$1")" >&2; exit 1; fi
   awk '/Requests\/sec/ {rps=$2}
        / requests in / {n=$1}
        $1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; p99=v}
@@ -87,7 +115,19 @@ for fw in $FRAMEWORKS; do
     mode=$v; [ "$v" = control ] && mode=none
     read -r pid[$v] token[$v] addr[$v] < <(start "$fw" "$mode")
     PIDS+=("${pid[$v]}")
-    taskset -c "$LOAD_CPU" wrk -t1 -c8 -d1s -H "Authorization: Bearer ${token[$v]}" "http://${addr[$v]}/me" >/dev/null
+    # Before any load: each server answers the token, and an authenticating one refuses a
+    # request without it and one with a forged signature — so a variant never measures an app
+    # that lets everyone in (or answers everything with an error).
+    probe "${addr[$v]}" "Bearer ${token[$v]}" 200 '{"user_id":"bench-user"}' "$fw $v with its token"
+    case "$mode" in
+      auth|auth-nocache|extractor)
+        probe "${addr[$v]}" "" 401 '"code":"missing_token"' "$fw $v without a token"
+        t=${token[$v]}; at=$(( ${#t} - 10 )); c=${t:$at:1}; [ "$c" = A ] && c=B || c=A
+        probe "${addr[$v]}" "Bearer ${t:0:$at}$c${t:$((at + 1))}" 401 '"code":"invalid_token"' "$fw $v with a forged signature"
+        ;;
+    esac
+    taskset -c "$LOAD_CPU" wrk -t1 -c8 -d1s -H "Authorization: Bearer ${token[$v]}" "http://${addr[$v]}/me" >"$A"
+    wrk_ok "$A" "$fw $v warm-up"
   done
   for round in $(seq "$ROUNDS"); do
     for v in $variants; do
@@ -101,6 +141,8 @@ for fw in $FRAMEWORKS; do
         wrk_run "${addr[$v]}" "${token[$v]}" "$B"
       fi
       ca=$(( $(cpu_ns "${pid[none]}") - ca )); cb=$(( $(cpu_ns "${pid[$v]}") - cb ))
+      wrk_ok "$A" "$fw round $round: none (beside $v)"
+      wrk_ok "$B" "$fw round $round: $v"
       read -r base_rps base_p99 base_n < <(parse "$A")
       read -r rps p99 n < <(parse "$B")
       ratio=$(awk -v a="$rps" -v b="$base_rps" 'BEGIN {printf "%.3f", a/b}')

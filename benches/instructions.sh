@@ -23,6 +23,7 @@ MODES=${MODES:-none noop-layer auth}
 DURATION=${DURATION:-8s}
 CONNECTIONS=${CONNECTIONS:-4}
 
+command -v curl >/dev/null || { echo "curl is missing (it probes each server before counting)" >&2; exit 1; }
 for tool in valgrind wrk; do
   if ! command -v "$tool" >/dev/null; then
     echo "installing $tool (Debian package)" >&2
@@ -40,6 +41,32 @@ server=
 cleanup() { if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"; }
 trap cleanup EXIT
 
+# wrk_ok REPORT WHAT -> exits unless every request of wrk's REPORT was answered 2xx: a non-2xx
+# answer, a socket error (connect, read, write) or a timeout fails the run (a refused or broken
+# request costs fewer instructions and would make the ratio look better), and so does a report
+# without requests.
+wrk_ok() {
+  if grep -q "Non-2xx" <<<"$1"; then echo "$2: non-2xx responses: $1" >&2; exit 1; fi
+  if grep -q "Socket errors" <<<"$1"; then echo "$2: socket errors or timeouts: $1" >&2; exit 1; fi
+  if ! [[ "$(awk '/ requests in / {print $1}' <<<"$1")" =~ ^[1-9][0-9]*$ ]]; then
+    echo "$2: no requests: $1" >&2; exit 1
+  fi
+}
+
+# probe ADDRESS AUTHORIZATION STATUS BODY WHAT -> exits unless GET /me with this Authorization
+# header ("" for none) answers STATUS with a body containing BODY.
+probe() {
+  local out="$work/probe" status
+  if [ -n "$2" ]; then
+    status=$(curl -s -o "$out" -w '%{http_code}' --max-time 60 -H "Authorization: $2" "http://$1/me" || true)
+  else
+    status=$(curl -s -o "$out" -w '%{http_code}' --max-time 60 "http://$1/me" || true)
+  fi
+  if [ "$status" != "$3" ] || ! grep -qF "$4" "$out"; then
+    echo "probe failed: $5: expected $3 with $4, got $status $(cat "$out")" >&2; exit 1
+  fi
+}
+
 # count FRAMEWORK MODE -> sets REQUESTS and INSTRUCTIONS (called directly, not in a subshell, so
 # the EXIT trap can stop the server whatever fails)
 count() {
@@ -53,12 +80,24 @@ count() {
   addr=$(sed -n 's/^ADDR=//p' "$dir/stdout")
   token=$(sed -n 's/^TOKEN=//p' "$dir/stdout")
   [ -n "$addr" ] || { echo "bench-http did not print ADDR= (a build older than this script?)" >&2; exit 1; }
-  wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $token" "http://$addr/me" >/dev/null
+  # Before counting: the server answers the token, and an authenticating one refuses a request
+  # without it and one with a forged signature (never count an app that lets everyone in).
+  probe "$addr" "Bearer $token" 200 '{"user_id":"bench-user"}' "$1 $2 with its token"
+  case "$2" in
+    auth|auth-nocache|extractor)
+      probe "$addr" "" 401 '"code":"missing_token"' "$1 $2 without a token"
+      local at=$(( ${#token} - 10 )) c
+      c=${token:$at:1}; [ "$c" = A ] && c=B || c=A
+      probe "$addr" "Bearer ${token:0:$at}$c${token:$((at + 1))}" 401 '"code":"invalid_token"' "$1 $2 with a forged signature"
+      ;;
+  esac
+  report=$(wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $token" "http://$addr/me")
+  wrk_ok "$report" "$1 $2 warm-up"
   callgrind_control --instr=on "$server" >/dev/null 2>&1
   report=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "http://$addr/me")
   callgrind_control --instr=off "$server" >/dev/null 2>&1
   callgrind_control --dump "$server" >/dev/null 2>&1
-  if grep -q "Non-2xx" <<<"$report"; then echo "non-2xx responses: $report" >&2; exit 1; fi
+  wrk_ok "$report" "$1 $2"
   kill "$server"; wait "$server" 2>/dev/null || true; server=
   REQUESTS=$(awk '/ requests in / {print $1}' <<<"$report")
   INSTRUCTIONS=0

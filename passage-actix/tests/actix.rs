@@ -136,12 +136,15 @@ async fn every_outcome_with_and_without_the_middleware() {
         );
         assert!(body.contains("missing_token"));
 
-        for bad in [
-            "Bearer nope".to_owned(),
-            format!("Bearer {expired}"),
-            format!("Bearer {wrong_aud}"),
+        // Each refusal says which kind of check refused it.
+        for (bad, code) in [
+            ("Bearer nope".to_owned(), "malformed_token"),
+            (format!("Bearer {expired}"), "invalid_token"),
+            (format!("Bearer {wrong_aud}"), "invalid_token"),
         ] {
-            let (status, challenge, _) = get(&app, &me, Some(("authorization", bad.clone()))).await;
+            let code = format!(r#""code":"{code}""#);
+            let (status, challenge, body) =
+                get(&app, &me, Some(("authorization", bad.clone()))).await;
             assert_eq!(
                 (status, challenge.as_deref()),
                 (
@@ -150,11 +153,10 @@ async fn every_outcome_with_and_without_the_middleware() {
                 ),
                 "{prefix} {bad:.20}"
             );
-            assert_eq!(
-                get(&app, &maybe, Some(("authorization", bad))).await.0,
-                401,
-                "{prefix}: a bad token is not anonymous"
-            );
+            assert!(body.contains(&code), "{prefix} {code}: {body}");
+            let (status, _, body) = get(&app, &maybe, Some(("authorization", bad))).await;
+            assert_eq!(status, 401, "{prefix}: a bad token is not anonymous");
+            assert!(body.contains(&code), "{prefix} {code}: {body}");
         }
         assert_eq!(
             get(&app, &maybe, None).await,
@@ -361,9 +363,9 @@ async fn a_missing_client_is_a_clear_500() {
             .route("/me", web::get().to(me)),
     )
     .await;
-    let response =
-        test::call_service(&wrapped, test::TestRequest::get().uri("/me").to_request()).await;
-    assert_eq!(response.status(), 500);
+    let (status, _, body) = get(&wrapped, "/me", None).await;
+    assert_eq!(status, 500);
+    assert!(body.contains("passage_not_configured"), "{body}");
 }
 
 #[tokio::test]

@@ -125,19 +125,27 @@ async fn every_outcome_with_and_without_the_layer() {
         );
         assert!(body.contains("missing_token"));
 
-        for bad in [bearer("not-a-jwt"), bearer(&expired), bearer(&wrong_aud)] {
-            let (status, headers, _) = call(&app, "/me", &bad).await;
+        // Each refusal says which kind of check refused it.
+        for (bad, code) in [
+            (bearer("not-a-jwt"), "malformed_token"),
+            (bearer(&expired), "invalid_token"),
+            (bearer(&wrong_aud), "invalid_token"),
+        ] {
+            let code = format!(r#""code":"{code}""#);
+            let (status, headers, body) = call(&app, "/me", &bad).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED);
             assert_eq!(
                 headers[header::WWW_AUTHENTICATE],
                 r#"Bearer realm="passage", error="invalid_token""#
             );
-            let (status, _, _) = call(&app, "/maybe", &bad).await;
+            assert!(body.contains(&code), "{code}: {body}");
+            let (status, _, body) = call(&app, "/maybe", &bad).await;
             assert_eq!(
                 status,
                 StatusCode::UNAUTHORIZED,
                 "a bad token is not anonymous"
             );
+            assert!(body.contains(&code), "{code}: {body}");
         }
         assert_eq!(call(&app, "/maybe", &[]).await.2, "anonymous");
         assert_eq!(call(&app, "/maybe", &bearer(&token)).await.2, "user-7");

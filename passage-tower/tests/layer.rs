@@ -150,6 +150,11 @@ async fn optional_mode_lets_anonymous_through_but_not_bad_tokens() {
     );
     let bad = send(&layer, bearer("x.y.z")).await;
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        bad.body().contains(r#""code":"malformed_token""#),
+        "{}",
+        bad.body()
+    );
     let token = emu.mint_token("user-2").unwrap();
     let good = send(&layer, bearer(&token)).await;
     assert_eq!(good.body(), "user-2");
@@ -168,7 +173,19 @@ async fn token_source_is_respected() {
             .unwrap(),
     )
     .await;
+    // The cookie is not looked at: no token at all, not a refused one.
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        response.body().contains(r#""code":"missing_token""#),
+        "{}",
+        response.body()
+    );
+    // Control: the same token in the header.
+    let response = send(&header_only, bearer(&token)).await;
+    assert_eq!(
+        (response.status(), response.body().as_str()),
+        (StatusCode::OK, "user-3")
+    );
 }
 
 #[tokio::test]
@@ -179,6 +196,7 @@ async fn grpc_requests_get_grpc_statuses() {
     let response = send(&layer, grpc().body(()).unwrap()).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["grpc-status"], "16");
+    assert_eq!(response.headers()["grpc-message"], "missing_token");
     assert!(response.body().is_empty());
     emu.set_fault(Target::Jwks, Fault::Unavailable);
     let token = emu.mint_token("user-1").unwrap();
@@ -190,7 +208,9 @@ async fn grpc_requests_get_grpc_statuses() {
             .unwrap(),
     )
     .await;
+    assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["grpc-status"], "14");
+    assert_eq!(response.headers()["grpc-message"], "keys_unavailable");
 }
 
 #[derive(Clone)]
@@ -313,6 +333,7 @@ async fn empty_body_rejections_keep_the_default_statuses_and_headers() {
     .unwrap();
     assert_eq!(grpc.status(), StatusCode::OK);
     assert_eq!(grpc.headers()["grpc-status"], "16");
+    assert_eq!(grpc.headers()["grpc-message"], "malformed_token");
     assert_eq!(grpc.headers()[header::CONTENT_TYPE], "application/grpc");
 
     let token = emu.mint_token("user-5").unwrap();

@@ -3,7 +3,9 @@
 # and against `passage-server serve --dev`.
 # Sets up tests/conformance/.venv and node/node_modules when missing, builds the emulator
 # (`cargo build -p passage-emulator`, a no-op when up to date), runs both suites, and exits
-# non-zero if any run fails. PASSAGE_EMULATOR_BIN / PASSAGE_SERVER_BIN_PATH point at prebuilt binaries.
+# non-zero if any run fails, ends without its summary line, or runs no case. Skipped checks are
+# counted apart and printed; each suite fails a skip that is not on its written allowlist.
+# PASSAGE_EMULATOR_BIN / PASSAGE_SERVER_BIN_PATH point at prebuilt binaries.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,12 +42,41 @@ server_bin="${PASSAGE_SERVER_BIN_PATH:-$target/passage-server}"
 [[ -x "$server_bin" ]] || die "no passage-server binary at $server_bin"
 export PASSAGE_EMULATOR_BIN
 
+# run NAME COMMAND... -> runs one suite, shows its output, and checks it ended as a suite that
+# ran: exit 0 and a last line `N passed, 0 failed, K skipped` with N > 0. Skips are counted apart
+# (never as passes); the suites themselves fail a case whose skip is not on their allowlist.
 status=0
+summary=()
+skipped_total=0
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+run() {
+    local name="$1"; shift
+    echo "# $name"
+    "$@" 2>&1 | tee "$out"
+    local code="${PIPESTATUS[0]}" last passed failed skipped
+    last="$(tail -n 1 "$out")"
+    if [[ "$last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
+        passed="${BASH_REMATCH[1]}" failed="${BASH_REMATCH[2]}" skipped="${BASH_REMATCH[3]}"
+    else
+        echo "run.sh: $name did not end with 'N passed, M failed, K skipped' (exit $code): '$last'" >&2
+        status=1; summary+=("$name: no summary (exit $code)"); return
+    fi
+    skipped_total=$((skipped_total + skipped))
+    summary+=("$name: $passed passed, $failed failed, $skipped skipped")
+    if [[ "$code" != 0 || "$failed" != 0 || "$passed" == 0 ]]; then
+        echo "run.sh: $name failed (exit $code, $passed passed, $failed failed)" >&2
+        status=1
+    fi
+}
 for target_name in passage-emulator passage-server; do
     if [[ "$target_name" == passage-server ]]; then export PASSAGE_SERVER_BIN="$server_bin"; else unset PASSAGE_SERVER_BIN; fi
-    echo "# python: passage-identity 2.6.0 against $target_name"
-    "$venv/bin/python" "$here/python/conformance.py" || status=1
-    echo "# node: @passageidentity/passage-node 2.12.1 against $target_name"
-    node "$node_dir/conformance.js" || status=1
+    run "python: passage-identity 2.6.0 against $target_name" "$venv/bin/python" "$here/python/conformance.py"
+    run "node: @passageidentity/passage-node 2.12.1 against $target_name" node "$node_dir/conformance.js"
 done
+echo "# summary"
+printf '  %s\n' "${summary[@]}"
+if ((skipped_total > 0)); then
+    echo "  $skipped_total check(s) skipped, each allowed with its reason ('# skip' lines above)"
+fi
 exit "$status"

@@ -81,9 +81,13 @@ fn failures_exit_non_zero_with_the_passage_code() {
         ),
         (Some(404), Some("user_not_found"))
     );
+    // Refused before any request, each naming the argument at fault.
     let invalid = cli(&["users", "create"]);
+    assert!(!invalid.status.success());
     let error: Value = serde_json::from_slice(&invalid.stderr).unwrap();
     assert_eq!(error["error"]["code"], "invalid_argument");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`user`"), "{message}");
     let bad_language = cli(&[
         "magic-link",
         "--email",
@@ -92,4 +96,8 @@ fn failures_exit_non_zero_with_the_passage_code() {
         "fr",
     ]);
     assert!(!bad_language.status.success());
+    let error: Value = serde_json::from_slice(&bad_language.stderr).unwrap();
+    assert_eq!(error["error"]["code"], "invalid_argument");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`language`"), "{message}");
 }

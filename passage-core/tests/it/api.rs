@@ -114,7 +114,10 @@ async fn get_by_identifier_is_case_insensitive_and_finds_phones() {
     );
     assert!(matches!(
         users.get_by_identifier("").await,
-        Err(ApiError::InvalidArgument { .. })
+        Err(ApiError::InvalidArgument {
+            name: "identifier",
+            reason: "must not be empty"
+        })
     ));
 }
 
@@ -192,11 +195,14 @@ async fn arguments_are_checked_before_any_request() {
     ));
     assert!(matches!(
         users.get("..").await,
-        Err(ApiError::InvalidArgument { .. })
+        Err(ApiError::InvalidArgument {
+            name: "user_id",
+            reason: "must not be a dot segment"
+        })
     ));
     assert!(matches!(
         users.create(CreateUser::default()).await,
-        Err(ApiError::InvalidArgument { .. })
+        Err(ApiError::InvalidArgument { name: "user", .. })
     ));
     assert!(matches!(
         users.list().limit(501).send().await,
@@ -217,9 +223,18 @@ async fn arguments_are_checked_before_any_request() {
         links
             .create(CreateMagicLink::email("a@b.co").magic_link_path("https://evil"))
             .await,
-        Err(ApiError::InvalidArgument { .. })
+        Err(ApiError::InvalidArgument {
+            name: "magic_link_path",
+            ..
+        })
     ));
-    assert!("xx".parse::<Language>().is_err());
+    assert!(matches!(
+        "xx".parse::<Language>(),
+        Err(ApiError::InvalidArgument {
+            name: "language",
+            ..
+        })
+    ));
 
     let keyless = Passage::builder(emu.app_id())
         .auth_url(emu.auth_url())

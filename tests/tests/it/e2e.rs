@@ -82,8 +82,12 @@ async fn the_routes_answer_as_designed() {
             (200, json!({ "user_id": USER_ID })),
             "{adapter:?}"
         );
-        let (status, headers, _) = answer(&s, "/maybe", &bearer("x.y.z")).await;
-        assert_eq!(status, 401, "{adapter:?}: a bad token is not anonymous");
+        let (status, headers, body) = answer(&s, "/maybe", &bearer("x.y.z")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("malformed_token")),
+            "{adapter:?}: a bad token is not anonymous"
+        );
         assert_eq!(
             headers["www-authenticate"],
             r#"Bearer realm="passage", error="invalid_token""#
@@ -95,13 +99,20 @@ async fn the_routes_answer_as_designed() {
             (body["email"].as_str(), body["status"].as_str()),
             (Some(USER_EMAIL), Some("active"))
         );
+        // The Management API's 404, not a router's (tower's fallback answers 404 `not_found`).
         let stranger = s.emulator.mint_token("no-such-user").unwrap();
+        let (status, _, body) = answer(&s, "/profile", &bearer(&stranger)).await;
         assert_eq!(
-            answer(&s, "/profile", &bearer(&stranger)).await.0,
-            404,
+            (status, body["code"].as_str()),
+            (404, Some("user_not_found")),
             "{adapter:?}"
         );
-        assert_eq!(answer(&s, "/profile", &[]).await.0, 401, "{adapter:?}");
+        let (status, _, body) = answer(&s, "/profile", &[]).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("missing_token")),
+            "{adapter:?}"
+        );
     }
 }
 
@@ -167,15 +178,67 @@ async fn the_demo_page_signs_in_and_out() {
             .unwrap()
             .contains("Max-Age=0")
     );
-    // A hostile Host header cannot inject markup.
-    let hostile = s
-        .http
-        .get(format!("{}/", s.base))
-        .header("host", "x\"><script>")
-        .send()
+}
+
+/// `GET /` with this `Host` header, sent byte for byte (a client library may set or check the
+/// header itself): the status and the page.
+async fn page_for_host(base: &str, host: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
         .await
+        .expect("the page answered within 10 s")
         .unwrap();
-    assert!(!hostile.text().await.unwrap().contains("<script>alert"));
+    let response = String::from_utf8(response).unwrap();
+    let (head, page) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, page.to_owned())
+}
+
+/// The demo page builds its sign-in link back to the host it was opened with; a `Host` header
+/// that is not a plain host\[:port\] is ignored, never written into the page.
+#[tokio::test]
+async fn a_hostile_host_header_never_reaches_the_demo_page() {
+    let s = server(Adapter::Axum).await;
+    let port = s.emulator.addr().port();
+    // Control: a plain host name is used, for the Management API's link and the way back.
+    let (status, page) = page_for_host(&s.base, "demo.test:8080").await;
+    assert_eq!(status, 200);
+    let reflected = format!(
+        r#"id="sign-in" href="http://demo.test:{port}/__emulator/sign-in?redirect=http://demo.test:8080/""#
+    );
+    assert!(page.contains(&reflected), "{page}");
+
+    for hostile in [
+        r#"x"><script>"#,
+        r#"x"><img src=x onerror=alert(1)>"#,
+        "x'onmouseover='alert(1)",
+        "x/\"></a><script>alert(1)</script>",
+    ] {
+        let (status, page) = page_for_host(&s.base, hostile).await;
+        assert_eq!(status, 200, "{hostile}");
+        assert!(!page.contains(hostile), "{hostile} is in the page:\n{page}");
+        // Ignored, not escaped: the links are those of a request without a usable Host.
+        let fallback = format!(
+            r#"id="sign-in" href="{}/__emulator/sign-in?redirect=/""#,
+            s.emulator.url()
+        );
+        assert!(page.contains(&fallback), "{hostile}:\n{page}");
+        assert!(
+            !page.contains("x&quot;") && !page.contains("x\\\""),
+            "{hostile}:\n{page}"
+        );
+    }
 }
 
 #[tokio::test]
