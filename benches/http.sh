@@ -37,7 +37,8 @@ if ! command -v wrk >/dev/null; then
 fi
 
 cargo build --release -q -p bench-http
-BIN=target/release/bench-http
+. tests/lib.sh
+BIN=$(target_dir)/release/bench-http
 
 declare -a PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }

@@ -34,7 +34,8 @@ done
 
 if [ -z "${BIN:-}" ]; then
   cargo build --release -q -p bench-http
-  BIN=target/release/bench-http
+  . tests/lib.sh
+  BIN=$(target_dir)/release/bench-http
 fi
 work=$(mktemp -d)
 server=
