@@ -263,9 +263,10 @@ pub struct DeviceRules {
 pub mod refusals {
     /// The credential id is another device's.
     pub const CREDENTIAL_TAKEN: &str = "this credential is already registered";
-    /// [`DeviceRules::first`]: the user holds a passkey already, or is not pending.
+    /// [`DeviceRules::first`](super::DeviceRules::first): the user holds a passkey already, or
+    /// is not pending.
     pub const NOT_FIRST: &str = "the user is registered already";
-    /// [`DeviceRules::max`] reached.
+    /// [`DeviceRules::max`](super::DeviceRules::max) reached.
     pub const TOO_MANY_DEVICES: &str = "the user holds the most passkeys allowed";
 }
 
