@@ -17,24 +17,28 @@
 #[cfg(feature = "authentication")]
 mod auth;
 mod dev;
+mod identifier;
 mod ids;
 mod import;
 mod keys;
 #[cfg(feature = "authentication")]
 mod mail;
 mod management;
+mod seal;
 mod server;
 mod state;
 pub mod store;
 mod token;
 
 pub use dev::faults::{Fault, Target};
+pub use identifier::{Identifier, IdentifierError};
 pub use import::{ImportReport, import_users};
 pub use keys::{CryptoError, SigningKey};
 #[cfg(feature = "authentication")]
 pub use mail::Mail;
 #[cfg(feature = "smtp")]
 pub use mail::SmtpSettings;
+pub use seal::{SealError, SealingKey};
 pub use server::{Server, ServerBuilder, ServerError, shutdown_signal};
 pub use store::SeedUser;
 pub use token::{Signer, TokenBuilder};

@@ -172,7 +172,7 @@ impl Mailer {
                     .subject(subject)
                     .header(ContentType::TEXT_PLAIN)
                     .body(format!(
-                        "Open this link to sign in to {app_name}:\n\n{link}\n\nIt works once, and only for a short while. If you did not ask for it, ignore this message.\n"
+                        "Open this link to sign in to {app_name}:\n\n{link}\n\nOpening it signs in the browser you open it in. If you asked for it on another device or browser, that one is not signed in: open the link there, or sign in here.\n\nIt works once, and only for a short while. If you did not ask for it, ignore this message: nobody can sign in without it.\n"
                     ))
                     .map_err(|e| e.to_string())?;
                 transport.send(message).await.map_err(|e| e.to_string())?;

@@ -11,7 +11,9 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
-use passage_server::{SeedUser, Server, SmtpSettings, import_users, store::SqliteStore};
+use passage_server::{
+    SealingKey, SeedUser, Server, SmtpSettings, import_users, store::SqliteStore,
+};
 
 /// A self-hostable, Passage-compatible server: passkeys and magic links for passage-elements,
 /// the Management API for backends, persistent in SQLite.
@@ -26,6 +28,8 @@ struct Cli {
 enum Command {
     /// Serves the Authentication API (for the browser) and the Management API (for backends).
     Serve(Box<Serve>),
+    /// Prints a new sealing key (32 random bytes, base64) for --key-file.
+    GenerateKey,
     /// Loads users exported from Passage (a JSON array of Management API user objects).
     Import {
         /// The JSON file.
@@ -94,6 +98,46 @@ struct Serve {
     /// Auth token lifetime, in seconds.
     #[arg(long, env = "PASSAGE_SERVER_SESSION_SECS", default_value_t = 3600)]
     session_secs: u64,
+    /// How long a session may be refreshed from its sign-in, in seconds.
+    #[arg(long, env = "PASSAGE_SERVER_REFRESH_ABSOLUTE_SECS", default_value_t = 30 * 24 * 3600)]
+    refresh_absolute_secs: u64,
+    /// How long a refresh token works unused, in seconds.
+    #[arg(long, env = "PASSAGE_SERVER_REFRESH_INACTIVITY_SECS", default_value_t = 5 * 24 * 3600)]
+    refresh_inactivity_secs: u64,
+    /// How recent a sign-in must be to change the account (add a passkey, …), in seconds.
+    #[arg(
+        long,
+        env = "PASSAGE_SERVER_RECENT_SIGN_IN_SECS",
+        default_value_t = 600
+    )]
+    recent_sign_in_secs: u64,
+    /// How long an unfinished sign-up (a pending user) is kept, in seconds.
+    #[arg(
+        long,
+        env = "PASSAGE_SERVER_PENDING_USER_TTL_SECS",
+        default_value_t = 3600
+    )]
+    pending_user_ttl_secs: u64,
+    /// The file with the key that seals the signing keys at rest (32 random bytes in base64:
+    /// `passage-server generate-key > key`, chmod 600). Without it the private signing key is
+    /// kept unsealed in the database.
+    #[arg(long, env = "PASSAGE_SERVER_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    /// The previous sealing key, while rotating: keys sealed under it are sealed again under
+    /// --key-file at start.
+    #[arg(long, env = "PASSAGE_SERVER_PREVIOUS_KEY_FILE")]
+    previous_key_file: Option<PathBuf>,
+    /// Publishes session revocations to this Redis as passage-redis does, so every backend
+    /// replica refuses the same tokens at once (REDIS_URL is read too).
+    #[arg(long, env = "PASSAGE_SERVER_REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
+    /// The passage-redis namespace the backends use.
+    #[arg(
+        long,
+        env = "PASSAGE_SERVER_REDIS_NAMESPACE",
+        default_value = "passage"
+    )]
+    redis_namespace: String,
     /// Serves the passage-elements bundle (npm @passageidentity/passage-elements, its
     /// dist/package directory) under /elements/.
     #[arg(long, env = "PASSAGE_ELEMENTS_DIR")]
@@ -128,6 +172,9 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(serve) => run(*serve).await,
         Command::Import { file, database } => import(&file, &database).await,
+        Command::GenerateKey => passage_server::SealingKey::generate()
+            .map(|key| println!("{}", key.to_text()))
+            .map_err(|err| err.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -158,6 +205,10 @@ async fn run(serve: Serve) -> Result<(), String> {
         .api_bind(serve.api_bind)
         .session_length(Duration::from_secs(serve.session_secs))
         .public_signup(!serve.no_public_signup)
+        .refresh_absolute_lifetime(Duration::from_secs(serve.refresh_absolute_secs))
+        .refresh_inactivity_lifetime(Duration::from_secs(serve.refresh_inactivity_secs))
+        .recent_sign_in(Duration::from_secs(serve.recent_sign_in_secs))
+        .pending_user_ttl(Duration::from_secs(serve.pending_user_ttl_secs))
         .magic_link_limit(serve.magic_link_limit)
         .max_passkeys(serve.max_passkeys)
         .require_identifier_verification(serve.require_verification);
@@ -172,6 +223,21 @@ async fn run(serve: Serve) -> Result<(), String> {
         for user in users {
             builder = builder.user(user);
         }
+    }
+    if let Some(path) = &serve.key_file {
+        builder = builder.sealing_key(SealingKey::from_file(path).map_err(|err| err.to_string())?);
+    }
+    if let Some(path) = &serve.previous_key_file {
+        builder = builder
+            .previous_sealing_key(SealingKey::from_file(path).map_err(|err| err.to_string())?);
+    }
+    let redis_url = serve
+        .redis_url
+        .clone()
+        .or_else(|| std::env::var("REDIS_URL").ok())
+        .filter(|url| !url.trim().is_empty());
+    if let Some(url) = redis_url {
+        builder = builder.redis(url.trim(), serve.redis_namespace.clone());
     }
     if let Some(dir) = serve.elements_dir {
         builder = builder.elements_dir(dir);

@@ -16,6 +16,7 @@ use crate::{
     dev::faults::{Fault, Faults, Target},
     keys::{CryptoError, KeyRing, SigningKey},
     management,
+    seal::SealingKey,
     state::{Shared, lock},
     store::{MemoryStore, SeedUser, Store, StoreError, StoredKey},
     token::TokenBuilder,
@@ -31,6 +32,9 @@ pub enum ServerError {
     /// A signing key could not be made or loaded.
     #[error("the signing keys could not be loaded")]
     Crypto(#[from] CryptoError),
+    /// A signing key could not be sealed or opened.
+    #[error("the signing keys could not be unsealed")]
+    Seal(#[from] crate::seal::SealError),
     /// An address could not be bound.
     #[error("could not bind {addr}")]
     Bind {
@@ -65,7 +69,12 @@ pub struct ServerBuilder {
     #[cfg(feature = "smtp")]
     pub(crate) smtp: Option<crate::mail::SmtpSettings>,
     pub(crate) session_length: Duration,
-    pub(crate) refresh_lifetime: Duration,
+    pub(crate) refresh_absolute_lifetime: Duration,
+    pub(crate) refresh_inactivity_lifetime: Duration,
+    pub(crate) recent_sign_in: Duration,
+    pub(crate) pending_user_ttl: Duration,
+    pub(crate) redis_url: Option<String>,
+    pub(crate) redis_namespace: String,
     pub(crate) magic_link_ttl: Duration,
     pub(crate) magic_link_limit: u32,
     pub(crate) public_signup: bool,
@@ -74,6 +83,8 @@ pub struct ServerBuilder {
     pub(crate) users: Vec<SeedUser>,
     pub(crate) elements_dir: Option<std::path::PathBuf>,
     pub(crate) signing_key: Option<SigningKey>,
+    pub(crate) sealing_key: Option<SealingKey>,
+    pub(crate) previous_sealing_key: Option<SealingKey>,
     pub(crate) jwks_cache_control: String,
 }
 
@@ -96,7 +107,12 @@ impl Default for ServerBuilder {
             #[cfg(feature = "smtp")]
             smtp: None,
             session_length: Duration::from_secs(3600),
-            refresh_lifetime: Duration::from_secs(30 * 24 * 3600),
+            refresh_absolute_lifetime: Duration::from_secs(30 * 24 * 3600),
+            refresh_inactivity_lifetime: Duration::from_secs(5 * 24 * 3600),
+            recent_sign_in: Duration::from_secs(10 * 60),
+            pending_user_ttl: Duration::from_secs(3600),
+            redis_url: None,
+            redis_namespace: "passage".to_owned(),
             magic_link_ttl: Duration::from_secs(15 * 60),
             magic_link_limit: 5,
             public_signup: true,
@@ -105,6 +121,8 @@ impl Default for ServerBuilder {
             users: Vec::new(),
             elements_dir: None,
             signing_key: None,
+            sealing_key: None,
+            previous_sealing_key: None,
             jwks_cache_control: "public, max-age=300".to_owned(),
         }
     }
@@ -209,9 +227,42 @@ impl ServerBuilder {
         self
     }
 
-    /// Lifetime of a refresh token (default 30 days).
-    pub fn refresh_lifetime(mut self, lifetime: Duration) -> Self {
-        self.refresh_lifetime = lifetime;
+    /// How long a session may be refreshed, counted from its sign-in (default 30 days; app
+    /// info's `refresh_absolute_lifetime`): refreshing never extends it.
+    pub fn refresh_absolute_lifetime(mut self, lifetime: Duration) -> Self {
+        self.refresh_absolute_lifetime = lifetime;
+        self
+    }
+
+    /// How long a refresh token works unused (default 5 days; app info's
+    /// `refresh_inactivity_lifetime`): a session not refreshed for that long ends.
+    pub fn refresh_inactivity_lifetime(mut self, lifetime: Duration) -> Self {
+        self.refresh_inactivity_lifetime = lifetime;
+        self
+    }
+
+    /// How recent a session's sign-in must be for its user to change the account — add or
+    /// remove a passkey, change an identifier (default 10 minutes). Older sessions get 403
+    /// `recent_sign_in_required` and must sign in again.
+    pub fn recent_sign_in(mut self, window: Duration) -> Self {
+        self.recent_sign_in = window;
+        self
+    }
+
+    /// How long an unfinished sign-up (a pending user without a passkey who never signed in)
+    /// is kept before it is removed (default 1 hour), so nobody can hold an address by starting
+    /// a sign-up.
+    pub fn pending_user_ttl(mut self, ttl: Duration) -> Self {
+        self.pending_user_ttl = ttl;
+        self
+    }
+
+    /// Publishes every revocation (sign out everywhere, deactivation, deletion) to this Redis, as passage-redis does, under `namespace` (passage-redis's
+    /// default is `passage`): every backend using passage-core with `RedisRevocations` on the
+    /// same Redis and namespace refuses those tokens at once. Needs the `redis` feature.
+    pub fn redis(mut self, url: impl Into<String>, namespace: impl Into<String>) -> Self {
+        self.redis_url = Some(url.into());
+        self.redis_namespace = namespace.into();
         self
     }
 
@@ -274,6 +325,22 @@ impl ServerBuilder {
         self
     }
 
+    /// Seals the signing keys in the store under `key` (AES-256-GCM): whoever copies the
+    /// database without it cannot forge tokens. Keys kept unsealed are sealed at start. Without
+    /// it a server with a database warns at start: its private signing key is in the file.
+    pub fn sealing_key(mut self, key: SealingKey) -> Self {
+        self.sealing_key = Some(key);
+        self
+    }
+
+    /// The sealing key to open keys sealed before a rotation: they are sealed again under
+    /// [`sealing_key`](Self::sealing_key) at start. Keep it until every server has started once
+    /// with the new key.
+    pub fn previous_sealing_key(mut self, key: SealingKey) -> Self {
+        self.previous_sealing_key = Some(key);
+        self
+    }
+
     /// The JWKS `Cache-Control` header (default `public, max-age=300`).
     pub fn jwks_cache_control(mut self, value: impl Into<String>) -> Self {
         self.jwks_cache_control = value.into();
@@ -289,7 +356,7 @@ impl ServerBuilder {
         if self.api_key.is_empty() {
             return Err(ServerError::Config("an API key is required".into()));
         }
-        let store = self.open_store()?;
+        let store = self.open_store().await?;
         for user in std::mem::take(&mut self.users) {
             let mut known = false;
             for identifier in [&user.email, &user.phone].into_iter().flatten() {
@@ -299,7 +366,16 @@ impl ServerBuilder {
                 store.insert_user(user).await?;
             }
         }
-        let keys = signing_keys(store.as_ref(), self.signing_key.take()).await?;
+        if self.sealing_key.is_none() && self.persistent() {
+            tracing::warn!(
+                "passage-server: NO SEALING KEY: the private signing key is kept in the database unsealed, so anyone who can read the database can forge tokens for every user; give one with --key-file (openssl rand -base64 32 > key, chmod 600)"
+            );
+        }
+        let sealing = Sealing {
+            current: self.sealing_key.take(),
+            previous: self.previous_sealing_key.take(),
+        };
+        let keys = signing_keys(store.as_ref(), self.signing_key.take(), &sealing).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let api_listener = bind(self.api_bind).await?;
         let api_addr = local_addr(&api_listener, self.api_bind)?;
@@ -316,6 +392,7 @@ impl ServerBuilder {
             jwks_cache_control: Mutex::new(self.jwks_cache_control.clone()),
             store,
             shutdown: shutdown_rx.clone(),
+            on_revoke: OnceLock::new(),
         });
         let api_url = format!("http://{api_addr}");
         #[cfg_attr(not(feature = "authentication"), allow(unused_mut))]
@@ -358,14 +435,34 @@ impl ServerBuilder {
         })
     }
 
+    /// Whether the store outlives the process (a database).
+    fn persistent(&self) -> bool {
+        #[cfg(feature = "sqlite")]
+        if self.database.is_some() {
+            return true;
+        }
+        false
+    }
+
     /// The store the settings name: the given one, the database file, or memory.
-    fn open_store(&self) -> Result<Arc<dyn Store>, ServerError> {
+    async fn open_store(&self) -> Result<Arc<dyn Store>, ServerError> {
         if let Some(store) = &self.store {
             return Ok(Arc::clone(store));
         }
         #[cfg(feature = "sqlite")]
         if let Some(path) = &self.database {
-            return Ok(Arc::new(crate::store::SqliteStore::open(path)?));
+            // A server of this process stopped a moment ago may still be letting go of the
+            // file: wait a little (yielding, so it can) before calling it another process's.
+            let mut waited = Duration::ZERO;
+            loop {
+                match crate::store::SqliteStore::open(path) {
+                    Err(StoreError::InUse(_)) if waited < Duration::from_secs(2) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        waited += Duration::from_millis(50);
+                    }
+                    opened => return Ok(Arc::new(opened?)),
+                }
+            }
         }
         Ok(Arc::new(MemoryStore::new()))
     }
@@ -428,15 +525,67 @@ pub(crate) fn serve(
     })
 }
 
+/// The sealing keys a server was given.
+struct Sealing {
+    current: Option<SealingKey>,
+    previous: Option<SealingKey>,
+}
+
+impl Sealing {
+    /// A key as the store keeps it: sealed under the current key, when there is one.
+    fn store(&self, key: &SigningKey) -> Result<StoredKey, ServerError> {
+        let pkcs8 = key.to_pkcs8()?;
+        let pkcs8 = match &self.current {
+            Some(sealing) => sealing.seal(key.kid(), &pkcs8)?,
+            None => pkcs8,
+        };
+        Ok(StoredKey {
+            kid: key.kid().to_owned(),
+            pkcs8,
+        })
+    }
+
+    /// A stored key opened, and whether it must be stored again (sealed now, or under the
+    /// current key rather than a previous one).
+    fn open(&self, stored: &StoredKey) -> Result<(SigningKey, bool), ServerError> {
+        if !crate::seal::is_sealed(&stored.pkcs8) {
+            let key = SigningKey::from_pkcs8(stored.kid.clone(), &stored.pkcs8)?;
+            return Ok((key, self.current.is_some()));
+        }
+        let keys: Vec<&SealingKey> = self.current.iter().chain(self.previous.iter()).collect();
+        let plain = crate::seal::open(&stored.kid, &stored.pkcs8, &keys)?;
+        let under_current = self.current.as_ref().is_some_and(|current| {
+            crate::seal::open(&stored.kid, &stored.pkcs8, &[current]).is_ok()
+        });
+        Ok((
+            SigningKey::from_pkcs8(stored.kid.clone(), &plain)?,
+            !under_current,
+        ))
+    }
+}
+
 /// The key ring: the store's keys (the newest signs), the given key, or a new one — kept in
-/// the store, so a restart serves and signs with the same keys.
+/// the store (sealed when a sealing key is given), so a restart, and every replica on the same
+/// database, serves and signs with the same keys. Of two servers starting at once on an empty
+/// database, both keep the first key stored.
 async fn signing_keys(
     store: &dyn Store,
     given: Option<SigningKey>,
+    sealing: &Sealing,
 ) -> Result<KeyRing, ServerError> {
+    let mut stored = store.signing_keys().await?;
+    if stored.is_empty() && given.is_none() {
+        let candidate = SigningKey::generate()?;
+        stored = store.first_signing_key(sealing.store(&candidate)?).await?;
+    }
     let mut kept = Vec::new();
-    for stored in store.signing_keys().await? {
-        kept.push(SigningKey::from_pkcs8(stored.kid, &stored.pkcs8)?);
+    for key in &stored {
+        let (opened, reseal) = sealing.open(key)?;
+        if reseal {
+            store.replace_signing_key(sealing.store(&opened)?).await?;
+            tracing::info!(kid = %key.kid, "passage-server: a signing key was sealed under the current sealing key");
+        }
+        kept.push(opened);
     }
     let current = match (given, kept.last()) {
         (Some(key), _) => key,
@@ -444,12 +593,7 @@ async fn signing_keys(
         (None, None) => SigningKey::generate()?,
     };
     if !kept.iter().any(|k| k.kid() == current.kid()) {
-        store
-            .add_signing_key(StoredKey {
-                kid: current.kid().to_owned(),
-                pkcs8: current.to_pkcs8()?,
-            })
-            .await?;
+        store.add_signing_key(sealing.store(&current)?).await?;
         kept.push(current.clone());
     }
     Ok(KeyRing::with_served(current, kept))

@@ -14,7 +14,6 @@ use crate::{
     store::Store,
 };
 
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) app_id: String,
     pub(crate) api_key: String,
@@ -30,7 +29,14 @@ pub(crate) struct Shared {
     pub(crate) jwks_cache_control: Mutex<String>,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Told of every revocation of a user's sessions (sign out everywhere, deactivation,
+    /// deletion) once the store has it: the Authentication API's validator, which publishes it
+    /// to the backends when Redis is configured.
+    pub(crate) on_revoke: OnceLock<OnRevoke>,
 }
+
+/// What [`Shared::on_revoke`] calls.
+pub(crate) type OnRevoke = Box<dyn Fn(&str) + Send + Sync>;
 
 impl Shared {
     pub(crate) fn app_id(&self) -> &str {
@@ -57,12 +63,30 @@ impl Shared {
         self.jwks_hits.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Reports a revocation of `user_id`'s sessions (after the store made it).
+    pub(crate) fn revoked(&self, user_id: &str) {
+        if let Some(on_revoke) = self.on_revoke.get() {
+            on_revoke(user_id);
+        }
+    }
+
     /// The JWKS document and its `Cache-Control` value.
     pub(crate) fn jwks(&self) -> (serde_json::Value, String) {
         (
             lock(&self.keys).jwks(),
             lock(&self.jwks_cache_control).clone(),
         )
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The API key never prints.
+        f.debug_struct("Shared")
+            .field("app_id", &self.app_id)
+            .field("auth_origin", &self.auth_origin)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
     }
 }
 

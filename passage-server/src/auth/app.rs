@@ -39,6 +39,9 @@ pub(crate) async fn get_app(_: App, State(state): State<Shared>) -> Response {
         "ephemeral": false,
         "profile_management": true,
         "session_timeout_length": settings.session_length.as_secs(),
+        "refresh_enabled": true,
+        "refresh_absolute_lifetime": settings.refresh_absolute_lifetime.as_secs(),
+        "refresh_inactivity_lifetime": settings.refresh_inactivity_lifetime.as_secs(),
         "rsa_public_key": "",
         "auth_fallback_method": if state.mailer.delivers() { "magic_link" } else { "none" },
         "auth_fallback_method_ttl": magic_link_secs,
@@ -137,10 +140,31 @@ const FETCH_SCRIPT: &str = r#"// passage-server: points passage-elements at this
   // The phone input's stylesheet, which every element links on mount (the bundle served from
   // this server's /elements/ already loads it, its flags and its script from here).
   const cdn = /^https:\/\/cdn\.jsdelivr\.net\/npm\/intl-tel-input@[\w.-]+\/build\//;
+  // This browser's id, kept in the app's localStorage and sent with every call to the server:
+  // a magic link signs in the page that asked for it only when it is opened in this browser.
+  const browserId = (() => {
+    try {
+      let id = localStorage.getItem("psg_browser_id");
+      if (!id || !/^[A-Za-z0-9_-]{16,128}$/.test(id)) {
+        const bytes = crypto.getRandomValues(new Uint8Array(24));
+        id = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+        localStorage.setItem("psg_browser_id", id);
+      }
+      return id;
+    } catch {
+      return null;
+    }
+  })();
   const fetch = window.fetch.bind(window);
+  const toServer = (path, input, init) => {
+    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+    if (browserId) headers.set("Passage-Browser", browserId);
+    return fetch(server + path, { ...init, headers });
+  };
   window.fetch = (input, init) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-    if (url.startsWith(hosted)) return fetch(server + "/" + url.slice(hosted.length), init);
+    if (url.startsWith(hosted)) return toServer("/" + url.slice(hosted.length), input, init);
+    if (url.startsWith(server + "/")) return toServer(url.slice(server.length), input, init);
     if (url.startsWith(locales)) return fetch(server + "/locales/passage-auth/" + url.slice(locales.length), init);
     return fetch(input, init);
   };

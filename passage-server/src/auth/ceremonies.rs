@@ -1,27 +1,33 @@
-//! WebAuthn ceremonies in progress: the server-side state of each handshake, single use, kept
-//! for a while and bounded in number. In memory: a handshake lasts seconds to minutes, and one
-//! cut short by a restart is simply started again.
+//! WebAuthn ceremonies in progress: the server-side state of each handshake, kept in the store
+//! between its start and its finish (so a ceremony started on one replica finishes on any
+//! other), single use, for 15 minutes, at most 50 000 at once.
+//!
+//! A handshake's size does not grow with the user's passkeys: a sign-in with an identifier keeps
+//! the same state as a discoverable one (the allowed credentials go to the browser, not into
+//! the state), and a registration's state is bounded by the per-user passkey limit.
 
-use std::{
-    sync::{Mutex, PoisonError},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
-use webauthn_rs::prelude::{
-    DiscoverableAuthentication, PasskeyAuthentication, PasskeyRegistration,
-};
+use serde::{Serialize, de::DeserializeOwned};
+use webauthn_rs::prelude::{DiscoverableAuthentication, PasskeyRegistration};
 
-use super::{AuthApiError, bounded::Bounded};
+use super::{AuthApiError, Shared};
+use crate::store::{Handshake, now, random_id};
 
 /// How long a handshake stays usable. The conditional-UI sign-in starts one when the page
 /// loads and finishes it whenever the user picks a passkey, so this is generous.
 const LIFETIME: Duration = Duration::from_secs(15 * 60);
 
-/// The most handshakes in progress at once: a bound on memory. Anonymous callers can fill it, so
-/// a full map makes room (expired handshakes first, at most once a second; then an arbitrary
-/// one) rather than refusing: a flood can cut some ceremonies short (their finish is 404 and
-/// the element starts again), but it cannot lock everyone out of signing in.
-const CAPACITY: usize = 50_000;
+/// The most handshakes in progress at once. Anonymous callers can fill it, so a full store makes
+/// room (expired handshakes first, then the oldest) rather than refusing: a flood can cut some
+/// ceremonies short (their finish is 404 and the element starts again), but it cannot lock
+/// everyone out of signing in.
+pub(crate) const CAPACITY: usize = 50_000;
+
+/// The largest state a handshake may keep: a sign-in's or a new user's registration is about
+/// 1 KiB, a signed-in user's (with their passkeys to exclude) a few KiB at the per-user limit.
+/// With [`CAPACITY`], this bounds what handshakes can hold.
+pub(crate) const MAX_STATE: usize = 16 * 1024;
 
 /// A handshake's state.
 #[derive(Debug)]
@@ -39,73 +45,85 @@ pub(crate) enum Ceremony {
     /// Signing in a known user with one of their passkeys.
     Login {
         user_id: String,
-        state: PasskeyAuthentication,
+        state: DiscoverableAuthentication,
     },
     /// Signing in with whichever passkey the authenticator offers.
     Discoverable { state: DiscoverableAuthentication },
 }
 
-/// The handshakes in progress, by id.
-#[derive(Debug, Default)]
-pub(crate) struct Ceremonies(Mutex<Bounded<(Instant, Ceremony)>>);
-
-impl Ceremonies {
-    /// Keeps `ceremony` and returns its handshake id.
-    pub(crate) fn begin(&self, ceremony: Ceremony) -> String {
-        self.begin_with(ceremony, Instant::now(), CAPACITY)
+fn serialize(state: &impl Serialize) -> Result<String, AuthApiError> {
+    let state = serde_json::to_string(state).map_err(|err| {
+        tracing::error!(error = %err, "passage-server: a handshake's state does not serialize");
+        AuthApiError::internal()
+    })?;
+    if state.len() > MAX_STATE {
+        tracing::error!(
+            bytes = state.len(),
+            "passage-server: a handshake's state is larger than allowed"
+        );
+        return Err(AuthApiError::internal());
     }
-
-    fn begin_with(&self, ceremony: Ceremony, now: Instant, capacity: usize) -> String {
-        let mut in_progress = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if in_progress.make_room(now, capacity, |(started, _)| {
-            now.duration_since(*started) < LIFETIME
-        }) {
-            tracing::warn!("passage-server: WebAuthn handshakes at capacity; one was dropped");
-        }
-        let id = crate::store::random_id();
-        in_progress.map.insert(id.clone(), (now, ceremony));
-        id
-    }
-
-    /// Takes the handshake `id` (it cannot be used again), if it exists and is still fresh.
-    pub(crate) fn take(&self, id: &str) -> Result<Ceremony, AuthApiError> {
-        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match guard.map.remove(id) {
-            Some((started, ceremony)) if started.elapsed() < LIFETIME => Ok(ceremony),
-            _ => Err(AuthApiError::handshake_not_found()),
-        }
-    }
+    Ok(state)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use webauthn_rs::prelude::Url;
+fn deserialize<T: DeserializeOwned>(state: &str) -> Result<T, AuthApiError> {
+    serde_json::from_str(state).map_err(|err| {
+        tracing::error!(error = %err, "passage-server: a kept handshake does not parse");
+        AuthApiError::handshake_not_found()
+    })
+}
 
-    fn discoverable() -> Ceremony {
-        let origin = Url::parse("http://localhost:3000").unwrap();
-        let webauthn = webauthn_rs::WebauthnBuilder::new("localhost", &origin)
-            .unwrap()
-            .build()
-            .unwrap();
-        let (_, state) = webauthn.start_discoverable_authentication().unwrap();
-        Ceremony::Discoverable { state }
-    }
+/// Keeps `ceremony` and returns its handshake id (a secret: 24 random characters).
+pub(crate) async fn begin(state: &Shared, ceremony: Ceremony) -> Result<String, AuthApiError> {
+    let (kind, user_id, serialized) = match &ceremony {
+        Ceremony::Register { user_id, state } => ("register", Some(user_id), serialize(state)?),
+        Ceremony::AddDevice { user_id, state } => ("add_device", Some(user_id), serialize(state)?),
+        Ceremony::Login { user_id, state } => ("login", Some(user_id), serialize(state)?),
+        Ceremony::Discoverable { state } => ("discoverable", None, serialize(state)?),
+    };
+    let id = random_id();
+    let expires_at = now()
+        .unix_timestamp()
+        .saturating_add(i64::try_from(LIFETIME.as_secs()).unwrap_or(i64::MAX));
+    let handshake = Handshake {
+        kind: kind.to_owned(),
+        user_id: user_id.cloned(),
+        state: serialized,
+        expires_at,
+    };
+    state.store.put_handshake(&id, handshake, CAPACITY).await?;
+    Ok(id)
+}
 
-    #[test]
-    fn a_full_map_makes_room_instead_of_refusing() {
-        let ceremonies = Ceremonies::default();
-        let start = Instant::now();
-        let first: Vec<String> = (0..3)
-            .map(|_| ceremonies.begin_with(discoverable(), start, 3))
-            .collect();
-        let newest = ceremonies.begin_with(discoverable(), start, 3);
-        assert_eq!(ceremonies.0.lock().unwrap().map.len(), 3, "still bounded");
-        assert!(ceremonies.take(&newest).is_ok(), "the new one was kept");
-        let kept = first
-            .iter()
-            .filter(|id| ceremonies.take(id).is_ok())
-            .count();
-        assert_eq!(kept, 2, "one older handshake made room");
-    }
+/// Takes the handshake `id` (it cannot be used again), if it exists and is still fresh.
+pub(crate) async fn take(state: &Shared, id: &str) -> Result<Ceremony, AuthApiError> {
+    let handshake = state
+        .store
+        .take_handshake(id, now().unix_timestamp())
+        .await?
+        .ok_or_else(AuthApiError::handshake_not_found)?;
+    let user_id = || {
+        handshake
+            .user_id
+            .clone()
+            .ok_or_else(AuthApiError::handshake_not_found)
+    };
+    Ok(match handshake.kind.as_str() {
+        "register" => Ceremony::Register {
+            user_id: user_id()?,
+            state: deserialize(&handshake.state)?,
+        },
+        "add_device" => Ceremony::AddDevice {
+            user_id: user_id()?,
+            state: deserialize(&handshake.state)?,
+        },
+        "login" => Ceremony::Login {
+            user_id: user_id()?,
+            state: deserialize(&handshake.state)?,
+        },
+        "discoverable" => Ceremony::Discoverable {
+            state: deserialize(&handshake.state)?,
+        },
+        _ => return Err(AuthApiError::handshake_not_found()),
+    })
 }

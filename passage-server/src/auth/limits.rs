@@ -1,128 +1,46 @@
-//! How many magic links one address may receive: without a limit, anyone who knows an address
-//! (or invents one, through sign-up) could flood its inbox through this server.
+//! How many messages one address may receive: without a limit, anyone who knows an address (or
+//! invents one, through sign-up) could flood its inbox through this server. Counted in the
+//! store, so the count holds across replicas.
 
-use std::{
-    collections::VecDeque,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
-use super::bounded::Bounded;
+use super::{AuthApiError, Shared};
+use crate::{identifier::Identifier, store::hash};
 
-/// Addresses counted at once, at most: a bound on memory. When the map is full, addresses with
-/// no send in the window are forgotten (at most once a second), and if it is still full an
-/// arbitrary address is — a flood of made-up addresses can thin the counts out, but it can never
-/// refuse a link to anyone.
+/// Addresses counted at once, at most: a bound on what anonymous callers can fill. When the
+/// count is full, addresses with no message in the window go first, then the stalest — a flood
+/// of made-up addresses can thin the counts out, but it can never refuse a message to anyone.
 const ADDRESSES: usize = 10_000;
 
-/// At most `max` magic links to one address in any `window` (`max` 0: no limit).
-#[derive(Debug)]
-pub(crate) struct SendLimit {
-    max: usize,
-    window: Duration,
-    /// Send times within the window, by address.
-    counts: Mutex<Bounded<VecDeque<Instant>>>,
-}
-
-impl SendLimit {
-    pub(crate) fn new(max: usize, window: Duration) -> Self {
-        Self {
-            max,
-            window,
-            counts: Mutex::new(Bounded::default()),
-        }
+/// Counts a message of `kind` (`link`, …) to `identifier` now, or refuses it with 429 and how
+/// long until the next may go (at most `magic_link_limit` per `magic_link_ttl`; 0: no limit).
+pub(crate) async fn count(
+    state: &Shared,
+    kind: &str,
+    identifier: &Identifier,
+) -> Result<(), AuthApiError> {
+    let settings = &state.settings;
+    let max = usize::try_from(settings.magic_link_limit).unwrap_or(usize::MAX);
+    if max == 0 {
+        return Ok(());
     }
-
-    /// Counts a link to `address` now, or answers how long until the next one may go.
-    pub(crate) fn try_send(&self, address: &str) -> Result<(), Duration> {
-        self.try_send_at(address, Instant::now(), ADDRESSES)
-    }
-
-    fn try_send_at(&self, address: &str, now: Instant, capacity: usize) -> Result<(), Duration> {
-        if self.max == 0 {
-            return Ok(());
+    let window = i64::try_from(settings.magic_link_ttl.as_millis()).unwrap_or(i64::MAX);
+    let now = crate::store::now().unix_timestamp_nanos() / 1_000_000;
+    let now = i64::try_from(now).unwrap_or(i64::MAX);
+    // The address is kept only as a hash: the count needs to recognise it, not to know it.
+    let key = hash(&format!("{kind}:{}", identifier.as_str()));
+    match state
+        .store
+        .count_send(&key, now, window, max, ADDRESSES)
+        .await?
+    {
+        None => Ok(()),
+        Some(wait_ms) => {
+            tracing::warn!("passage-server: message limit reached for an address; refused");
+            Err(AuthApiError::too_many_requests(
+                "too many messages were sent to this address; try again later",
+                Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
+            ))
         }
-        let mut counts = self
-            .counts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !counts.map.contains_key(address) {
-            counts.make_room(now, capacity, |times| {
-                times
-                    .back()
-                    .is_some_and(|last| now.duration_since(*last) < self.window)
-            });
-        }
-        let times = counts.map.entry(address.to_owned()).or_default();
-        while times
-            .front()
-            .is_some_and(|first| now.duration_since(*first) >= self.window)
-        {
-            times.pop_front();
-        }
-        if let Some(first) = times.front()
-            && times.len() >= self.max
-        {
-            return Err(self.window.saturating_sub(now.duration_since(*first)));
-        }
-        times.push_back(now);
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_per_address_within_the_window() {
-        let limit = SendLimit::new(2, Duration::from_secs(600));
-        assert!(limit.try_send("ada@example.com").is_ok());
-        assert!(limit.try_send("ada@example.com").is_ok());
-        let wait = limit.try_send("ada@example.com").unwrap_err();
-        assert!(wait > Duration::from_secs(590) && wait <= Duration::from_secs(600));
-        assert!(limit.try_send("grace@example.com").is_ok(), "per address");
-
-        let start = Instant::now();
-        let short = SendLimit::new(1, Duration::from_secs(60));
-        assert!(short.try_send_at("ada@example.com", start, 10).is_ok());
-        assert!(short.try_send_at("ada@example.com", start, 10).is_err());
-        let later = start + Duration::from_secs(61);
-        assert!(
-            short.try_send_at("ada@example.com", later, 10).is_ok(),
-            "the window passed"
-        );
-
-        let off = SendLimit::new(0, Duration::from_secs(600));
-        assert!((0..100).all(|_| off.try_send("ada@example.com").is_ok()));
-    }
-
-    #[test]
-    fn the_number_of_addresses_is_bounded() {
-        let limit = SendLimit::new(5, Duration::from_secs(60));
-        let start = Instant::now();
-        for n in 0..3 {
-            assert!(
-                limit
-                    .try_send_at(&format!("{n}@example.com"), start, 3)
-                    .is_ok()
-            );
-        }
-        assert!(
-            limit.try_send_at("new@example.com", start, 3).is_ok(),
-            "full: a new address is never refused"
-        );
-        assert_eq!(
-            limit.counts.lock().unwrap().map.len(),
-            3,
-            "one was forgotten"
-        );
-        let later = start + Duration::from_secs(61);
-        assert!(limit.try_send_at("newer@example.com", later, 3).is_ok());
-        assert_eq!(
-            limit.counts.lock().unwrap().map.len(),
-            1,
-            "the ones past the window aged out together"
-        );
     }
 }

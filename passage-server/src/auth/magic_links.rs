@@ -1,17 +1,45 @@
 //! Magic links from the element: sending one (`/login/magic-link`, `/register/magic-link`),
-//! activating it from the link (`PATCH /magic-link/activate`), and the page that sent it
-//! collecting the sign-in (`POST /magic-link/status`). Links are single use, expire, and go
-//! to `auth_origin + magic_link_path` with `?psg_magic_link=`, where the element activates them.
+//! activating it from the link (`PATCH /magic-link/activate`), and the page that asked for it
+//! collecting the sign-in (`POST /magic-link/status`). Links are single use, expire, are kept
+//! only as the hash of their secret, and go to `auth_origin + magic_link_path` with
+//! `?psg_magic_link=`, where the element activates them.
+//!
+//! **Bound to the browser that asked.** `/passage-fetch.js` gives each browser a random id (in
+//! the app's `localStorage`) and sends it as `Passage-Browser` with every call. A link keeps the
+//! hash of the id that asked for it; opening the link signs in the browser that opens it, and
+//! the page that waits for it gets a session only when the link was opened in that same
+//! browser. Otherwise whoever types a victim's address and waits would be signed in as the
+//! victim the moment the victim clicks the mail.
 
-use crate::store::{MagicLink, now, random_id};
-use axum::{extract::State, http::StatusCode, response::Response};
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    App, AuthApiError, Body, Shared, ok, sessions,
-    users::{Identifier, pending_user},
+    App, AuthApiError, Body, Shared, limits, ok, sessions,
+    users::{identifier, pending_user},
 };
+use crate::{
+    identifier::Identifier,
+    store::{Activation, MagicLink, hash, now, random_id},
+};
+
+/// The header `/passage-fetch.js` sends with the browser's id.
+pub(crate) const BROWSER_HEADER: &str = "passage-browser";
+
+/// The hash of the calling browser's id, when it sent a well-formed one.
+fn browser(headers: &HeaderMap) -> Option<String> {
+    let id = headers.get(BROWSER_HEADER)?.to_str().ok()?;
+    let well_formed = (16..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    well_formed.then(|| hash(id))
+}
 
 #[derive(Deserialize)]
 pub(crate) struct Send {
@@ -24,6 +52,7 @@ pub(crate) struct Send {
 pub(crate) async fn login(
     _: App,
     State(state): State<Shared>,
+    headers: HeaderMap,
     Body(request): Body<Send>,
 ) -> Result<Response, AuthApiError> {
     let identifier = deliverable(&state, &request.identifier)?;
@@ -35,13 +64,14 @@ pub(crate) async fn login(
     if user.status == "inactive" {
         return Err(AuthApiError::user_inactive());
     }
-    count_send(&state, &identifier)?;
+    limits::count(&state, "link", &identifier).await?;
     send(
         &state,
         &user.id,
         &identifier,
         "login",
         request.magic_link_path.as_deref(),
+        browser(&headers),
     )
     .await
 }
@@ -51,10 +81,11 @@ pub(crate) async fn login(
 pub(crate) async fn register(
     _: App,
     State(state): State<Shared>,
+    headers: HeaderMap,
     Body(request): Body<Send>,
 ) -> Result<Response, AuthApiError> {
     let identifier = deliverable(&state, &request.identifier)?;
-    count_send(&state, &identifier)?;
+    limits::count(&state, "link", &identifier).await?;
     let user = pending_user(&state, &identifier).await?;
     send(
         &state,
@@ -62,6 +93,7 @@ pub(crate) async fn register(
         &identifier,
         "register",
         request.magic_link_path.as_deref(),
+        browser(&headers),
     )
     .await
 }
@@ -73,35 +105,24 @@ fn deliverable(state: &Shared, raw: &str) -> Result<Identifier, AuthApiError> {
             "magic links are off: this server has no SMTP settings",
         ));
     }
-    match Identifier::parse(raw)? {
+    match identifier(raw)? {
         Identifier::Phone(_) => Err(unavailable("magic links by text message are not supported")),
         email => Ok(email),
     }
-}
-
-/// Counts a link to `identifier` (before anything is stored), or refuses it: the address has
-/// had its share of links.
-fn count_send(state: &Shared, identifier: &Identifier) -> Result<(), AuthApiError> {
-    state.sends.try_send(identifier.as_str()).map_err(|wait| {
-        tracing::warn!("passage-server: magic-link limit reached for an address; refused");
-        AuthApiError::too_many_requests(
-            "too many magic links were sent to this address; try again later",
-            wait,
-        )
-    })
 }
 
 fn unavailable(message: &str) -> AuthApiError {
     AuthApiError::new(StatusCode::BAD_REQUEST, "magic_link_unavailable", message)
 }
 
-/// Creates, keeps and delivers a link.
+/// Creates, keeps (as the hash of its secret) and delivers a link.
 async fn send(
     state: &Shared,
     user_id: &str,
     identifier: &Identifier,
     kind: &str,
     path: Option<&str>,
+    browser: Option<String>,
 ) -> Result<Response, AuthApiError> {
     let settings = &state.settings;
     let secret = random_id();
@@ -112,6 +133,7 @@ async fn send(
         identifier: identifier.as_str().to_owned(),
         redirect_url: settings.redirect_url.clone(),
         url: link_url(&settings.auth_origin, path, &secret),
+        secret_hash: hash(&secret),
         secret,
         user_id: user_id.to_owned(),
         activated: false,
@@ -120,6 +142,8 @@ async fn send(
         expires_at: now() + ttl,
         collected: false,
         delivered: true,
+        browser,
+        same_browser: false,
     };
     state.store.insert_magic_link(link.clone()).await?;
     if let Err(cause) = state
@@ -139,8 +163,9 @@ async fn send(
 
 /// `origin + path` with `psg_magic_link=ml<secret>` added to its query (before any fragment),
 /// as a URL on the app's origin. The path comes from the page, so only a plain local path is
-/// used — short, without white space, control characters or backslashes, not `//…` — and the
-/// result must parse to the same origin; anything else becomes `/`. A link must never lead
+/// used — short, without white space, control characters or backslashes — and the result,
+/// once parsed (dot segments resolved, as a browser resolves them), must be on the same origin
+/// with a path that does not start with `//`; anything else becomes `/`. A link must never lead
 /// elsewhere, nor carry text of the caller's into the app's mail.
 fn link_url(origin: &str, path: Option<&str>, secret: &str) -> String {
     let plain = |p: &&str| {
@@ -156,10 +181,38 @@ fn link_url(origin: &str, path: Option<&str>, secret: &str) -> String {
         .unwrap_or_else(|| joined(origin, "/", secret))
 }
 
-/// `url`, serialized, if it parses and is on `origin`.
+/// `url`, serialized, if it parses, is on `origin`, and its path cannot be read as another
+/// host's (`//host/…`, even after percent-decoding or dot segments).
 fn on_origin(origin: &str, url: &str) -> Option<String> {
     let url = url::Url::parse(url).ok()?;
-    (url.origin().ascii_serialization() == origin).then(|| url.to_string())
+    let path = url.path();
+    let decoded = percent_decode(path);
+    let safe = !path.starts_with("//")
+        && !decoded.starts_with("//")
+        && !decoded.starts_with("/\\")
+        && !decoded.contains("/./")
+        && !decoded.contains("/../");
+    (safe && url.origin().ascii_serialization() == origin).then(|| url.to_string())
+}
+
+/// `%2e`, `%2f`, `%5c` and the like decoded (once: enough to see what a server would route).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = text.get(i + 1..i + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn joined(origin: &str, path: &str, secret: &str) -> String {
@@ -181,27 +234,34 @@ pub(crate) struct Activate {
 }
 
 /// `PATCH /magic-link/activate {magic_link}` → `{auth_result}`; an unknown, used or expired
-/// link is 404 (the element shows "invalid link").
+/// link is 404 (the element shows "invalid link"); a link of an inactive user is 403 and stays
+/// unused.
 pub(crate) async fn activate(
     _: App,
     State(state): State<Shared>,
+    headers: HeaderMap,
     Body(request): Body<Activate>,
 ) -> Result<Response, AuthApiError> {
     let secret = request
         .magic_link
         .strip_prefix("ml")
         .unwrap_or(&request.magic_link);
-    let link = state
+    let opened_in = browser(&headers);
+    let link = match state
         .store
-        .activate_magic_link(secret, now())
+        .activate_magic_link(&hash(secret), opened_in.as_deref(), now())
         .await?
-        .ok_or_else(|| {
-            AuthApiError::new(
+    {
+        Activation::Activated(link) => link,
+        Activation::Inactive => return Err(AuthApiError::user_inactive()),
+        _ => {
+            return Err(AuthApiError::new(
                 StatusCode::NOT_FOUND,
                 "magic_link_not_found",
                 "this link is not valid: it was used, has expired, or never existed",
-            )
-        })?;
+            ));
+        }
+    };
     let user = state
         .store
         .user(&link.user_id)
@@ -215,8 +275,9 @@ pub(crate) struct Status {
     id: String,
 }
 
-/// `POST /magic-link/status {id}` → `{auth_result}` once the link was activated (once: the
-/// sign-in is handed to one waiting page); until then 404, which the element polls past.
+/// `POST /magic-link/status {id}` → `{auth_result}` once the link was opened in the browser
+/// that asked for it (once: the sign-in is handed to one waiting page), while it has not
+/// expired and its user is active; until then 404, which the element polls past.
 pub(crate) async fn status(
     _: App,
     State(state): State<Shared>,
@@ -226,21 +287,70 @@ pub(crate) async fn status(
         AuthApiError::new(
             StatusCode::NOT_FOUND,
             "magic_link_not_activated",
-            "the link has not been used yet",
+            "the link has not been opened in this browser",
         )
     };
+    if !state.store.collect_magic_link(&request.id, now()).await? {
+        return Err(not_yet());
+    }
     let link = state
         .store
         .magic_link(&request.id)
         .await?
         .ok_or_else(not_yet)?;
-    if !link.activated || !state.store.collect_magic_link(&link.id).await? {
-        return Err(not_yet());
-    }
     let user = state
         .store
         .user(&link.user_id)
         .await?
         .ok_or_else(AuthApiError::user_not_found)?;
     sessions::another_session(&state, &user, &link.redirect_url).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_stay_on_the_origin() {
+        let origin = "http://localhost:3000";
+        for (path, expected) in [
+            (
+                "/login?next=%2Fme#top",
+                "http://localhost:3000/login?next=%2Fme&psg_magic_link=mls#top",
+            ),
+            ("/a/b", "http://localhost:3000/a/b?psg_magic_link=mls"),
+            ("//evil.test/x", "http://localhost:3000/?psg_magic_link=mls"),
+            (
+                "/.//evil.test/x",
+                "http://localhost:3000/?psg_magic_link=mls",
+            ),
+            (
+                "/a/..//evil.test/x",
+                "http://localhost:3000/?psg_magic_link=mls",
+            ),
+            (
+                "/%2e//evil.test/x",
+                "http://localhost:3000/?psg_magic_link=mls",
+            ),
+            (
+                "/%2F/evil.test/x",
+                "http://localhost:3000/?psg_magic_link=mls",
+            ),
+            (
+                "/%5C/evil.test/x",
+                "http://localhost:3000/?psg_magic_link=mls",
+            ),
+            (
+                "/\t/evil.test/x",
+                "http://localhost:3000/?psg_magic_link=mls",
+            ),
+            ("/\\evil.test", "http://localhost:3000/?psg_magic_link=mls"),
+            (
+                "https://evil.test/",
+                "http://localhost:3000/?psg_magic_link=mls",
+            ),
+        ] {
+            assert_eq!(link_url(origin, Some(path), "s"), expected, "{path:?}");
+        }
+    }
 }

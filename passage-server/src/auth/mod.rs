@@ -5,12 +5,12 @@
 
 mod app;
 mod assets;
-mod bounded;
 mod ceremonies;
 mod error;
 mod limits;
 mod magic_links;
 mod passkeys;
+mod revocations;
 mod sessions;
 mod users;
 
@@ -50,7 +50,12 @@ pub(crate) struct Settings {
     /// This API's URL as browsers reach it, without a trailing slash.
     pub(crate) public_auth_url: String,
     pub(crate) session_length: Duration,
-    pub(crate) refresh_lifetime: Duration,
+    /// How long a session may be refreshed, from its sign-in (`refresh_absolute_lifetime`).
+    pub(crate) refresh_absolute_lifetime: Duration,
+    /// How long a refresh token works unused (`refresh_inactivity_lifetime`).
+    pub(crate) refresh_inactivity_lifetime: Duration,
+    /// How recent a session's sign-in must be to change the account (add a passkey, …).
+    pub(crate) recent_sign_in: Duration,
     pub(crate) magic_link_ttl: Duration,
     /// At most this many magic links to one address per `magic_link_ttl` (0: no limit).
     pub(crate) magic_link_limit: u32,
@@ -62,6 +67,10 @@ pub(crate) struct Settings {
     pub(crate) development: bool,
     /// The passage-elements bundle to serve under `/elements/`.
     pub(crate) elements_dir: Option<std::path::PathBuf>,
+    /// Where revocations are published for the backends (Redis), if anywhere.
+    pub(crate) publish: Option<revocations::Publish>,
+    /// How long an unfinished sign-up (a pending user) is kept.
+    pub(crate) pending_user_ttl: Duration,
 }
 
 /// What every handler shares.
@@ -72,9 +81,7 @@ pub(crate) struct State {
     passage: Arc<Passage>,
     store: Arc<dyn Store>,
     webauthn: Webauthn,
-    ceremonies: ceremonies::Ceremonies,
     mailer: Mailer,
-    sends: limits::SendLimit,
     /// The elements bundle and the phone input's files, served from here.
     assets: assets::Assets,
     /// Validates the tokens this server issued, exactly as an app's backend does.
@@ -110,23 +117,19 @@ impl State {
             .api_url(local_auth_url)
             .token_source(passage_core::TokenSource::Header)
             // Its own listener, possibly bound to a non-loopback address: no network between.
-            .danger_allow_plain_http()
+            .danger_allow_plain_http();
+        let verifier = revocations::shared(verifier, settings.publish.as_ref())?
             .build()
             .map_err(|err| {
                 ServerError::Config(format!("token validation cannot be set up: {err}"))
             })?;
-        let sends = limits::SendLimit::new(
-            usize::try_from(settings.magic_link_limit).unwrap_or(usize::MAX),
-            settings.magic_link_ttl,
-        );
+        revocations::publish(&passage, &verifier);
         Ok(Self {
             assets: assets::Assets::new(settings.elements_dir.clone()),
             settings,
             store: Arc::clone(&passage.store),
             passage,
             webauthn,
-            ceremonies: ceremonies::Ceremonies::default(),
-            sends,
             mailer,
             verifier,
         })
@@ -181,7 +184,9 @@ pub(crate) async fn start(
         redirect_url: builder.redirect_url,
         public_auth_url: public_url.clone(),
         session_length: builder.session_length,
-        refresh_lifetime: builder.refresh_lifetime,
+        refresh_absolute_lifetime: builder.refresh_absolute_lifetime,
+        refresh_inactivity_lifetime: builder.refresh_inactivity_lifetime,
+        recent_sign_in: builder.recent_sign_in,
         magic_link_ttl: builder.magic_link_ttl,
         magic_link_limit: builder.magic_link_limit,
         public_signup: builder.public_signup,
@@ -189,6 +194,11 @@ pub(crate) async fn start(
         require_verification: builder.require_verification,
         development: builder.development,
         elements_dir: builder.elements_dir,
+        publish: builder.redis_url.map(|redis_url| revocations::Publish {
+            redis_url,
+            namespace: builder.redis_namespace,
+        }),
+        pending_user_ttl: builder.pending_user_ttl,
     };
     // The server validates its own tokens (for /currentuser) through this listener's JWKS, at
     // the address it is bound to: a wildcard bind is reached on loopback, a specific address
@@ -202,20 +212,45 @@ pub(crate) async fn start(
         }
         _ => format!("http://{addr}"),
     };
-    let state = State::new(settings, passage, mailer, &local_url)?;
+    let state = Arc::new(State::new(settings, passage, mailer, &local_url)?);
     let mailbox = state.mailbox();
-    let task = serve(
-        listener,
-        router(Arc::new(state)),
-        shutdown,
-        "the Authentication API",
-    );
+    tokio::spawn(upkeep(Arc::clone(&state), shutdown.clone()));
+    let task = serve(listener, router(state), shutdown, "the Authentication API");
     Ok(Started {
         addr,
         public_url,
         mailbox,
         task,
     })
+}
+
+/// Every minute (or the pending users' lifetime, when shorter) until shutdown: unfinished sign-ups older than their lifetime go (so nobody can
+/// hold an address by starting a sign-up), and ended or expired sessions with their tokens.
+async fn upkeep(state: Shared, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let period = state
+        .settings
+        .pending_user_ttl
+        .clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let mut every = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let now = crate::store::now();
+        let ttl = time::Duration::try_from(state.settings.pending_user_ttl)
+            .unwrap_or(time::Duration::DAY);
+        match state.store.expire_pending(now - ttl).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "passage-server: unfinished sign-ups expired"),
+            Err(err) => {
+                tracing::error!(error = %err, "passage-server: pending users could not expire")
+            }
+        }
+        if let Err(err) = state.store.purge_sessions(now.unix_timestamp()).await {
+            tracing::error!(error = %err, "passage-server: ended sessions could not be purged");
+        }
+    }
 }
 
 /// The Authentication API's routes, with CORS for the app's origin and a body limit.
@@ -284,6 +319,7 @@ fn cors(auth_origin: &str) -> CorsLayer {
         .allow_headers([
             HeaderName::from_static("passage-version"),
             HeaderName::from_static("passage-element-version"),
+            HeaderName::from_static(magic_links::BROWSER_HEADER),
             axum::http::header::AUTHORIZATION,
             axum::http::header::CONTENT_TYPE,
         ])
@@ -312,16 +348,44 @@ impl FromRequestParts<Shared> for App {
     }
 }
 
-/// A JSON body, refused with `{code, error}` (never axum's plain-text rejection).
+/// A JSON body, refused with `{code, error}` (never axum's plain-text rejection). Only a body
+/// sent as `application/json` is read (415 otherwise): a web page can make its visitors'
+/// browsers send "simple" cross-site requests (form encodings, `text/plain`) without asking,
+/// but not JSON.
 pub(crate) struct Body<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
     type Rejection = Response;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(AuthApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be sent as application/json",
+            )
+            .into_response());
+        }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AuthApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "the body is larger than allowed",
+                    )
+                } else {
+                    AuthApiError::bad_request("the body could not be read")
+                }
+                .into_response()
+            })?;
         // passage-js sends `{}` for "no fields"; an empty body means the same.
         let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
         serde_json::from_slice(bytes).map(Body).map_err(|err| {

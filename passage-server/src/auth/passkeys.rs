@@ -21,13 +21,13 @@ use webauthn_rs::prelude::{
     CredentialID, Passkey, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
     Uuid,
 };
-use webauthn_rs_proto::{AuthenticatorAttachment, ResidentKeyRequirement};
+use webauthn_rs_proto::{AllowCredentials, AuthenticatorAttachment, ResidentKeyRequirement};
 
 use super::{
     App, AuthApiError, Body, Shared,
-    ceremonies::Ceremony,
+    ceremonies::{self, Ceremony},
     ok, sessions,
-    users::{CurrentUser, Identifier, pending_user, public_user},
+    users::{RecentUser, identifier, pending_user, public_user},
 };
 
 /// The WebAuthn user handle of a user: 16 bytes derived from the user id, so a discoverable
@@ -87,7 +87,7 @@ pub(crate) async fn register_start(
             "verify your email with a magic link first; then add a passkey",
         ));
     }
-    let identifier = Identifier::parse(&request.identifier)?;
+    let identifier = identifier(&request.identifier)?;
     let user = pending_user(&state, &identifier).await?;
     if !user.webauthn_devices.is_empty() || user.login_count > 0 {
         return Err(already_registered());
@@ -98,10 +98,14 @@ pub(crate) async fn register_start(
         request.authenticator_attachment.as_deref(),
         Vec::new(),
     )?;
-    let id = state.ceremonies.begin(Ceremony::Register {
-        user_id: user.id.clone(),
-        state: registration,
-    });
+    let id = ceremonies::begin(
+        &state,
+        Ceremony::Register {
+            user_id: user.id.clone(),
+            state: registration,
+        },
+    )
+    .await?;
     Ok(ok(
         json!({ "handshake": { "id": id, "challenge": challenge }, "user": public_user(&user) }),
     ))
@@ -168,7 +172,7 @@ pub(crate) async fn register_finish(
     let Ceremony::Register {
         user_id,
         state: registration,
-    } = state.ceremonies.take(&request.handshake_id)?
+    } = ceremonies::take(&state, &request.handshake_id).await?
     else {
         return Err(AuthApiError::handshake_not_found());
     };
@@ -302,15 +306,19 @@ pub(crate) async fn login_start(
                 tracing::error!(error = %err, "passage-server: a sign-in could not start");
                 AuthApiError::internal()
             })?;
-        let id = state.ceremonies.begin(Ceremony::Discoverable {
-            state: discoverable,
-        });
+        let id = ceremonies::begin(
+            &state,
+            Ceremony::Discoverable {
+                state: discoverable,
+            },
+        )
+        .await?;
         return Ok(ok(json!({
             "handshake": { "id": id, "challenge": public_key_only(&challenge)? },
             "user": null,
         })));
     };
-    let identifier = Identifier::parse(&identifier)?;
+    let identifier = self::identifier(&identifier)?;
     let user = state
         .store
         .user_by_identifier(identifier.as_str())
@@ -327,17 +335,32 @@ pub(crate) async fn login_start(
             "this account has no passkey yet; sign in with a magic link",
         ));
     }
-    let (challenge, authentication) = state
+    // The state of a discoverable sign-in, with the user's credentials allowed in the
+    // challenge the browser gets: the state kept does not grow with the user's passkeys, and
+    // the finish checks the credential against the handshake's user.
+    let (mut challenge, authentication) = state
         .webauthn
-        .start_passkey_authentication(&passkeys)
+        .start_discoverable_authentication()
         .map_err(|err| {
             tracing::error!(error = %err, "passage-server: a sign-in could not start");
             AuthApiError::internal()
         })?;
-    let id = state.ceremonies.begin(Ceremony::Login {
-        user_id: user.id.clone(),
-        state: authentication,
-    });
+    challenge.public_key.allow_credentials = passkeys
+        .iter()
+        .map(|passkey| AllowCredentials {
+            type_: "public-key".to_owned(),
+            id: passkey.cred_id().clone(),
+            transports: None,
+        })
+        .collect();
+    let id = ceremonies::begin(
+        &state,
+        Ceremony::Login {
+            user_id: user.id.clone(),
+            state: authentication,
+        },
+    )
+    .await?;
     Ok(ok(json!({
         "handshake": { "id": id, "challenge": public_key_only(&challenge)? },
         "user": public_user(&user),
@@ -377,7 +400,7 @@ pub(crate) async fn login_finish(
     State(state): State<Shared>,
     Body(request): Body<Finish>,
 ) -> Result<Response, AuthApiError> {
-    let ceremony = state.ceremonies.take(&request.handshake_id)?;
+    let ceremony = ceremonies::take(&state, &request.handshake_id).await?;
     if matches!(
         ceremony,
         Ceremony::Register { .. } | Ceremony::AddDevice { .. }
@@ -403,14 +426,15 @@ pub(crate) async fn login_finish(
             if request.user_id.as_ref().is_some_and(|id| *id != user_id) {
                 return Err(mismatch());
             }
-            let result = state
-                .webauthn
-                .finish_passkey_authentication(&credential, &authentication)
-                .map_err(AuthApiError::webauthn)?;
-            let (user, device, passkey) = stored_passkey(&state, result.cred_id().as_ref()).await?;
+            let (user, device, passkey) =
+                stored_passkey(&state, credential.get_credential_id()).await?;
             if user.id != user_id {
                 return Err(mismatch());
             }
+            let result = state
+                .webauthn
+                .finish_discoverable_authentication_v2(&credential, authentication, &passkey)
+                .map_err(AuthApiError::webauthn)?;
             (user, device, passkey, result)
         }
         Ceremony::Discoverable {
@@ -489,7 +513,7 @@ pub(crate) struct AddDeviceStart {
 /// `POST /currentuser/devices/start {authenticator_attachment}` → `{handshake, user}`: the
 /// signed-in user adds a passkey (after a magic-link sign-in, the element offers this).
 pub(crate) async fn add_device_start(
-    CurrentUser(user): CurrentUser,
+    RecentUser(user): RecentUser,
     State(state): State<Shared>,
     Body(request): Body<AddDeviceStart>,
 ) -> Result<Response, AuthApiError> {
@@ -508,10 +532,14 @@ pub(crate) async fn add_device_start(
         request.authenticator_attachment.as_deref(),
         exclude,
     )?;
-    let id = state.ceremonies.begin(Ceremony::AddDevice {
-        user_id: user.id.clone(),
-        state: registration,
-    });
+    let id = ceremonies::begin(
+        &state,
+        Ceremony::AddDevice {
+            user_id: user.id.clone(),
+            state: registration,
+        },
+    )
+    .await?;
     Ok(ok(
         json!({ "handshake": { "id": id, "challenge": challenge }, "user": public_user(&user) }),
     ))
@@ -519,7 +547,7 @@ pub(crate) async fn add_device_start(
 
 /// `POST /currentuser/devices/finish {handshake_id, handshake_response}` → `{device}`.
 pub(crate) async fn add_device_finish(
-    CurrentUser(user): CurrentUser,
+    RecentUser(user): RecentUser,
     State(state): State<Shared>,
     headers: HeaderMap,
     Body(request): Body<Finish>,
@@ -527,7 +555,7 @@ pub(crate) async fn add_device_finish(
     let Ceremony::AddDevice {
         user_id,
         state: registration,
-    } = state.ceremonies.take(&request.handshake_id)?
+    } = ceremonies::take(&state, &request.handshake_id).await?
     else {
         return Err(AuthApiError::handshake_not_found());
     };

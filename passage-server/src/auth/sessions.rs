@@ -1,17 +1,15 @@
-//! Sessions: the `auth_result` every sign-in ends with (an auth token and a refresh token),
-//! refreshing (`POST /tokens`, which rotates the refresh token) and signing out
-//! (`DELETE /tokens`, which revokes it).
+//! Sessions: the `auth_result` every sign-in ends with (an auth token and a refresh token, both
+//! of one new session), refreshing (`POST /tokens`), and signing out (`DELETE /tokens`).
+//!
+//! A session lives until it is signed out, revoked (sign out everywhere, deactivation), its
+//! refresh token is presented a second time (someone holds a copy: the whole session ends, as
+//! the OAuth 2.0 Security BCP asks), it goes unused for the inactivity lifetime, or its
+//! absolute lifetime ends — refreshing never extends that. Every auth token names its session
+//! (`sid`), so the server's own API refuses a token once its session has ended.
 
 use std::sync::Arc;
 
-use crate::{
-    store::{RefreshToken, User},
-    token::TokenBuilder,
-};
-use aws_lc_rs::{
-    digest,
-    rand::{SecureRandom as _, SystemRandom},
-};
+use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use axum::{
     extract::{Query, State},
     response::Response,
@@ -21,9 +19,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{App, AuthApiError, Body, Shared, ok};
+use crate::{
+    store::{Refresh, RefreshToken, Session, User, hash, now, random_id},
+    token::TokenBuilder,
+};
 
-/// Signs `user` in: records the sign-in and answers `{auth_result}` with a new auth token and
-/// refresh token.
+/// Signs `user` in: records the sign-in, starts a session, and answers `{auth_result}`.
 pub(crate) async fn sign_in(
     state: &Shared,
     user: &User,
@@ -56,18 +57,59 @@ async fn session(
     if record {
         state.store.record_login(&user.id).await?;
     }
-    let result = auth_result(state, &user.id, redirect_url).await?;
+    let now = now().unix_timestamp();
+    let settings = &state.settings;
+    let session = Session {
+        id: random_id(),
+        user_id: user.id.clone(),
+        signed_in_at: now,
+        refreshed_at: now,
+        expires_at: now.saturating_add(secs(settings.refresh_absolute_lifetime)),
+        ended: false,
+    };
+    let refresh_token = random_token()?;
+    let token = RefreshToken {
+        hash: hash(&refresh_token),
+        session_id: session.id.clone(),
+        user_id: user.id.clone(),
+        expires_at: inactivity_end(state, now, session.expires_at),
+    };
+    let expires_at = token.expires_at;
+    let session_id = session.id.clone();
+    state.store.start_session(session, token).await?;
+    let result = auth_result(
+        state,
+        &user.id,
+        &session_id,
+        redirect_url,
+        &refresh_token,
+        expires_at,
+    )?;
     Ok(ok(json!({ "auth_result": result })))
 }
 
-/// An auth token for `user_id` and a new refresh token (kept as its hash).
-async fn auth_result(
+fn secs(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// When a refresh token issued `now` stops working unused: the inactivity lifetime, never past
+/// the session's end.
+fn inactivity_end(state: &Shared, now: i64, session_end: i64) -> i64 {
+    now.saturating_add(secs(state.settings.refresh_inactivity_lifetime))
+        .min(session_end)
+}
+
+/// An auth token for `user_id` in `session_id`, with its refresh token.
+fn auth_result(
     state: &Shared,
     user_id: &str,
+    session_id: &str,
     redirect_url: &str,
+    refresh_token: &str,
+    refresh_expires_at: i64,
 ) -> Result<Value, AuthApiError> {
     let settings = &state.settings;
-    let now = crate::store::now().unix_timestamp();
+    let now = now().unix_timestamp();
     let token = TokenBuilder::new(Arc::clone(&state.passage), user_id)
         .claim(
             "iss",
@@ -75,28 +117,18 @@ async fn auth_result(
         )
         .claim("iat", now)
         .claim("nbf", now)
+        .claim("sid", session_id)
         .expires_in(settings.session_length)
         .sign()
         .map_err(|err| {
             tracing::error!(error = %err, "passage-server: a token could not be signed");
             AuthApiError::internal()
         })?;
-    let refresh_token = random_token()?;
-    let expires_at =
-        now.saturating_add(i64::try_from(settings.refresh_lifetime.as_secs()).unwrap_or(i64::MAX));
-    state
-        .store
-        .insert_refresh_token(RefreshToken {
-            hash: hash(&refresh_token),
-            user_id: user_id.to_owned(),
-            expires_at,
-        })
-        .await?;
     Ok(json!({
         "auth_token": token,
         "redirect_url": if redirect_url.trim().is_empty() { "/" } else { redirect_url },
         "refresh_token": refresh_token,
-        "refresh_token_expiration": expires_at,
+        "refresh_token_expiration": refresh_expires_at,
     }))
 }
 
@@ -110,45 +142,59 @@ fn random_token() -> Result<String, AuthApiError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// How a refresh token is kept: its SHA-256, hex.
-fn hash(token: &str) -> String {
-    digest::digest(&digest::SHA256, token.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 #[derive(Deserialize)]
 pub(crate) struct RefreshRequest {
     refresh_token: String,
 }
 
-/// `POST /tokens {refresh_token}`: a new auth token and a new refresh token; the old one stops
-/// working (a second use is refused).
+/// `POST /tokens {refresh_token}`: a new auth token and a new refresh token in the same
+/// session; the old one is used up. Presented again, it ends the session.
 pub(crate) async fn refresh(
     _: App,
     State(state): State<Shared>,
     Body(request): Body<RefreshRequest>,
 ) -> Result<Response, AuthApiError> {
     let refused = || AuthApiError::unauthorized("the refresh token is not valid");
-    let token = state
+    let now = now().unix_timestamp();
+    let refresh_token = random_token()?;
+    let next = RefreshToken {
+        hash: hash(&refresh_token),
+        // Filled in by the store from the session of the token presented.
+        session_id: String::new(),
+        user_id: String::new(),
+        expires_at: inactivity_end(&state, now, i64::MAX),
+    };
+    let session = match state
         .store
-        .take_refresh_token(&hash(&request.refresh_token))
+        .refresh(&hash(&request.refresh_token), next, now)
         .await?
-        .ok_or_else(refused)?;
-    if token.expires_at <= crate::store::now().unix_timestamp() {
-        return Err(refused());
-    }
+    {
+        Refresh::Rotated(session) => session,
+        Refresh::Reused => {
+            tracing::warn!(
+                "passage-server: a refresh token was presented a second time: its session was ended (a copy of it is in someone's hands)"
+            );
+            return Err(refused());
+        }
+        _ => return Err(refused()),
+    };
     let user = state
         .store
-        .user(&token.user_id)
+        .user(&session.user_id)
         .await?
         .ok_or_else(refused)?;
     if user.status != "active" {
         return Err(AuthApiError::user_inactive());
     }
-    let result = auth_result(&state, &user.id, &state.settings.redirect_url).await?;
+    let expires_at = inactivity_end(&state, now, session.expires_at);
+    let result = auth_result(
+        &state,
+        &user.id,
+        &session.id,
+        &state.settings.redirect_url,
+        &refresh_token,
+        expires_at,
+    )?;
     Ok(ok(json!({ "auth_result": result })))
 }
 
@@ -158,15 +204,16 @@ pub(crate) struct SignOut {
     refresh_token: Option<String>,
 }
 
-/// `DELETE /tokens?refresh_token=`: revokes the refresh token. Succeeds for an unknown token
-/// too: signing out twice is not an error, and the answer tells nothing about tokens.
+/// `DELETE /tokens?refresh_token=`: ends the session of that refresh token (its auth tokens are
+/// refused by this server from now on). Succeeds for an unknown token too: signing out twice is
+/// not an error, and the answer tells nothing about tokens.
 pub(crate) async fn sign_out(
     _: App,
     State(state): State<Shared>,
     Query(request): Query<SignOut>,
 ) -> Result<Response, AuthApiError> {
     if let Some(token) = request.refresh_token.filter(|t| !t.is_empty()) {
-        state.store.take_refresh_token(&hash(&token)).await?;
+        state.store.end_session(&hash(&token)).await?;
     }
     Ok(ok(json!({})))
 }

@@ -1,7 +1,14 @@
 //! Users as the browser sees them: looking one up by identifier (`GET /users`), creating a
 //! pending one (`POST /users`), and the signed-in user (`/currentuser`, with a bearer token).
+//!
+//! A bearer token is validated as an app's backend validates it (passage-core), and then as
+//! only this server can: its user must still exist and not be inactive, it must have been
+//! issued after the user's last revocation (sign out everywhere, deactivation), and its
+//! session (`sid`) must still be live — a token of a signed-out session is refused here at
+//! once, though it stays valid for backends until it expires. Changing the account (adding a
+//! passkey, an identifier) also needs a recent sign-in: a session signed in within
+//! [`recent_sign_in`](super::Settings::recent_sign_in).
 
-use crate::store::{SeedUser, User};
 use axum::{
     extract::{FromRequestParts, Path, Query, State},
     http::{StatusCode, request::Parts},
@@ -11,64 +18,34 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{App, AuthApiError, Body, Shared, ok};
+use crate::{
+    identifier::{Identifier, IdentifierError},
+    store::{SeedUser, Session, User, now},
+};
 
-/// An identifier as users type it, normalised: an email address (lower-cased) or an E.164
-/// phone number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Identifier {
-    Email(String),
-    Phone(String),
+/// An identifier from a request, or the answer that refuses it.
+pub(crate) fn identifier(raw: &str) -> Result<Identifier, AuthApiError> {
+    Identifier::parse(raw).map_err(refuse_identifier)
 }
 
-impl Identifier {
-    pub(crate) fn parse(raw: &str) -> Result<Self, AuthApiError> {
-        let raw = raw.trim();
-        if let Some(digits) = raw.strip_prefix('+')
-            && (8..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Ok(Self::Phone(raw.to_owned()));
-        }
-        let valid_email = raw.len() <= 254
-            && raw.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty()
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !domain.contains('@')
-            })
-            && !raw.chars().any(|c| {
-                // Mailbox syntax (`name <addr>`, quotes, comments, lists) would let one address
-                // pass for many: refused, only a bare address is an identifier.
-                c.is_whitespace() || c.is_control() || "<>\"(),;:[]\\".contains(c)
-            });
-        if valid_email {
-            Ok(Self::Email(raw.to_lowercase()))
-        } else {
-            Err(AuthApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_identifier",
-                "identifier: must be an email address or an E.164 phone number",
-            ))
-        }
-    }
+/// The answer for an identifier that does not parse.
+pub(crate) fn refuse_identifier(err: IdentifierError) -> AuthApiError {
+    AuthApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_identifier",
+        format!("identifier: {err}"),
+    )
+}
 
-    pub(crate) fn as_str(&self) -> &str {
-        match self {
-            Self::Email(s) | Self::Phone(s) => s,
-        }
+/// A new pending user with this identifier.
+pub(crate) fn seed(identifier: &Identifier) -> SeedUser {
+    let mut seed = SeedUser::default();
+    match identifier {
+        Identifier::Email(email) => seed.email = Some(email.clone()),
+        Identifier::Phone(phone) => seed.phone = Some(phone.clone()),
     }
-
-    /// A new pending user with this identifier.
-    pub(crate) fn seed(&self) -> SeedUser {
-        let mut seed = SeedUser::default();
-        match self {
-            Self::Email(email) => seed.email = Some(email.clone()),
-            Self::Phone(phone) => seed.phone = Some(phone.clone()),
-        }
-        seed.status = Some("pending".to_owned());
-        seed
-    }
+    seed.status = Some("pending".to_owned());
+    seed
 }
 
 /// The public user shape `GET /users` and the handshakes answer: no devices, no history.
@@ -107,7 +84,7 @@ pub(crate) async fn lookup(
     query: Result<Query<Lookup>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AuthApiError> {
     let Query(lookup) = query.map_err(|_| AuthApiError::bad_request("identifier: is required"))?;
-    let identifier = Identifier::parse(&lookup.identifier)?;
+    let identifier = identifier(&lookup.identifier)?;
     let user = state.store.user_by_identifier(identifier.as_str()).await?;
     Ok(ok(json!({ "user": user.as_ref().map(public_user) })))
 }
@@ -127,7 +104,7 @@ pub(crate) async fn create(
     State(state): State<Shared>,
     Body(request): Body<Create>,
 ) -> Result<Response, AuthApiError> {
-    let identifier = Identifier::parse(&request.identifier)?;
+    let identifier = identifier(&request.identifier)?;
     let user = pending_user(&state, &identifier).await?;
     Ok(ok(json!({ "user": public_user(&user) })))
 }
@@ -151,12 +128,16 @@ pub(crate) async fn pending_user(
             // passage-elements shows this text as is when it starts with "Public signup".
             "Public signup is disabled for this app",
         )),
-        None => Ok(state.store.insert_user(identifier.seed()).await?),
+        None => Ok(state.store.insert_user(seed(identifier)).await?),
     }
 }
 
-/// The user a request's bearer token names (validated as an app's backend validates it).
-pub(crate) struct CurrentUser(pub(crate) User);
+/// The user a request's bearer token names, and the token's session — validated as an app's
+/// backend validates it, and as only this server can (see the module's docs).
+pub(crate) struct CurrentUser {
+    pub(crate) user: User,
+    pub(crate) session: Session,
+}
 
 impl FromRequestParts<Shared> for CurrentUser {
     type Rejection = AuthApiError;
@@ -183,23 +164,66 @@ impl FromRequestParts<Shared> for CurrentUser {
         if user.status == "inactive" {
             return Err(AuthApiError::user_inactive());
         }
+        let issued = claims
+            .issued_at()
+            .and_then(|iat| i64::try_from(iat).ok())
+            .unwrap_or(0);
+        if issued <= user.revoked_at {
+            return Err(AuthApiError::unauthorized(
+                "the token was issued before its sessions were revoked",
+            ));
+        }
+        let ended = || AuthApiError::unauthorized("the token's session has ended");
+        let session_id = claims
+            .get("sid")
+            .and_then(Value::as_str)
+            .ok_or_else(ended)?;
+        let session = state
+            .store
+            .session(session_id)
+            .await?
+            .filter(|s| s.user_id == user.id && s.is_live(now().unix_timestamp()))
+            .ok_or_else(ended)?;
+        Ok(Self { user, session })
+    }
+}
+
+/// [`CurrentUser`] who signed in recently: what changing the account needs.
+pub(crate) struct RecentUser(pub(crate) User);
+
+impl FromRequestParts<Shared> for RecentUser {
+    type Rejection = AuthApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared,
+    ) -> Result<Self, Self::Rejection> {
+        let CurrentUser { user, session } = CurrentUser::from_request_parts(parts, state).await?;
+        let window = i64::try_from(state.settings.recent_sign_in.as_secs()).unwrap_or(i64::MAX);
+        if now().unix_timestamp() > session.signed_in_at.saturating_add(window) {
+            return Err(AuthApiError::new(
+                StatusCode::FORBIDDEN,
+                "recent_sign_in_required",
+                "sign in again to change your account",
+            ));
+        }
         Ok(Self(user))
     }
 }
 
 /// `GET /currentuser` → `{user}` with its devices.
-pub(crate) async fn current(CurrentUser(user): CurrentUser) -> Response {
+pub(crate) async fn current(CurrentUser { user, .. }: CurrentUser) -> Response {
     ok(json!({ "user": user }))
 }
 
 /// `GET /currentuser/devices` → `{devices}`.
-pub(crate) async fn devices(CurrentUser(user): CurrentUser) -> Response {
+pub(crate) async fn devices(CurrentUser { user, .. }: CurrentUser) -> Response {
     ok(json!({ "devices": user.webauthn_devices }))
 }
 
 /// `DELETE /currentuser/devices/{device_id}`: removes one of the user's passkeys.
 pub(crate) async fn revoke_device(
-    CurrentUser(user): CurrentUser,
+    RecentUser(user): RecentUser,
     State(state): State<Shared>,
     Path((_, device_id)): Path<(String, String)>,
 ) -> Result<Response, AuthApiError> {

@@ -25,7 +25,7 @@ use crate::{
     keys::SigningKey,
     management::{body, error::ApiError, reply},
     state::{Shared, lock},
-    store::SeedUser,
+    store::{SeedUser, UserQuery},
     token::TokenBuilder,
 };
 
@@ -86,7 +86,19 @@ async fn sign_in(
 ) -> Result<Response, ApiError> {
     let user = match query.user_id {
         Some(id) => shared.store.user(&id).await?,
-        None => shared.store.users().await?.into_iter().next(),
+        None => {
+            let first = UserQuery {
+                limit: 1,
+                ..UserQuery::default()
+            };
+            shared
+                .store
+                .list_users(&first)
+                .await?
+                .users
+                .into_iter()
+                .next()
+        }
     };
     let user_id = user.ok_or_else(ApiError::user_not_found)?.id;
     let token = mint(&shared, &user_id, None)?;
@@ -143,7 +155,11 @@ async fn seed(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Respons
 }
 
 async fn users(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
-    let users = shared.store.users().await?;
+    let all = UserQuery {
+        limit: usize::MAX,
+        ..UserQuery::default()
+    };
+    let users = shared.store.list_users(&all).await?.users;
     Ok(reply(StatusCode::OK, json!({ "users": users })))
 }
 
@@ -218,7 +234,14 @@ async fn set_fault(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Result<Re
 }
 
 async fn stats(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
-    let users = shared.store.users().await?.len();
+    let users = shared
+        .store
+        .list_users(&UserQuery {
+            limit: 0,
+            ..UserQuery::default()
+        })
+        .await?
+        .total;
     Ok(reply(
         StatusCode::OK,
         json!({ "jwks_hits": shared.jwks_hits.load(Ordering::Relaxed), "users": users }),

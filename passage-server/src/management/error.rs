@@ -91,7 +91,7 @@ impl From<crate::store::StoreError> for ApiError {
             StoreError::NoSuchUser => Self::user_not_found(),
             StoreError::NoSuchDevice => Self::device_not_found(),
             StoreError::Refused(reason) | StoreError::Limit(reason) => Self::bad_request(reason),
-            StoreError::Failed(cause) => {
+            StoreError::Failed(cause) | StoreError::InUse(cause) => {
                 tracing::error!(%cause, "storage failed");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,6 +1,7 @@
 //! `GET /v1/apps/{app_id}/users`: filters with operator prefixes, ordering, pagination, `_links`.
+//! The parameters become a [`UserQuery`]; the store cuts the page where it keeps the users.
 
-use std::{cmp::Ordering, collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     extract::{Query, State},
@@ -14,52 +15,15 @@ use time::{
 };
 
 use super::{error::ApiError, reply};
-use crate::{state::Shared, store::User};
+use crate::{
+    state::Shared,
+    store::{Field, Filter, Op, User, UserQuery, query::micros},
+};
 
 const MAX_LIMIT: usize = 500;
 const DEFAULT_LIMIT: usize = 20;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Eq,
-    Ne,
-    Gt,
-    Lt,
-    Like,
-    NotLike,
-}
-
-fn split_op(raw: &str) -> (Op, &str) {
-    for (prefix, op) in [
-        ("ne:", Op::Ne),
-        ("gt:", Op::Gt),
-        ("lt:", Op::Lt),
-        ("like:", Op::Like),
-        ("not_like:", Op::NotLike),
-    ] {
-        if let Some(rest) = raw.strip_prefix(prefix) {
-            return (op, rest);
-        }
-    }
-    (Op::Eq, raw)
-}
-
-fn compare<T: Ord>(op: Op, actual: &T, wanted: &T) -> bool {
-    match op {
-        Op::Eq | Op::Like => actual == wanted,
-        Op::Ne | Op::NotLike => actual != wanted,
-        Op::Gt => actual > wanted,
-        Op::Lt => actual < wanted,
-    }
-}
-
-fn text_matches(op: Op, actual: &str, wanted: &str) -> bool {
-    match op {
-        Op::Like => actual.contains(wanted),
-        Op::NotLike => !actual.contains(wanted),
-        _ => compare(op, &actual, &wanted),
-    }
-}
+/// The highest page number accepted: more than any list holds, far below an overflow.
+const MAX_PAGE: usize = 1_000_000_000;
 
 /// `2006-01-02T15:04:05.000000Z`, or RFC 3339.
 fn parse_time(raw: &str) -> Option<OffsetDateTime> {
@@ -71,53 +35,37 @@ fn parse_time(raw: &str) -> Option<OffsetDateTime> {
         .or_else(|| OffsetDateTime::parse(raw, &Rfc3339).ok())
 }
 
-type Filter = Box<dyn Fn(&User) -> bool + Send>;
-
+/// The filter a query parameter names, if it names one.
 fn filter(name: &str, raw: &str) -> Result<Option<Filter>, ApiError> {
-    let (op, value) = split_op(raw);
+    let (op, value) = Op::split(raw);
     let bad = || ApiError::bad_request(format!("{name}: invalid value"));
-    let value_owned = value.to_owned();
-    let filter: Filter = match name {
-        "identifier" => {
-            let wanted = value.to_lowercase();
-            Box::new(move |u| {
-                text_matches(op, &u.email, &wanted) || text_matches(op, &u.phone, &wanted)
-            })
-        }
-        "id" => Box::new(move |u| text_matches(op, &u.id, &value_owned)),
+    let Some(field) = Field::named(name).or((name == "identifier").then_some(Field::Email)) else {
+        return Ok(None);
+    };
+    Ok(Some(match name {
+        "identifier" => Filter::Identifier(op, value.to_lowercase()),
         "status" => {
             // An exact comparison needs a real status; `like:`/`not_like:` take any fragment.
             let fragment = matches!(op, Op::Like | Op::NotLike);
             if !fragment && !matches!(value, "active" | "inactive" | "pending") {
                 return Err(bad());
             }
-            Box::new(move |u| text_matches(op, &u.status, &value_owned))
+            Filter::Text(field, op, value.to_owned())
         }
-        "login_count" => {
-            let wanted: i64 = value.parse().map_err(|_| bad())?;
-            Box::new(move |u| compare(op, &u.login_count, &wanted))
-        }
+        "id" => Filter::Text(field, op, value.to_owned()),
+        "login_count" => Filter::Number(field, op, value.parse().map_err(|_| bad())?),
         "created_at" | "updated_at" | "last_login_at" => {
-            let wanted = parse_time(value).ok_or_else(bad)?;
-            let field = name.to_owned();
-            Box::new(move |u| {
-                let actual = match field.as_str() {
-                    "created_at" => u.created_at,
-                    "updated_at" => u.updated_at,
-                    _ => u.last_login_at,
-                };
-                compare(op, &actual, &wanted)
-            })
+            Filter::Number(field, op, micros(parse_time(value).ok_or_else(bad)?))
         }
+        // email and phone are ordered by, not filtered by (use `identifier`).
         _ => return Ok(None),
-    };
-    Ok(Some(filter))
+    }))
 }
 
-fn order(users: &mut [&User], order_by: &str) -> Result<(), ApiError> {
+fn order(order_by: &str) -> Result<Vec<(Field, bool)>, ApiError> {
     let mut keys = Vec::new();
     for part in order_by.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (field, dir) = part.split_once(':').unwrap_or((part, "ASC"));
+        let (name, dir) = part.split_once(':').unwrap_or((part, "ASC"));
         let descending = match dir.to_ascii_uppercase().as_str() {
             "ASC" => false,
             "DESC" => true,
@@ -127,47 +75,11 @@ fn order(users: &mut [&User], order_by: &str) -> Result<(), ApiError> {
                 ));
             }
         };
-        if !matches!(
-            field,
-            "created_at"
-                | "updated_at"
-                | "last_login_at"
-                | "login_count"
-                | "email"
-                | "phone"
-                | "id"
-                | "status"
-        ) {
-            return Err(ApiError::bad_request(format!(
-                "order_by: cannot order by {field}"
-            )));
-        }
-        keys.push((field.to_owned(), descending));
+        let field = Field::named(name)
+            .ok_or_else(|| ApiError::bad_request(format!("order_by: cannot order by {name}")))?;
+        keys.push((field, descending));
     }
-    users.sort_by(|a, b| {
-        for (field, descending) in &keys {
-            let ordering = match field.as_str() {
-                "created_at" => a.created_at.cmp(&b.created_at),
-                "updated_at" => a.updated_at.cmp(&b.updated_at),
-                "last_login_at" => a.last_login_at.cmp(&b.last_login_at),
-                "login_count" => a.login_count.cmp(&b.login_count),
-                "email" => a.email.cmp(&b.email),
-                "phone" => a.phone.cmp(&b.phone),
-                "status" => a.status.cmp(&b.status),
-                _ => a.id.cmp(&b.id),
-            };
-            let ordering = if *descending {
-                ordering.reverse()
-            } else {
-                ordering
-            };
-            if ordering != Ordering::Equal {
-                return ordering;
-            }
-        }
-        Ordering::Equal
-    });
-    Ok(())
+    Ok(keys)
 }
 
 fn list_item(user: &User) -> Value {
@@ -199,8 +111,10 @@ pub(super) async fn list_users(
     };
     let page = number("page", 1)?;
     let limit = number("limit", DEFAULT_LIMIT)?;
-    if page < 1 {
-        return Err(ApiError::bad_request("page: must be at least 1"));
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(ApiError::bad_request(format!(
+            "page: must be between 1 and {MAX_PAGE}"
+        )));
     }
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(format!(
@@ -214,30 +128,22 @@ pub(super) async fn list_users(
     })?;
     let mut filters = Vec::new();
     for (name, value) in &params {
-        if let Some(f) = filter(name, value)? {
-            filters.push(f);
-        }
+        filters.extend(filter(name, value)?);
     }
-
-    let all = shared.store.users().await?;
-    let mut users: Vec<&User> = all
-        .iter()
-        .filter(|u| u.created_at.unix_timestamp() < created_before)
-        .filter(|u| filters.iter().all(|f| f(u)))
-        .collect();
-    order(
-        &mut users,
-        params
-            .get("order_by")
-            .map_or("created_at:ASC", String::as_str),
-    )?;
-    let total = users.len();
-    let items: Vec<Value> = users
-        .iter()
-        .skip((page - 1).saturating_mul(limit))
-        .take(limit)
-        .map(|u| list_item(u))
-        .collect();
+    let query = UserQuery {
+        filters,
+        created_before,
+        order: order(
+            params
+                .get("order_by")
+                .map_or("created_at:ASC", String::as_str),
+        )?,
+        offset: (page - 1).saturating_mul(limit),
+        limit,
+    };
+    let found = shared.store.list_users(&query).await?;
+    let total = found.total;
+    let items: Vec<Value> = found.users.iter().map(list_item).collect();
 
     let last_page = total.div_ceil(limit).max(1);
     let extra: String = params
@@ -293,8 +199,8 @@ mod tests {
 
     #[test]
     fn operators_are_split() {
-        assert_eq!(split_op("gt:5"), (Op::Gt, "5"));
-        assert_eq!(split_op("not_like:x"), (Op::NotLike, "x"));
-        assert_eq!(split_op("plain"), (Op::Eq, "plain"));
+        assert_eq!(Op::split("gt:5"), (Op::Gt, "5"));
+        assert_eq!(Op::split("not_like:x"), (Op::NotLike, "x"));
+        assert_eq!(Op::split("plain"), (Op::Eq, "plain"));
     }
 }

@@ -6,8 +6,15 @@ use axum::{body::Bytes, extract::State, http::StatusCode, response::Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{body, error::ApiError, reply, valid_email, valid_phone};
-use crate::{ids::random_id, state::Shared, store::MagicLink};
+use super::{body, email, error::ApiError, phone, reply};
+use crate::{
+    ids::random_id,
+    state::Shared,
+    store::{MagicLink, hash},
+};
+
+/// The longest link lifetime accepted, in minutes: a week.
+const MAX_TTL: i64 = 7 * 24 * 60;
 
 const LANGUAGES: [&str; 7] = ["de", "en", "es", "it", "pl", "pt", "zh"];
 
@@ -55,8 +62,10 @@ pub(super) async fn create(
         ));
     }
     let ttl = request.ttl.unwrap_or(15);
-    if ttl < 1 {
-        return Err(ApiError::bad_request("ttl: must be at least 1"));
+    if !(1..=MAX_TTL).contains(&ttl) {
+        return Err(ApiError::bad_request(format!(
+            "ttl: must be between 1 and {MAX_TTL} minutes"
+        )));
     }
     if let Some(path) = &request.magic_link_path
         && (!path.starts_with('/') || path.starts_with("//"))
@@ -81,28 +90,22 @@ pub(super) async fn create(
         return Err(ApiError::bad_request("channel: must be email or phone"));
     }
     let store = &shared.store;
-    let (user, identifier) = if let Some(email) = &request.email {
-        if !valid_email(email) {
-            return Err(ApiError::bad_request(
-                "email: must be a valid email address.",
-            ));
-        }
+    let (user, identifier) = if let Some(raw) = &request.email {
+        let email = email(raw)?;
         if request.channel.as_deref().is_some_and(|c| c != "email") {
             return Err(ApiError::bad_request(
                 "channel: must be email for an email identifier",
             ));
         }
-        (store.user_by_identifier(email).await?, email.to_lowercase())
-    } else if let Some(phone) = &request.phone {
-        if !valid_phone(phone) {
-            return Err(ApiError::bad_request("phone: must be a valid E164 number."));
-        }
+        (store.user_by_identifier(&email).await?, email)
+    } else if let Some(raw) = &request.phone {
+        let phone = phone(raw)?;
         if request.channel.as_deref().is_some_and(|c| c != "phone") {
             return Err(ApiError::bad_request(
                 "channel: must be phone for a phone identifier",
             ));
         }
-        (store.user_by_identifier(phone).await?, phone.clone())
+        (store.user_by_identifier(&phone).await?, phone)
     } else {
         let channel = request
             .channel
@@ -131,6 +134,7 @@ pub(super) async fn create(
         identifier,
         redirect_url: request.redirect_url.unwrap_or_else(|| "/".to_owned()),
         url: format!("{}{}?psg_magic_link=ml{}", shared.auth_origin, path, secret),
+        secret_hash: hash(&secret),
         secret,
         user_id: user.id,
         activated: false,
@@ -138,10 +142,13 @@ pub(super) async fn create(
         kind,
         expires_at: crate::store::now() + time::Duration::minutes(ttl),
         collected: false,
-        // Handed to the app (the emulator sends no mail): opening it verifies nothing.
+        // Handed to the app (this API sends no mail): opening it verifies nothing.
         delivered: false,
+        browser: None,
+        same_browser: false,
     };
     let _sent = request.send.unwrap_or(false);
     shared.store.insert_magic_link(link.clone()).await?;
+    // The only time the secret and the URL are told: the store keeps their hash.
     Ok(reply(StatusCode::CREATED, json!({ "magic_link": link })))
 }

@@ -96,11 +96,19 @@ async fn authorize(
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, key)| key.trim());
-    if presented != Some(shared.api_key.as_str()) {
+    // Compared in constant time: how long a refusal takes says nothing about the key.
+    let matches = presented.is_some_and(|key| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(key.as_bytes(), shared.api_key.as_bytes())
+            .is_ok()
+    });
+    if !matches {
         return Err(ApiError::unauthorized());
     }
     Ok(next.run(request).await)
 }
+
+/// The largest request body accepted (a user with its metadata, a magic link): 1 MiB.
+pub(crate) const BODY_LIMIT: usize = 1024 * 1024;
 
 /// Parses a JSON body into `T`, answering 400 `invalid_request` otherwise.
 pub(crate) fn body<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> Result<T, ApiError> {
@@ -108,22 +116,16 @@ pub(crate) fn body<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> Result<T, Api
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
 
-pub(crate) fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.contains(char::is_whitespace)
+/// An email address as sign-up normalises it, or the 400 that refuses it.
+pub(crate) fn email(raw: &str) -> Result<String, ApiError> {
+    crate::identifier::Identifier::email(raw)
+        .map(|email| email.as_str().to_owned())
+        .map_err(|err| ApiError::bad_request(format!("email: {err}.")))
 }
 
-pub(crate) fn valid_phone(phone: &str) -> bool {
-    let Some(digits) = phone.strip_prefix('+') else {
-        return false;
-    };
-    (7..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
+/// A phone number in E.164, or the 400 that refuses it.
+pub(crate) fn phone(raw: &str) -> Result<String, ApiError> {
+    crate::identifier::Identifier::phone(raw)
+        .map(|phone| phone.as_str().to_owned())
+        .map_err(|_| ApiError::bad_request("phone: must be a valid E164 number."))
 }

@@ -27,6 +27,8 @@ pub(crate) fn router(shared: Arc<Shared>, development: bool) -> Router {
         router = router.nest(dev::PREFIX, dev::routes());
     }
     let router = router
+        .layer(axum::extract::DefaultBodyLimit::max(super::BODY_LIMIT))
+        .layer(middleware::from_fn(json_refusals))
         .fallback(|method: Method, uri: Uri| async move {
             ApiError::route_not_found(method.as_str(), uri.path())
         })
@@ -53,6 +55,26 @@ async fn logs(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
     }
     let response = next.run(request).await;
     tracing::info!(%method, %path, status = response.status().as_u16(), "passage");
+    response
+}
+
+/// A body over the limit is refused as JSON `{code, error}` (413), like every other refusal,
+/// not with axum's plain text.
+async fn json_refusals(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|ct| !ct.as_bytes().starts_with(b"application/json"))
+    {
+        return ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "The request body is too large.",
+        )
+        .into_response();
+    }
     response
 }
 

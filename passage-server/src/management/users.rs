@@ -12,7 +12,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{body, error::ApiError, reply, valid_email, valid_phone};
+use super::{body, email, error::ApiError, phone, reply};
 use crate::{
     state::Shared,
     store::{Change, SeedUser, User},
@@ -29,18 +29,14 @@ struct UserBody {
     user_metadata: Option<Map<String, Value>>,
 }
 
-fn check_identifiers(body: &UserBody) -> Result<(), ApiError> {
-    if let Some(email) = body.email.as_deref().filter(|e| !e.is_empty())
-        && !valid_email(email)
-    {
-        return Err(ApiError::bad_request(
-            "email: must be a valid email address.",
-        ));
+/// The body's identifiers, normalised as sign-up normalises them (an empty one stays empty:
+/// it removes the identifier on an update).
+fn check_identifiers(body: &mut UserBody) -> Result<(), ApiError> {
+    if let Some(raw) = body.email.as_mut().filter(|e| !e.is_empty()) {
+        *raw = email(raw)?;
     }
-    if let Some(phone) = body.phone.as_deref().filter(|p| !p.is_empty())
-        && !valid_phone(phone)
-    {
-        return Err(ApiError::bad_request("phone: must be a valid E164 number."));
+    if let Some(raw) = body.phone.as_mut().filter(|p| !p.is_empty()) {
+        *raw = phone(raw)?;
     }
     Ok(())
 }
@@ -53,8 +49,8 @@ pub(super) async fn create(
     State(shared): State<Arc<Shared>>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: UserBody = body(&bytes)?;
-    check_identifiers(&request)?;
+    let mut request: UserBody = body(&bytes)?;
+    check_identifiers(&mut request)?;
     let seed = SeedUser {
         email: request.email.filter(|e| !e.is_empty()),
         phone: request.phone.filter(|p| !p.is_empty()),
@@ -82,8 +78,8 @@ pub(super) async fn update(
     Path((_app_id, user_id)): Path<(String, String)>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: UserBody = body(&bytes)?;
-    check_identifiers(&request)?;
+    let mut request: UserBody = body(&bytes)?;
+    check_identifiers(&mut request)?;
     let change = Change {
         email: request.email,
         phone: request.phone,
@@ -98,11 +94,15 @@ pub(super) async fn delete(
     Path((_app_id, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     shared.store.delete_user(&user_id).await?;
+    shared.revoked(&user_id);
     Ok(reply(StatusCode::OK, json!({})))
 }
 
 async fn set_status(shared: &Shared, user_id: &str, status: &str) -> Result<Response, ApiError> {
     let user = shared.store.set_status(user_id, status).await?;
+    if status == "inactive" {
+        shared.revoked(user_id);
+    }
     Ok(user_response(StatusCode::OK, &user))
 }
 
@@ -147,6 +147,7 @@ pub(super) async fn revoke_tokens(
     State(shared): State<Arc<Shared>>,
     Path((_app_id, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    shared.store.revoke_refresh_tokens(&user_id).await?;
+    shared.store.revoke_sessions(&user_id).await?;
+    shared.revoked(&user_id);
     Ok(reply(StatusCode::OK, json!({})))
 }

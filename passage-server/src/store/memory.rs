@@ -1,18 +1,18 @@
-//! [`MemoryStore`]: everything in memory, gone when the process ends.
+//! [`MemoryStore`]: everything in memory, gone when the process ends. The emulator's, and
+//! `passage-server --dev`'s without a database. One lock: every operation is atomic.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{Mutex, MutexGuard},
 };
 
-use serde_json::{Map, json};
 use time::OffsetDateTime;
 
 use super::{
-    Change, Device, DeviceRules, MagicLink, RefreshToken, SeedUser, Store, StoreError, StoreFuture,
-    StoredKey, User, never, now, refusals,
+    Activation, Change, Device, DeviceRules, Handshake, MagicLink, Refresh, RefreshToken, SeedUser,
+    Session, Store, StoreError, StoreFuture, StoredKey, User, UserPage, UserQuery, now, refusals,
+    rules,
 };
-use crate::ids::random_id;
 
 /// A store in memory: the emulator's, and `passage-server --dev`'s.
 #[derive(Debug, Default)]
@@ -20,13 +20,24 @@ pub struct MemoryStore {
     data: Mutex<Data>,
 }
 
+/// A refresh token as kept, with whether it was used.
+#[derive(Debug, Clone)]
+struct Token {
+    token: RefreshToken,
+    used: bool,
+}
+
 #[derive(Debug, Default)]
 struct Data {
     users: Vec<User>,
     /// Passkey material by device id.
     passkeys: HashMap<String, String>,
-    refresh_tokens: HashMap<String, RefreshToken>,
+    sessions: HashMap<String, Session>,
+    refresh_tokens: HashMap<String, Token>,
     magic_links: Vec<MagicLink>,
+    handshakes: HashMap<String, Handshake>,
+    /// Message times (ms) by key, oldest first.
+    sends: HashMap<String, VecDeque<i64>>,
     keys: Vec<StoredKey>,
 }
 
@@ -44,6 +55,26 @@ impl Data {
             (!u.email.is_empty() && u.email == identifier)
                 || (!u.phone.is_empty() && u.phone == identifier)
         })
+    }
+
+    /// Ends every session of `user_id` and removes their refresh tokens.
+    fn end_sessions(&mut self, user_id: &str) {
+        for session in self.sessions.values_mut() {
+            if session.user_id == user_id {
+                session.ended = true;
+            }
+        }
+        self.refresh_tokens
+            .retain(|_, token| token.token.user_id != user_id);
+    }
+
+    /// Ends one session and removes its refresh tokens.
+    fn end_session(&mut self, session_id: &str) {
+        if let Some(session) = self.sessions.get_mut(session_id) {
+            session.ended = true;
+        }
+        self.refresh_tokens
+            .retain(|_, token| token.token.session_id != session_id);
     }
 }
 
@@ -63,117 +94,22 @@ impl MemoryStore {
     }
 }
 
-/// A new user from a seed: the rules every store applies.
-pub(crate) fn new_user(seed: SeedUser) -> Result<(User, Vec<Device>), StoreError> {
-    let email = seed.email.unwrap_or_default().to_lowercase();
-    let phone = seed.phone.unwrap_or_default();
-    if email.is_empty() && phone.is_empty() {
-        return Err(StoreError::Refused("email or phone is required"));
-    }
-    let status = seed.status.unwrap_or_else(|| "active".to_owned());
-    if !matches!(status.as_str(), "active" | "inactive" | "pending") {
-        return Err(StoreError::Refused(
-            "status must be active, inactive or pending",
-        ));
-    }
-    let now = now();
-    let devices: Vec<Device> = seed
-        .devices
-        .into_iter()
-        .map(|name| Device::passkey(name, random_id(), now))
-        .collect();
-    let user = User {
-        id: seed.id.unwrap_or_else(random_id),
-        email,
-        phone,
-        external_id: String::new(),
-        email_verified: false,
-        phone_verified: false,
-        webauthn: false,
-        login_count: 0,
-        status,
-        created_at: now,
-        updated_at: now,
-        last_login_at: never(),
-        user_metadata: seed.user_metadata,
-        recent_events: Vec::new(),
-        social_connections: Map::new(),
-        webauthn_devices: Vec::new(),
-        webauthn_types: Vec::new(),
-        refresh_token_revocations: 0,
-    };
-    Ok((user, devices))
-}
-
-/// Whether a user with `status` and `devices` may add one under `rules`: every store's check.
-pub(crate) fn check_rules(
-    status: &str,
-    devices: usize,
-    rules: DeviceRules,
-) -> Result<(), StoreError> {
-    if rules.first && (status != "pending" || devices > 0) {
-        return Err(StoreError::Refused(refusals::NOT_FIRST));
-    }
-    if rules.max > 0 && devices >= rules.max {
-        return Err(StoreError::Limit(refusals::TOO_MANY_DEVICES));
-    }
-    Ok(())
-}
-
-/// Adds `device` to `user`, keeping the derived fields right.
-pub(crate) fn attach(user: &mut User, device: Device) {
-    user.webauthn_devices.push(device);
-    refresh_webauthn(user);
-}
-
-/// `webauthn` and `webauthn_types` follow the devices.
-pub(crate) fn refresh_webauthn(user: &mut User) {
-    user.webauthn = !user.webauthn_devices.is_empty();
-    user.webauthn_types = if user.webauthn {
-        vec!["passkey".to_owned()]
-    } else {
-        Vec::new()
-    };
-}
-
-/// A recent-event record of a sign-in.
-pub(crate) fn login_event(at: OffsetDateTime) -> serde_json::Value {
-    let at = at
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    json!({
-        "id": random_id(),
-        "type": "login",
-        "ip_addr": "127.0.0.1",
-        "user_agent": "passage-emulator",
-        "user_agent_display": "Passage emulator",
-        "created_at": at,
-        "completed_at": at,
-        "status": "complete",
-        "action": "login",
-        "social_login_type": null,
-    })
-}
-
-/// Applies a change, after the duplicate check.
-pub(crate) fn apply(user: &mut User, change: Change) {
-    if let Some(email) = change.email {
-        user.email = email.to_lowercase();
-        user.email_verified = false;
-    }
-    if let Some(phone) = change.phone {
-        user.phone = phone;
-        user.phone_verified = false;
-    }
-    if let Some(metadata) = change.user_metadata {
-        user.user_metadata = Some(metadata);
-    }
-    user.updated_at = now();
-}
-
 impl Store for MemoryStore {
-    fn users<'a>(&'a self) -> StoreFuture<'a, Vec<User>> {
-        Box::pin(async move { Ok(self.data().users.clone()) })
+    fn list_users<'a>(&'a self, query: &'a UserQuery) -> StoreFuture<'a, UserPage> {
+        Box::pin(async move {
+            let data = self.data();
+            let mut users: Vec<&User> = data.users.iter().filter(|u| query.matches(u)).collect();
+            users.sort_by(|a, b| query.compare(a, b));
+            Ok(UserPage {
+                total: users.len(),
+                users: users
+                    .into_iter()
+                    .skip(query.offset)
+                    .take(query.limit)
+                    .cloned()
+                    .collect(),
+            })
+        })
     }
 
     fn user<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<User>> {
@@ -186,7 +122,7 @@ impl Store for MemoryStore {
 
     fn insert_user<'a>(&'a self, seed: SeedUser) -> StoreFuture<'a, User> {
         Box::pin(async move {
-            let (mut user, devices) = new_user(seed)?;
+            let (mut user, devices) = rules::new_user(seed)?;
             let mut data = self.data();
             for identifier in [&user.email, &user.phone] {
                 if !identifier.is_empty() && data.by_identifier(identifier).is_some() {
@@ -199,7 +135,7 @@ impl Store for MemoryStore {
                 return Err(StoreError::Refused("a user with this id already exists"));
             }
             for device in devices {
-                attach(&mut user, device);
+                rules::attach(&mut user, device);
             }
             data.users.push(user.clone());
             Ok(user)
@@ -222,7 +158,7 @@ impl Store for MemoryStore {
                 }
             }
             let user = data.user_mut(id)?;
-            apply(user, change);
+            rules::apply(user, change);
             Ok(user.clone())
         })
     }
@@ -231,9 +167,12 @@ impl Store for MemoryStore {
         Box::pin(async move {
             let mut data = self.data();
             let user = data.user_mut(id)?;
-            status.clone_into(&mut user.status);
-            user.updated_at = now();
-            Ok(user.clone())
+            let revokes = rules::set_status(user, status);
+            let user = user.clone();
+            if revokes {
+                data.end_sessions(id);
+            }
+            Ok(user)
         })
     }
 
@@ -245,8 +184,11 @@ impl Store for MemoryStore {
             for device in &user.webauthn_devices {
                 data.passkeys.remove(&device.id);
             }
-            data.refresh_tokens.retain(|_, t| t.user_id != id);
+            data.end_sessions(id);
+            data.sessions.retain(|_, s| s.user_id != id);
             data.magic_links.retain(|l| l.user_id != id);
+            data.handshakes
+                .retain(|_, h| h.user_id.as_deref() != Some(id));
             Ok(())
         })
     }
@@ -255,6 +197,31 @@ impl Store for MemoryStore {
         Box::pin(async move {
             self.data().user_mut(id)?.record_login(now());
             Ok(())
+        })
+    }
+
+    fn expire_pending<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, usize> {
+        Box::pin(async move {
+            let mut data = self.data();
+            let expired: Vec<String> = data
+                .users
+                .iter()
+                .filter(|u| {
+                    u.status == "pending"
+                        && u.webauthn_devices.is_empty()
+                        && u.login_count == 0
+                        && u.created_at < before
+                })
+                .map(|u| u.id.clone())
+                .collect();
+            data.users.retain(|u| !expired.contains(&u.id));
+            data.magic_links.retain(|l| !expired.contains(&l.user_id));
+            data.handshakes.retain(|_, h| {
+                h.user_id
+                    .as_ref()
+                    .is_none_or(|user| !expired.contains(user))
+            });
+            Ok(expired.len())
         })
     }
 
@@ -276,9 +243,9 @@ impl Store for MemoryStore {
                 return Err(StoreError::Refused(refusals::CREDENTIAL_TAKEN));
             }
             let user = data.user_mut(user_id)?;
-            check_rules(&user.status, user.webauthn_devices.len(), rules)?;
+            rules::check_rules(&user.status, user.webauthn_devices.len(), rules)?;
             let device_id = device.id.clone();
-            attach(data.user_mut(user_id)?, device);
+            rules::attach(user, device);
             data.passkeys.insert(device_id, passkey);
             Ok(())
         })
@@ -350,35 +317,119 @@ impl Store for MemoryStore {
             if user.webauthn_devices.len() == before {
                 return Err(StoreError::NoSuchDevice);
             }
-            refresh_webauthn(user);
+            rules::refresh_webauthn(user);
             data.passkeys.remove(device_id);
             Ok(())
         })
     }
 
-    fn revoke_refresh_tokens<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, ()> {
+    fn revoke_sessions<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut data = self.data();
-            data.user_mut(user_id)?.refresh_token_revocations += 1;
-            data.refresh_tokens.retain(|_, t| t.user_id != user_id);
+            let user = data.user_mut(user_id)?;
+            rules::revoke(user);
+            user.refresh_token_revocations = user.refresh_token_revocations.saturating_add(1);
+            data.end_sessions(user_id);
             Ok(())
         })
     }
 
-    fn insert_refresh_token<'a>(&'a self, token: RefreshToken) -> StoreFuture<'a, ()> {
+    fn start_session<'a>(&'a self, session: Session, token: RefreshToken) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.data().refresh_tokens.insert(token.hash.clone(), token);
+            let mut data = self.data();
+            data.user_mut(&session.user_id)?;
+            data.refresh_tokens
+                .insert(token.hash.clone(), Token { token, used: false });
+            data.sessions.insert(session.id.clone(), session);
             Ok(())
         })
     }
 
-    fn take_refresh_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<RefreshToken>> {
-        Box::pin(async move { Ok(self.data().refresh_tokens.remove(hash)) })
+    fn session<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Session>> {
+        Box::pin(async move { Ok(self.data().sessions.get(id).cloned()) })
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        hash: &'a str,
+        mut next: RefreshToken,
+        now: i64,
+    ) -> StoreFuture<'a, Refresh> {
+        Box::pin(async move {
+            let mut data = self.data();
+            let Some(token) = data.refresh_tokens.get(hash).cloned() else {
+                return Ok(Refresh::Unknown);
+            };
+            let session = data.sessions.get(&token.token.session_id).cloned();
+            let outcome = rules::refresh(token.token.expires_at, token.used, session.as_ref(), now);
+            match &outcome {
+                Refresh::Rotated(session) => {
+                    if let Some(token) = data.refresh_tokens.get_mut(hash) {
+                        token.used = true;
+                    }
+                    if let Some(kept) = data.sessions.get_mut(&session.id) {
+                        kept.refreshed_at = now;
+                    }
+                    next.session_id.clone_from(&session.id);
+                    next.user_id.clone_from(&session.user_id);
+                    next.expires_at = next.expires_at.min(session.expires_at);
+                    data.refresh_tokens.insert(
+                        next.hash.clone(),
+                        Token {
+                            token: next,
+                            used: false,
+                        },
+                    );
+                }
+                Refresh::Reused | Refresh::Ended => {
+                    data.end_session(&token.token.session_id);
+                }
+                Refresh::Unknown => {}
+            }
+            Ok(match outcome {
+                Refresh::Rotated(mut session) => {
+                    session.refreshed_at = now;
+                    Refresh::Rotated(session)
+                }
+                other => other,
+            })
+        })
+    }
+
+    fn end_session<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut data = self.data();
+            if let Some(session_id) = data
+                .refresh_tokens
+                .get(hash)
+                .map(|t| t.token.session_id.clone())
+            {
+                data.end_session(&session_id);
+            }
+            Ok(())
+        })
+    }
+
+    fn purge_sessions<'a>(&'a self, now: i64) -> StoreFuture<'a, usize> {
+        Box::pin(async move {
+            let mut data = self.data();
+            let before = data.sessions.len();
+            data.sessions.retain(|_, s| s.is_live(now));
+            let Data {
+                sessions,
+                refresh_tokens,
+                ..
+            } = &mut *data;
+            refresh_tokens.retain(|_, t| {
+                sessions.contains_key(&t.token.session_id) && now < t.token.expires_at
+            });
+            Ok(before - data.sessions.len())
+        })
     }
 
     fn insert_magic_link<'a>(&'a self, link: MagicLink) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.data().magic_links.push(link);
+            self.data().magic_links.push(link.without_secret());
             Ok(())
         })
     }
@@ -389,42 +440,123 @@ impl Store for MemoryStore {
 
     fn activate_magic_link<'a>(
         &'a self,
-        secret: &'a str,
+        secret_hash: &'a str,
+        browser: Option<&'a str>,
         now: OffsetDateTime,
-    ) -> StoreFuture<'a, Option<MagicLink>> {
+    ) -> StoreFuture<'a, Activation> {
         Box::pin(async move {
             let mut data = self.data();
-            let Some(link) = data
+            let Some(index) = data
                 .magic_links
-                .iter_mut()
-                .find(|l| l.secret == secret && !l.activated && now < l.expires_at)
+                .iter()
+                .position(|l| l.secret_hash == secret_hash)
             else {
-                return Ok(None);
+                return Ok(Activation::Unknown);
             };
-            let mut activated = link.clone();
-            activated.activated = true;
-            // The user first: a failure leaves the link unused, as a rolled-back transaction would.
-            data.user_mut(&activated.user_id)?
-                .verify_by_link(&activated);
-            if let Some(link) = data.magic_links.iter_mut().find(|l| l.id == activated.id) {
-                link.activated = true;
+            let mut link = data.magic_links[index].clone();
+            let mut user = data.user_mut(&link.user_id)?.clone();
+            match rules::activate(&mut link, &mut user, browser, now) {
+                None => Ok(Activation::Unknown),
+                Some(false) => Ok(Activation::Inactive),
+                Some(true) => {
+                    let id = user.id.clone();
+                    *data.user_mut(&id)? = user;
+                    data.magic_links[index] = link.clone();
+                    Ok(Activation::Activated(Box::new(link)))
+                }
             }
-            Ok(Some(activated))
         })
     }
 
-    fn collect_magic_link<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
+    fn collect_magic_link<'a>(&'a self, id: &'a str, now: OffsetDateTime) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let mut data = self.data();
             let Some(link) = data
                 .magic_links
                 .iter_mut()
-                .find(|l| l.id == id && l.activated && !l.collected)
+                .find(|l| l.id == id && rules::collectable(l, now))
             else {
                 return Ok(false);
             };
             link.collected = true;
             Ok(true)
+        })
+    }
+
+    fn put_handshake<'a>(
+        &'a self,
+        id: &'a str,
+        handshake: Handshake,
+        capacity: usize,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut data = self.data();
+            if data.handshakes.len() >= capacity {
+                let now = now().unix_timestamp();
+                data.handshakes.retain(|_, h| now < h.expires_at);
+            }
+            while data.handshakes.len() >= capacity.max(1) {
+                let oldest = data
+                    .handshakes
+                    .iter()
+                    .min_by_key(|(_, h)| h.expires_at)
+                    .map(|(id, _)| id.clone());
+                match oldest {
+                    Some(oldest) => data.handshakes.remove(&oldest),
+                    None => break,
+                };
+            }
+            data.handshakes.insert(id.to_owned(), handshake);
+            Ok(())
+        })
+    }
+
+    fn take_handshake<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<Handshake>> {
+        Box::pin(async move {
+            Ok(self
+                .data()
+                .handshakes
+                .remove(id)
+                .filter(|h| now < h.expires_at))
+        })
+    }
+
+    fn count_send<'a>(
+        &'a self,
+        key: &'a str,
+        now_ms: i64,
+        window_ms: i64,
+        max: usize,
+        capacity: usize,
+    ) -> StoreFuture<'a, Option<i64>> {
+        Box::pin(async move {
+            let mut data = self.data();
+            if !data.sends.contains_key(key) && data.sends.len() >= capacity {
+                data.sends
+                    .retain(|_, times| times.back().is_some_and(|t| now_ms - t < window_ms));
+                while data.sends.len() >= capacity.max(1) {
+                    let stalest = data
+                        .sends
+                        .iter()
+                        .min_by_key(|(_, times)| times.back().copied().unwrap_or(i64::MIN))
+                        .map(|(key, _)| key.clone());
+                    match stalest {
+                        Some(key) => data.sends.remove(&key),
+                        None => break,
+                    };
+                }
+            }
+            let times = data.sends.entry(key.to_owned()).or_default();
+            while times.front().is_some_and(|t| now_ms - t >= window_ms) {
+                times.pop_front();
+            }
+            if let Some(first) = times.front()
+                && times.len() >= max
+            {
+                return Ok(Some(window_ms - (now_ms - first)));
+            }
+            times.push_back(now_ms);
+            Ok(None)
         })
     }
 
@@ -434,7 +566,30 @@ impl Store for MemoryStore {
 
     fn add_signing_key<'a>(&'a self, key: StoredKey) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.data().keys.push(key);
+            let mut data = self.data();
+            if !data.keys.iter().any(|k| k.kid == key.kid) {
+                data.keys.push(key);
+            }
+            Ok(())
+        })
+    }
+
+    fn first_signing_key<'a>(&'a self, key: StoredKey) -> StoreFuture<'a, Vec<StoredKey>> {
+        Box::pin(async move {
+            let mut data = self.data();
+            if data.keys.is_empty() {
+                data.keys.push(key);
+            }
+            Ok(data.keys.clone())
+        })
+    }
+
+    fn replace_signing_key<'a>(&'a self, key: StoredKey) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut data = self.data();
+            if let Some(kept) = data.keys.iter_mut().find(|k| k.kid == key.kid) {
+                *kept = key;
+            }
             Ok(())
         })
     }

@@ -1,15 +1,23 @@
-//! What a Passage keeps — users and their devices, passkey material, refresh tokens, magic
-//! links, signing keys — behind one trait, [`Store`], with one implementation per database:
-//! [`MemoryStore`] (development and tests), `SqliteStore` (feature `sqlite`). The types are the
-//! wire's (`docs/wire-format.md`).
+//! What a Passage keeps — users and their devices, passkey material, sessions and refresh
+//! tokens, magic links, WebAuthn handshakes, message counts, signing keys — behind one trait,
+//! [`Store`], with one implementation per database: [`MemoryStore`] (development and tests),
+//! `SqliteStore` (feature `sqlite`). Secrets are kept as hashes (refresh tokens, link secrets)
+//! or as the server hands them over (signing keys, sealed by the server when it has a key).
 
 mod memory;
+mod model;
+pub(crate) mod query;
+mod rules;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use time::OffsetDateTime;
+
+pub use model::{
+    Activation, Change, Device, DeviceRules, Handshake, Icons, MagicLink, Refresh, RefreshToken,
+    SeedUser, Session, StoredKey, User, UserPage, refusals,
+};
+pub use query::{Field, Filter, Op, UserQuery};
 
 pub use crate::ids::random_id;
 pub use memory::MemoryStore;
@@ -21,281 +29,14 @@ pub use sqlite::SqliteStore;
 pub type StoreFuture<'a, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
-/// A user as a store keeps it; serialized as Passage's `UserInfo`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[non_exhaustive]
-#[allow(missing_docs)] // the fields are Passage's own (docs/wire-format.md)
-pub struct User {
-    pub id: String,
-    pub email: String,
-    pub phone: String,
-    pub external_id: String,
-    pub email_verified: bool,
-    pub phone_verified: bool,
-    pub webauthn: bool,
-    pub login_count: i64,
-    pub status: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub last_login_at: OffsetDateTime,
-    pub user_metadata: Option<Map<String, Value>>,
-    pub recent_events: Vec<Value>,
-    pub social_connections: Map<String, Value>,
-    pub webauthn_devices: Vec<Device>,
-    pub webauthn_types: Vec<String>,
-    /// How many times "revoke refresh tokens" was called (not on the wire).
-    #[serde(skip)]
-    pub refresh_token_revocations: u32,
-}
-
-/// A passkey or security key registered to a user (`WebAuthnDevices`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[non_exhaustive]
-#[allow(missing_docs)] // the fields are Passage's own (docs/wire-format.md)
-pub struct Device {
-    pub id: String,
-    pub cred_id: String,
-    pub friendly_name: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub last_login_at: OffsetDateTime,
-    pub usage_count: i64,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub icons: Icons,
-}
-
-/// Device icons: both keys always present, values nullable.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub struct Icons {
-    pub light: Option<String>,
-    pub dark: Option<String>,
-}
-
-/// A user to load into the emulator (from `--users FILE`, the dev endpoint, or code).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct SeedUser {
-    /// The user id (random when absent).
-    #[serde(default)]
-    pub id: Option<String>,
-    /// Email address (lowercased).
-    #[serde(default)]
-    pub email: Option<String>,
-    /// Phone number in E.164.
-    #[serde(default)]
-    pub phone: Option<String>,
-    /// `active` (default), `inactive` or `pending`.
-    #[serde(default)]
-    pub status: Option<String>,
-    /// Custom metadata.
-    #[serde(default)]
-    pub user_metadata: Option<Map<String, Value>>,
-    /// Names of passkeys to register to the user.
-    #[serde(default)]
-    pub devices: Vec<String>,
-}
-
-impl SeedUser {
-    /// A seed user with this email.
-    #[must_use]
-    pub fn email(email: impl Into<String>) -> Self {
-        Self {
-            email: Some(email.into()),
-            ..Self::default()
-        }
-    }
-
-    /// Sets the user id.
-    #[must_use]
-    pub fn with_id(mut self, id: impl Into<String>) -> Self {
-        self.id = Some(id.into());
-        self
-    }
-
-    /// Sets the phone number.
-    #[must_use]
-    pub fn with_phone(mut self, phone: impl Into<String>) -> Self {
-        self.phone = Some(phone.into());
-        self
-    }
-
-    /// Sets the status (`active`, `inactive` or `pending`).
-    #[must_use]
-    pub fn with_status(mut self, status: impl Into<String>) -> Self {
-        self.status = Some(status.into());
-        self
-    }
-
-    /// Registers a passkey with this name.
-    #[must_use]
-    pub fn with_device(mut self, name: impl Into<String>) -> Self {
-        self.devices.push(name.into());
-        self
-    }
-}
-
-/// A created magic link; serialized as Passage's `MagicLink`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[allow(missing_docs)] // the fields are Passage's own (docs/wire-format.md)
-pub struct MagicLink {
-    pub id: String,
-    pub app_id: String,
-    pub identifier: String,
-    pub redirect_url: String,
-    pub secret: String,
-    pub url: String,
-    pub user_id: String,
-    pub activated: bool,
-    /// Lifetime in minutes.
-    pub ttl: i64,
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// When it stops working (not on the wire).
-    #[serde(skip, default = "never")]
-    pub expires_at: OffsetDateTime,
-    /// Whether a waiting page has collected the sign-in it made (not on the wire).
-    #[serde(skip)]
-    pub collected: bool,
-    /// Whether the server delivered it (by mail) itself, rather than handing it to the app that
-    /// asked for it through the Management API: only then does opening it verify the address
-    /// (not on the wire).
-    #[serde(skip)]
-    pub delivered: bool,
-}
-
-impl User {
-    /// A new user from a seed, with the rules every store applies (an identifier, a known
-    /// status, the email lower-cased), and the devices the seed names.
-    ///
-    /// # Errors
-    /// [`StoreError::Refused`] without an identifier or with an unknown status.
-    pub fn from_seed(seed: SeedUser) -> Result<(Self, Vec<Device>), StoreError> {
-        memory::new_user(seed)
-    }
-
-    /// Applies a change (after the store checked that no other user holds its identifiers).
-    pub fn apply(&mut self, change: Change) {
-        memory::apply(self, change);
-    }
-
-    /// Records a sign-in at `at`: login count, last login, a recent event.
-    pub fn record_login(&mut self, at: OffsetDateTime) {
-        self.login_count += 1;
-        self.last_login_at = at;
-        self.recent_events.insert(0, memory::login_event(at));
-        self.recent_events.truncate(10);
-    }
-
-    /// Marks the address a magic link was delivered to as verified, if the server delivered it
-    /// itself and it is still this user's email or phone: opening the link proved that the user
-    /// receives messages there. A link handed to the app through the Management API proves
-    /// nothing about the address.
-    pub fn verify_by_link(&mut self, link: &MagicLink) {
-        if !link.delivered {
-            return;
-        }
-        let sent_to = link.identifier.to_lowercase();
-        if !self.email.is_empty() && self.email == sent_to {
-            self.email_verified = true;
-        }
-        if !self.phone.is_empty() && self.phone == sent_to {
-            self.phone_verified = true;
-        }
-    }
-
-    /// Sets the user's devices, and the fields that follow them (`webauthn`, `webauthn_types`).
-    pub fn set_devices(&mut self, devices: Vec<Device>) {
-        self.webauthn_devices = devices;
-        memory::refresh_webauthn(self);
-    }
-}
-
-impl Device {
-    /// A new passkey with a fresh id, registered at `at`.
-    #[must_use]
-    pub fn passkey(friendly_name: String, cred_id: String, at: OffsetDateTime) -> Self {
-        Self {
-            id: crate::ids::random_id(),
-            cred_id,
-            friendly_name,
-            created_at: at,
-            updated_at: at,
-            last_login_at: at,
-            usage_count: 0,
-            kind: "passkey".to_owned(),
-            icons: Icons::default(),
-        }
-    }
-}
-
-/// Changes to a user (fields left `None` stay as they are).
-#[derive(Debug, Clone, Default)]
-pub struct Change {
-    /// A new email (lower-cased; no longer verified).
-    pub email: Option<String>,
-    /// A new phone (no longer verified).
-    pub phone: Option<String>,
-    /// New metadata (replaces the old).
-    pub user_metadata: Option<Map<String, Value>>,
-}
-
-/// What [`Store::add_device`] checks, in the same atomic step as the insert (so two requests at
-/// once, on one process or several, cannot both pass).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DeviceRules {
-    /// Only as the first passkey of a pending user (a registration): refused when the user holds
-    /// a passkey already or is not pending.
-    pub first: bool,
-    /// At most this many devices per user (0: no limit): refused with [`StoreError::Limit`].
-    pub max: usize,
-}
-
-/// Refusal texts of [`Store::add_device`].
-pub mod refusals {
-    /// The credential id is another device's.
-    pub const CREDENTIAL_TAKEN: &str = "this credential is already registered";
-    /// [`DeviceRules::first`](super::DeviceRules::first): the user holds a passkey already, or
-    /// is not pending.
-    pub const NOT_FIRST: &str = "the user is registered already";
-    /// [`DeviceRules::max`](super::DeviceRules::max) reached.
-    pub const TOO_MANY_DEVICES: &str = "the user holds the most passkeys allowed";
-}
-
-/// A refresh token as kept: its SHA-256 (hex), never the token itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshToken {
-    /// SHA-256 of the token, hex.
-    pub hash: String,
-    /// Whose.
-    pub user_id: String,
-    /// Unix seconds after which it no longer works.
-    pub expires_at: i64,
-}
-
-/// A signing key as kept: its kid and PKCS#8 DER.
-#[derive(Clone, PartialEq, Eq)]
-pub struct StoredKey {
-    /// The key id.
-    pub kid: String,
-    /// The private key, PKCS#8 DER.
-    pub pkcs8: Vec<u8>,
-}
-
-impl std::fmt::Debug for StoredKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
-    }
+/// The SHA-256 of `text`, hex: how a store keeps secrets it must recognise but never reveal.
+#[must_use]
+pub fn hash(text: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Why a store refused or failed.
@@ -314,19 +55,24 @@ pub enum StoreError {
     /// A limit was reached (the most passkeys a user may hold, …).
     #[error("{0}")]
     Limit(&'static str),
+    /// The storage is held by another process (a SQLite file another server has open).
+    #[error("{0}")]
+    InUse(String),
     /// The storage itself failed (disk, database).
     #[error("storage failed: {0}")]
     Failed(String),
 }
 
 /// Storage of a Passage. Every method is one short, atomic operation (a transaction in a
-/// database); implementations are shared across requests (`&self`, interior mutability).
+/// database); implementations are shared across requests (`&self`, interior mutability), and
+/// several server processes may share one database: every rule a concurrent request could
+/// race past is checked inside the operation that depends on it.
 pub trait Store: std::fmt::Debug + Send + Sync + 'static {
-    /// Every user, oldest first.
+    /// The users `query` selects, a page of them, and how many match in all.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn users<'a>(&'a self) -> StoreFuture<'a, Vec<User>>;
+    fn list_users<'a>(&'a self, query: &'a UserQuery) -> StoreFuture<'a, UserPage>;
 
     /// The user with this id.
     ///
@@ -353,13 +99,15 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// [`StoreError::NoSuchUser`]; [`StoreError::Refused`] for another user's identifier.
     fn update_user<'a>(&'a self, id: &'a str, change: Change) -> StoreFuture<'a, User>;
 
-    /// Sets a user's status (`active`, `inactive`, `pending`).
+    /// Sets a user's status (`active`, `inactive`, `pending`). Deactivating also revokes their
+    /// sessions ([`revoke_sessions`](Self::revoke_sessions)), so activating them again brings
+    /// none of them back.
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`].
     fn set_status<'a>(&'a self, id: &'a str, status: &'a str) -> StoreFuture<'a, User>;
 
-    /// Removes a user with everything it holds (devices, passkeys, tokens, links).
+    /// Removes a user with everything it holds (devices, passkeys, sessions, links).
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`].
@@ -370,6 +118,13 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::NoSuchUser`].
     fn record_login<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Removes pending users (sign-ups never finished: no passkey, never signed in) created
+    /// before `before`; returns how many.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn expire_pending<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, usize>;
 
     /// Registers a device with its passkey material (opaque to the store), if `rules` allow it
     /// at that moment.
@@ -417,54 +172,117 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// [`StoreError::NoSuchUser`], [`StoreError::NoSuchDevice`].
     fn revoke_device<'a>(&'a self, user_id: &'a str, device_id: &'a str) -> StoreFuture<'a, ()>;
 
-    /// Signs a user out everywhere: every refresh token of theirs stops working.
+    /// Signs a user out everywhere: every session of theirs ends, every refresh token is
+    /// removed, and tokens issued until now are refused (`revoked_at`).
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`].
-    fn revoke_refresh_tokens<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, ()>;
+    fn revoke_sessions<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, ()>;
 
-    /// Keeps a new refresh token.
+    /// Keeps a new session and its first refresh token.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`].
+    fn start_session<'a>(&'a self, session: Session, token: RefreshToken) -> StoreFuture<'a, ()>;
+
+    /// The session with this id.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn insert_refresh_token<'a>(&'a self, token: RefreshToken) -> StoreFuture<'a, ()>;
+    fn session<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Session>>;
 
-    /// Removes and returns a refresh token: each works once.
+    /// Presents the refresh token `hash` at `now` (unix seconds), to be replaced by `next` (whose
+    /// session is filled in): see [`Refresh`]. A token is current once: presented again, it
+    /// ends its whole session (OAuth 2.0 reuse detection).
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn take_refresh_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<RefreshToken>>;
+    fn refresh<'a>(
+        &'a self,
+        hash: &'a str,
+        next: RefreshToken,
+        now: i64,
+    ) -> StoreFuture<'a, Refresh>;
 
-    /// Keeps a new magic link.
+    /// Signs out the session of the refresh token `hash`: it ends, and its tokens go. Unknown
+    /// tokens are ignored.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn end_session<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Removes sessions that ended or expired before `now` (unix seconds), with their tokens;
+    /// returns how many.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn purge_sessions<'a>(&'a self, now: i64) -> StoreFuture<'a, usize>;
+
+    /// Keeps a new magic link (its secret only as [`MagicLink::secret_hash`]).
     ///
     /// # Errors
     /// [`StoreError::Failed`].
     fn insert_magic_link<'a>(&'a self, link: MagicLink) -> StoreFuture<'a, ()>;
 
-    /// The magic link with this id.
+    /// The magic link with this id (without its secret).
     ///
     /// # Errors
     /// [`StoreError::Failed`].
     fn magic_link<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<MagicLink>>;
 
-    /// Activates the magic link with this secret, once, if it has not expired at `now`, and
-    /// verifies the address it was delivered to ([`User::verify_by_link`]); returns it
-    /// activated. A used, expired or unknown secret is `None`.
+    /// Opens the magic link whose secret hashes to `secret_hash`, once, if it has not expired at
+    /// `now` and its user is not inactive; verifies the address it was delivered to
+    /// ([`User::verify_by_link`]); notes whether it was opened in the browser that asked for it
+    /// (`browser`: the hash of the opening browser's id).
     ///
     /// # Errors
     /// [`StoreError::Failed`].
     fn activate_magic_link<'a>(
         &'a self,
-        secret: &'a str,
+        secret_hash: &'a str,
+        browser: Option<&'a str>,
         now: OffsetDateTime,
-    ) -> StoreFuture<'a, Option<MagicLink>>;
+    ) -> StoreFuture<'a, Activation>;
 
-    /// Marks an activated magic link's sign-in as collected by the page that waited for it;
-    /// true the first time only.
+    /// Hands an activated magic link's sign-in to the page that waited for it: true once, and
+    /// only when the link was opened in the browser that asked for it and has not expired.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn collect_magic_link<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
+    fn collect_magic_link<'a>(&'a self, id: &'a str, now: OffsetDateTime) -> StoreFuture<'a, bool>;
+
+    /// Keeps a WebAuthn handshake; when `capacity` are kept already, expired ones go, then the
+    /// oldest: never a refusal (a flood may cut ceremonies short, never lock everyone out).
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn put_handshake<'a>(
+        &'a self,
+        id: &'a str,
+        handshake: Handshake,
+        capacity: usize,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Takes the handshake `id` (it cannot be taken again), if it has not expired at `now`.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn take_handshake<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<Handshake>>;
+
+    /// Counts one message to `key` (a hashed address) at `now_ms`, unless `max` were counted
+    /// within `window_ms`: then `Some(ms)` until the next may go. At most `capacity` keys are
+    /// counted (the stalest go first): never a refusal for room.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn count_send<'a>(
+        &'a self,
+        key: &'a str,
+        now_ms: i64,
+        window_ms: i64,
+        max: usize,
+        capacity: usize,
+    ) -> StoreFuture<'a, Option<i64>>;
 
     /// The signing keys kept, oldest first.
     ///
@@ -472,13 +290,26 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// [`StoreError::Failed`].
     fn signing_keys<'a>(&'a self) -> StoreFuture<'a, Vec<StoredKey>>;
 
-    /// Keeps a signing key.
+    /// Keeps a signing key (a kid kept already is left as it is).
     ///
     /// # Errors
     /// [`StoreError::Failed`].
     fn add_signing_key<'a>(&'a self, key: StoredKey) -> StoreFuture<'a, ()>;
 
-    /// Forgets every user, device, token and link (not the keys).
+    /// Keeps `key` only if no signing key is kept yet, and returns the keys kept, oldest first:
+    /// of two servers starting at once on an empty database, both end up with the same key.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn first_signing_key<'a>(&'a self, key: StoredKey) -> StoreFuture<'a, Vec<StoredKey>>;
+
+    /// Replaces the stored form of the key `kid` (to seal it under another key).
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn replace_signing_key<'a>(&'a self, key: StoredKey) -> StoreFuture<'a, ()>;
+
+    /// Forgets every user, device, session, link and handshake (not the keys).
     ///
     /// # Errors
     /// [`StoreError::Failed`].

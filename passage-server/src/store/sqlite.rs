@@ -1,36 +1,53 @@
-//! [`SqliteStore`]: users, devices and their passkeys, refresh tokens, magic links and signing
-//! keys in one SQLite file.
+//! [`SqliteStore`]: everything in one SQLite file.
 //!
 //! Why rusqlite (with the bundled SQLite) and not sqlx: it builds in a fraction of the time, needs
 //! no system library and no database at build time, and a small server's queries are short
 //! enough to run on the request's thread behind one connection (WAL, a busy timeout). Records
-//! are kept as the wire's JSON beside the columns that are looked up or constrained, so the
-//! schema does not have to follow every field of the models.
+//! are kept as the wire's JSON beside the columns that are looked up, filtered, ordered or
+//! constrained. One process owns the file: a second is refused at open (an exclusive lock on
+//! the file), and the file is readable by its owner only. The schema carries a version
+//! (`PRAGMA user_version`); [`migrations`](self) bring older files up to date at open, in one
+//! transaction.
 
 use std::{
+    fs::File,
     path::Path,
     sync::{Mutex, MutexGuard},
 };
 
-use super::{
-    Change, Device, DeviceRules, MagicLink, RefreshToken, SeedUser, Store, StoreError, StoreFuture,
-    StoredKey, User, now,
-};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use time::OffsetDateTime;
 
+use super::{
+    Activation, Change, Device, DeviceRules, Handshake, MagicLink, Refresh, RefreshToken, SeedUser,
+    Session, Store, StoreError, StoreFuture, StoredKey, User, UserPage, UserQuery, hash, now,
+    query::{Dialect, SqlValue, micros},
+    refusals, rules,
+};
+
+/// The schema's current version.
+const VERSION: i64 = 2;
+
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS users (
+CREATE TABLE users (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     email TEXT NOT NULL,
     phone TEXT NOT NULL,
+    status TEXT NOT NULL,
+    login_count INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    last_login_at INTEGER NOT NULL,
+    revoked_at INTEGER NOT NULL DEFAULT 0,
     revocations INTEGER NOT NULL DEFAULT 0,
     record TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS users_email ON users(email) WHERE email != '';
-CREATE UNIQUE INDEX IF NOT EXISTS users_phone ON users(phone) WHERE phone != '';
-CREATE TABLE IF NOT EXISTS devices (
+CREATE UNIQUE INDEX users_email ON users(email) WHERE email != '';
+CREATE UNIQUE INDEX users_phone ON users(phone) WHERE phone != '';
+CREATE INDEX users_created ON users(created_at);
+CREATE INDEX users_status ON users(status, created_at);
+CREATE TABLE devices (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -38,23 +55,52 @@ CREATE TABLE IF NOT EXISTS devices (
     record TEXT NOT NULL,
     passkey TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS devices_cred_id ON devices(cred_id) WHERE cred_id != '';
-CREATE TABLE IF NOT EXISTS refresh_tokens (
-    hash TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    expires_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS magic_links (
+CREATE UNIQUE INDEX devices_cred_id ON devices(cred_id) WHERE cred_id != '';
+CREATE INDEX devices_user ON devices(user_id);
+CREATE TABLE sessions (
     id TEXT PRIMARY KEY,
-    secret TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    signed_in_at INTEGER NOT NULL,
+    refreshed_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    ended INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE refresh_tokens (
+    hash TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);
+CREATE TABLE magic_links (
+    id TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL UNIQUE,
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     activated INTEGER NOT NULL DEFAULT 0,
     collected INTEGER NOT NULL DEFAULT 0,
     expires_at INTEGER NOT NULL,
     record TEXT NOT NULL,
-    delivered INTEGER NOT NULL DEFAULT 0
+    delivered INTEGER NOT NULL DEFAULT 0,
+    browser TEXT,
+    same_browser INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS signing_keys (
+CREATE TABLE handshakes (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    user_id TEXT,
+    state TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX handshakes_expiry ON handshakes(expires_at);
+CREATE TABLE sends (
+    key TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX sends_key ON sends(key, at);
+CREATE INDEX sends_at ON sends(at);
+CREATE TABLE signing_keys (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     kid TEXT NOT NULL UNIQUE,
     pkcs8 BLOB NOT NULL
@@ -65,6 +111,8 @@ CREATE TABLE IF NOT EXISTS signing_keys (
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Held for the store's life: the exclusive lock that keeps a second process out.
+    _lock: File,
 }
 
 fn failed(err: impl std::fmt::Display) -> StoreError {
@@ -79,33 +127,64 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError
     serde_json::from_str(text).map_err(failed)
 }
 
+/// Opens (creating it when missing) `path` for this process alone, readable by its owner only.
+fn lock(path: &Path) -> Result<File, StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let file = options
+        .open(path)
+        .map_err(|err| failed(format!("{}: {err}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(meta) = file.metadata()
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                "passage-server: the database file is readable by others: it holds your users and sessions (chmod 600 it)"
+            );
+        }
+    }
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(format!(
+            "{} is open in another passage-server process: SQLite serves one process (run one server on it, or use PostgreSQL for several)",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(err)) => {
+            Err(failed(format!("{}: cannot lock: {err}", path.display())))
+        }
+    }
+}
+
 impl SqliteStore {
-    /// Opens (or creates) the database at `path`.
+    /// Opens (or creates) the database at `path`, bringing an older schema up to date.
     ///
     /// # Errors
-    /// [`StoreError::Failed`] when the file cannot be opened or its schema cannot be created.
+    /// [`StoreError::InUse`] when another process has it open; [`StoreError::Failed`] when the
+    /// file cannot be opened or its schema cannot be created or upgraded.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(failed)?;
+        let lock = lock(path)?;
+        let mut conn = Connection::open(path).map_err(failed)?;
         conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(failed)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(failed)?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(failed)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(failed)?;
-        conn.execute_batch(SCHEMA).map_err(failed)?;
-        // Files made before `magic_links.delivered` existed: add it (links in them count as not
-        // delivered, so opening one verifies nothing).
-        if conn
-            .prepare("SELECT delivered FROM magic_links LIMIT 0")
-            .is_err()
-        {
-            conn.execute_batch(
-                "ALTER TABLE magic_links ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0",
-            )
-            .map_err(failed)?;
-        }
+        migrations::run(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            _lock: lock,
         })
     }
 
@@ -123,28 +202,38 @@ impl SqliteStore {
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(failed)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(failed)?;
         let value = f(&tx)?;
         tx.commit().map_err(failed)?;
         Ok(value)
     }
 }
 
+/// The SQL of [`UserQuery`] in SQLite's words.
+const DIALECT: Dialect = Dialect {
+    param: |n| format!("?{n}"),
+    contains: |column, param| format!("instr({column}, {param}) > 0"),
+    bytewise: |column| column.to_owned(),
+};
+
 /// A user row with its devices.
 fn load_user(conn: &Connection, id: &str) -> Result<Option<User>, StoreError> {
-    let row: Option<(String, u32)> = conn
+    let row: Option<(String, u32, i64)> = conn
         .query_row(
-            "SELECT record, revocations FROM users WHERE id = ?1",
+            "SELECT record, revocations, revoked_at FROM users WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()
         .map_err(failed)?;
-    let Some((record, revocations)) = row else {
+    let Some((record, revocations, revoked_at)) = row else {
         return Ok(None);
     };
     let mut user: User = from_json(&record)?;
     user.refresh_token_revocations = revocations;
+    user.revoked_at = revoked_at;
     user.set_devices(
         load_devices(conn, id)?
             .into_iter()
@@ -156,7 +245,7 @@ fn load_user(conn: &Connection, id: &str) -> Result<Option<User>, StoreError> {
 
 fn load_devices(conn: &Connection, user_id: &str) -> Result<Vec<(Device, String)>, StoreError> {
     let mut statement = conn
-        .prepare("SELECT record, passkey FROM devices WHERE user_id = ?1 ORDER BY seq")
+        .prepare_cached("SELECT record, passkey FROM devices WHERE user_id = ?1 ORDER BY seq")
         .map_err(failed)?;
     let rows = statement
         .query_map([user_id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))
@@ -179,8 +268,22 @@ fn record(user: &User) -> Result<String, StoreError> {
 fn save_user(tx: &Transaction<'_>, user: &User) -> Result<(), StoreError> {
     let changed = tx
         .execute(
-            "UPDATE users SET email = ?2, phone = ?3, record = ?4 WHERE id = ?1",
-            params![user.id, user.email, user.phone, record(user)?],
+            "UPDATE users SET email = ?2, phone = ?3, status = ?4, login_count = ?5,
+                updated_at = ?6, last_login_at = ?7, revoked_at = ?8, revocations = ?9,
+                record = ?10
+             WHERE id = ?1",
+            params![
+                user.id,
+                user.email,
+                user.phone,
+                user.status,
+                user.login_count,
+                micros(user.updated_at),
+                micros(user.last_login_at),
+                user.revoked_at,
+                user.refresh_token_revocations,
+                record(user)?
+            ],
         )
         .map_err(unique_or_failed)?;
     if changed == 0 {
@@ -201,31 +304,141 @@ fn unique_or_failed(err: rusqlite::Error) -> StoreError {
     }
 }
 
-fn user_id_of(tx: &Transaction<'_>, id: &str) -> Result<User, StoreError> {
+fn the_user(tx: &Transaction<'_>, id: &str) -> Result<User, StoreError> {
     load_user(tx, id)?.ok_or(StoreError::NoSuchUser)
 }
 
+/// Ends every session of `user_id` and removes their refresh tokens.
+fn end_sessions(tx: &Transaction<'_>, user_id: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE sessions SET ended = 1 WHERE user_id = ?1",
+        [user_id],
+    )
+    .map_err(failed)?;
+    tx.execute("DELETE FROM refresh_tokens WHERE user_id = ?1", [user_id])
+        .map_err(failed)?;
+    Ok(())
+}
+
+fn end_session(tx: &Transaction<'_>, session_id: &str) -> Result<(), StoreError> {
+    tx.execute("UPDATE sessions SET ended = 1 WHERE id = ?1", [session_id])
+        .map_err(failed)?;
+    tx.execute(
+        "DELETE FROM refresh_tokens WHERE session_id = ?1",
+        [session_id],
+    )
+    .map_err(failed)?;
+    Ok(())
+}
+
+fn load_session(conn: &Connection, id: &str) -> Result<Option<Session>, StoreError> {
+    conn.query_row(
+        "SELECT user_id, signed_in_at, refreshed_at, expires_at, ended FROM sessions WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(Session {
+                id: id.to_owned(),
+                user_id: r.get(0)?,
+                signed_in_at: r.get(1)?,
+                refreshed_at: r.get(2)?,
+                expires_at: r.get(3)?,
+                ended: r.get(4)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(failed)
+}
+
+/// The magic link whose `column` (`id` or `secret_hash`) is `value`, with its state columns.
+fn load_link(
+    conn: &Connection,
+    column: &str,
+    value: &str,
+) -> Result<Option<MagicLink>, StoreError> {
+    let sql = format!(
+        "SELECT record, activated, collected, expires_at, delivered, secret_hash, browser, same_browser
+         FROM magic_links WHERE {} = ?1",
+        if column == "secret_hash" {
+            "secret_hash"
+        } else {
+            "id"
+        }
+    );
+    let row = conn
+        .query_row(&sql, [value], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, bool>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, bool>(7)?,
+            ))
+        })
+        .optional()
+        .map_err(failed)?;
+    let Some((record, activated, collected, expires_at, delivered, secret_hash, browser, same)) =
+        row
+    else {
+        return Ok(None);
+    };
+    let mut link: MagicLink = from_json(&record)?;
+    link.activated = activated;
+    link.collected = collected;
+    link.delivered = delivered;
+    link.secret_hash = secret_hash;
+    link.browser = browser;
+    link.same_browser = same;
+    link.expires_at = OffsetDateTime::from_unix_timestamp(expires_at).map_err(failed)?;
+    Ok(Some(link))
+}
+
+fn bind(values: &[SqlValue]) -> Vec<&dyn rusqlite::ToSql> {
+    values
+        .iter()
+        .map(|value| match value {
+            SqlValue::Text(text) => text as &dyn rusqlite::ToSql,
+            SqlValue::Int(int) => int as &dyn rusqlite::ToSql,
+        })
+        .collect()
+}
+
 impl Store for SqliteStore {
-    fn users<'a>(&'a self) -> StoreFuture<'a, Vec<User>> {
+    fn list_users<'a>(&'a self, query: &'a UserQuery) -> StoreFuture<'a, UserPage> {
         Box::pin(async move {
             let conn = self.conn();
-            let ids: Vec<String> = {
-                let mut statement = conn
-                    .prepare("SELECT id FROM users ORDER BY seq")
-                    .map_err(failed)?;
-                statement
-                    .query_map([], |r| r.get(0))
-                    .map_err(failed)?
-                    .collect::<Result<_, _>>()
-                    .map_err(failed)?
-            };
+            let (condition, order, values) = query.sql(DIALECT);
+            let params = bind(&values);
+            let total: i64 = conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM users WHERE {condition}"),
+                    params.as_slice(),
+                    |r| r.get(0),
+                )
+                .map_err(failed)?;
+            let mut statement = conn
+                .prepare(&format!(
+                    "SELECT id FROM users WHERE {condition} ORDER BY {order} LIMIT {} OFFSET {}",
+                    i64::try_from(query.limit).unwrap_or(i64::MAX),
+                    i64::try_from(query.offset).unwrap_or(i64::MAX),
+                ))
+                .map_err(failed)?;
+            let ids = statement
+                .query_map(params.as_slice(), |r| r.get::<_, String>(0))
+                .map_err(failed)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(failed)?;
             let mut users = Vec::with_capacity(ids.len());
             for id in ids {
-                if let Some(user) = load_user(&conn, &id)? {
-                    users.push(user);
-                }
+                users.extend(load_user(&conn, &id)?);
             }
-            Ok(users)
+            Ok(UserPage {
+                users,
+                total: usize::try_from(total).unwrap_or(0),
+            })
         })
     }
 
@@ -254,7 +467,7 @@ impl Store for SqliteStore {
 
     fn insert_user<'a>(&'a self, seed: SeedUser) -> StoreFuture<'a, User> {
         Box::pin(async move {
-            let (mut user, devices) = User::from_seed(seed)?;
+            let (mut user, devices) = rules::new_user(seed)?;
             self.write(|tx| {
                 let taken: bool = tx
                     .query_row(
@@ -267,8 +480,20 @@ impl Store for SqliteStore {
                     return Err(StoreError::Refused("a user with this id already exists"));
                 }
                 tx.execute(
-                    "INSERT INTO users (id, email, phone, record) VALUES (?1, ?2, ?3, ?4)",
-                    params![user.id, user.email, user.phone, record(&user)?],
+                    "INSERT INTO users (id, email, phone, status, login_count, created_at,
+                        updated_at, last_login_at, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        user.id,
+                        user.email,
+                        user.phone,
+                        user.status,
+                        user.login_count,
+                        micros(user.created_at),
+                        micros(user.updated_at),
+                        micros(user.last_login_at),
+                        record(&user)?
+                    ],
                 )
                 .map_err(unique_or_failed)?;
                 for device in &devices {
@@ -288,7 +513,7 @@ impl Store for SqliteStore {
     fn update_user<'a>(&'a self, id: &'a str, change: Change) -> StoreFuture<'a, User> {
         Box::pin(async move {
             self.write(|tx| {
-                let mut user = user_id_of(tx, id)?;
+                let mut user = the_user(tx, id)?;
                 user.apply(change);
                 save_user(tx, &user)?;
                 Ok(user)
@@ -299,9 +524,10 @@ impl Store for SqliteStore {
     fn set_status<'a>(&'a self, id: &'a str, status: &'a str) -> StoreFuture<'a, User> {
         Box::pin(async move {
             self.write(|tx| {
-                let mut user = user_id_of(tx, id)?;
-                status.clone_into(&mut user.status);
-                user.updated_at = now();
+                let mut user = the_user(tx, id)?;
+                if rules::set_status(&mut user, status) {
+                    end_sessions(tx, id)?;
+                }
                 save_user(tx, &user)?;
                 Ok(user)
             })
@@ -311,13 +537,16 @@ impl Store for SqliteStore {
     fn delete_user<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.write(|tx| {
-                // Devices, refresh tokens and magic links go with it (ON DELETE CASCADE).
+                // Devices, sessions, refresh tokens and magic links go with it (ON DELETE
+                // CASCADE); handshakes for it are of no use any more.
                 let removed = tx
                     .execute("DELETE FROM users WHERE id = ?1", [id])
                     .map_err(failed)?;
                 if removed == 0 {
                     return Err(StoreError::NoSuchUser);
                 }
+                tx.execute("DELETE FROM handshakes WHERE user_id = ?1", [id])
+                    .map_err(failed)?;
                 Ok(())
             })
         })
@@ -326,9 +555,25 @@ impl Store for SqliteStore {
     fn record_login<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.write(|tx| {
-                let mut user = user_id_of(tx, id)?;
+                let mut user = the_user(tx, id)?;
                 user.record_login(now());
                 save_user(tx, &user)
+            })
+        })
+    }
+
+    fn expire_pending<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, usize> {
+        Box::pin(async move {
+            self.write(|tx| {
+                let removed = tx
+                    .execute(
+                        "DELETE FROM users WHERE status = 'pending' AND created_at < ?1
+                            AND login_count = 0
+                            AND NOT EXISTS (SELECT 1 FROM devices WHERE devices.user_id = users.id)",
+                        [micros(before)],
+                    )
+                    .map_err(failed)?;
+                Ok(removed)
             })
         })
     }
@@ -342,14 +587,14 @@ impl Store for SqliteStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.write(|tx| {
-                let user = user_id_of(tx, user_id)?;
-                super::memory::check_rules(&user.status, user.webauthn_devices.len(), rules)?;
+                let user = the_user(tx, user_id)?;
+                rules::check_rules(&user.status, user.webauthn_devices.len(), rules)?;
                 tx.execute(
                     "INSERT INTO devices (id, user_id, cred_id, record, passkey) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![device.id, user_id, device.cred_id, to_json(&device)?, passkey],
                 )
                 .map_err(|err| match unique_or_failed(err) {
-                    StoreError::Refused(_) => StoreError::Refused(super::refusals::CREDENTIAL_TAKEN),
+                    StoreError::Refused(_) => StoreError::Refused(refusals::CREDENTIAL_TAKEN),
                     other => other,
                 })?;
                 Ok(())
@@ -393,7 +638,6 @@ impl Store for SqliteStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.write(|tx| {
-                user_id_of(tx, user_id)?;
                 let record: Option<String> = tx
                     .query_row(
                         "SELECT record FROM devices WHERE id = ?1 AND user_id = ?2",
@@ -402,7 +646,11 @@ impl Store for SqliteStore {
                     )
                     .optional()
                     .map_err(failed)?;
-                let mut device: Device = from_json(&record.ok_or(StoreError::NoSuchDevice)?)?;
+                let Some(record) = record else {
+                    the_user(tx, user_id)?;
+                    return Err(StoreError::NoSuchDevice);
+                };
+                let mut device: Device = from_json(&record)?;
                 let at = now();
                 device.usage_count += 1;
                 device.last_login_at = at;
@@ -420,7 +668,7 @@ impl Store for SqliteStore {
     fn revoke_device<'a>(&'a self, user_id: &'a str, device_id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.write(|tx| {
-                user_id_of(tx, user_id)?;
+                the_user(tx, user_id)?;
                 let removed = tx
                     .execute(
                         "DELETE FROM devices WHERE id = ?1 AND user_id = ?2",
@@ -435,31 +683,38 @@ impl Store for SqliteStore {
         })
     }
 
-    fn revoke_refresh_tokens<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, ()> {
+    fn revoke_sessions<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.write(|tx| {
-                let bumped = tx
-                    .execute(
-                        "UPDATE users SET revocations = revocations + 1 WHERE id = ?1",
-                        [user_id],
-                    )
-                    .map_err(failed)?;
-                if bumped == 0 {
-                    return Err(StoreError::NoSuchUser);
-                }
-                tx.execute("DELETE FROM refresh_tokens WHERE user_id = ?1", [user_id])
-                    .map_err(failed)?;
-                Ok(())
+                let mut user = the_user(tx, user_id)?;
+                rules::revoke(&mut user);
+                user.refresh_token_revocations = user.refresh_token_revocations.saturating_add(1);
+                save_user(tx, &user)?;
+                end_sessions(tx, user_id)
             })
         })
     }
 
-    fn insert_refresh_token<'a>(&'a self, token: RefreshToken) -> StoreFuture<'a, ()> {
+    fn start_session<'a>(&'a self, session: Session, token: RefreshToken) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.write(|tx| {
+                the_user(tx, &session.user_id)?;
                 tx.execute(
-                    "INSERT INTO refresh_tokens (hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
-                    params![token.hash, token.user_id, token.expires_at],
+                    "INSERT INTO sessions (id, user_id, signed_in_at, refreshed_at, expires_at, ended)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        session.id,
+                        session.user_id,
+                        session.signed_in_at,
+                        session.refreshed_at,
+                        session.expires_at,
+                        session.ended
+                    ],
+                )
+                .map_err(failed)?;
+                tx.execute(
+                    "INSERT INTO refresh_tokens (hash, session_id, user_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![token.hash, session.id, session.user_id, token.expires_at],
                 )
                 .map_err(failed)?;
                 Ok(())
@@ -467,24 +722,97 @@ impl Store for SqliteStore {
         })
     }
 
-    fn take_refresh_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<RefreshToken>> {
+    fn session<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Session>> {
+        Box::pin(async move { load_session(&self.conn(), id) })
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        hash: &'a str,
+        next: RefreshToken,
+        now: i64,
+    ) -> StoreFuture<'a, Refresh> {
         Box::pin(async move {
             self.write(|tx| {
-                let token = tx
+                let token: Option<(String, i64, bool)> = tx
                     .query_row(
-                        "DELETE FROM refresh_tokens WHERE hash = ?1 RETURNING user_id, expires_at",
+                        "SELECT session_id, expires_at, used FROM refresh_tokens WHERE hash = ?1",
                         [hash],
-                        |r| {
-                            Ok(RefreshToken {
-                                hash: hash.to_owned(),
-                                user_id: r.get(0)?,
-                                expires_at: r.get(1)?,
-                            })
-                        },
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                     )
                     .optional()
                     .map_err(failed)?;
-                Ok(token)
+                let Some((session_id, expires_at, used)) = token else {
+                    return Ok(Refresh::Unknown);
+                };
+                let session = load_session(tx, &session_id)?;
+                let outcome = rules::refresh(expires_at, used, session.as_ref(), now);
+                match &outcome {
+                    Refresh::Rotated(session) => {
+                        tx.execute("UPDATE refresh_tokens SET used = 1 WHERE hash = ?1", [hash])
+                            .map_err(failed)?;
+                        tx.execute(
+                            "UPDATE sessions SET refreshed_at = ?2 WHERE id = ?1",
+                            params![session.id, now],
+                        )
+                        .map_err(failed)?;
+                        tx.execute(
+                            "INSERT INTO refresh_tokens (hash, session_id, user_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                            params![
+                                next.hash,
+                                session.id,
+                                session.user_id,
+                                next.expires_at.min(session.expires_at)
+                            ],
+                        )
+                        .map_err(failed)?;
+                    }
+                    Refresh::Reused | Refresh::Ended => end_session(tx, &session_id)?,
+                    Refresh::Unknown => {}
+                }
+                Ok(match outcome {
+                    Refresh::Rotated(mut session) => {
+                        session.refreshed_at = now;
+                        Refresh::Rotated(session)
+                    }
+                    other => other,
+                })
+            })
+        })
+    }
+
+    fn end_session<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.write(|tx| {
+                let session: Option<String> = tx
+                    .query_row(
+                        "SELECT session_id FROM refresh_tokens WHERE hash = ?1",
+                        [hash],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(failed)?;
+                match session {
+                    Some(session) => end_session(tx, &session),
+                    None => Ok(()),
+                }
+            })
+        })
+    }
+
+    fn purge_sessions<'a>(&'a self, now: i64) -> StoreFuture<'a, usize> {
+        Box::pin(async move {
+            self.write(|tx| {
+                // Their refresh tokens go with them (ON DELETE CASCADE).
+                let removed = tx
+                    .execute(
+                        "DELETE FROM sessions WHERE ended = 1 OR expires_at <= ?1",
+                        [now],
+                    )
+                    .map_err(failed)?;
+                tx.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?1", [now])
+                    .map_err(failed)?;
+                Ok(removed)
             })
         })
     }
@@ -493,16 +821,20 @@ impl Store for SqliteStore {
         Box::pin(async move {
             self.write(|tx| {
                 tx.execute(
-                    "INSERT INTO magic_links (id, secret, user_id, activated, collected, expires_at, record, delivered) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO magic_links (id, secret_hash, user_id, activated, collected,
+                        expires_at, record, delivered, browser, same_browser)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![
                         link.id,
-                        link.secret,
+                        link.secret_hash,
                         link.user_id,
                         link.activated,
                         link.collected,
                         link.expires_at.unix_timestamp(),
-                        to_json(&link)?,
-                        link.delivered
+                        to_json(&link.without_secret())?,
+                        link.delivered,
+                        link.browser,
+                        link.same_browser
                     ],
                 )
                 .map_err(failed)?;
@@ -517,63 +849,163 @@ impl Store for SqliteStore {
 
     fn activate_magic_link<'a>(
         &'a self,
-        secret: &'a str,
+        secret_hash: &'a str,
+        browser: Option<&'a str>,
         now: OffsetDateTime,
-    ) -> StoreFuture<'a, Option<MagicLink>> {
+    ) -> StoreFuture<'a, Activation> {
         Box::pin(async move {
             self.write(|tx| {
-                let activated = tx
-                    .execute(
-                        "UPDATE magic_links SET activated = 1 WHERE secret = ?1 AND activated = 0 AND expires_at > ?2",
-                        params![secret, now.unix_timestamp()],
-                    )
-                    .map_err(failed)?;
-                if activated == 0 {
-                    return Ok(None);
-                }
-                let Some(link) = load_link(tx, "secret", secret)? else {
-                    return Ok(None);
+                let Some(mut link) = load_link(tx, "secret_hash", secret_hash)? else {
+                    return Ok(Activation::Unknown);
                 };
-                let mut user = user_id_of(tx, &link.user_id)?;
-                user.verify_by_link(&link);
-                save_user(tx, &user)?;
-                Ok(Some(link))
+                let mut user = the_user(tx, &link.user_id)?;
+                match rules::activate(&mut link, &mut user, browser, now) {
+                    None => Ok(Activation::Unknown),
+                    Some(false) => Ok(Activation::Inactive),
+                    Some(true) => {
+                        tx.execute(
+                            "UPDATE magic_links SET activated = 1, same_browser = ?2 WHERE id = ?1",
+                            params![link.id, link.same_browser],
+                        )
+                        .map_err(failed)?;
+                        save_user(tx, &user)?;
+                        Ok(Activation::Activated(Box::new(link)))
+                    }
+                }
             })
         })
     }
 
-    fn collect_magic_link<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
+    fn collect_magic_link<'a>(&'a self, id: &'a str, now: OffsetDateTime) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             self.write(|tx| {
-                let collected = tx
-                    .execute(
-                        "UPDATE magic_links SET collected = 1 WHERE id = ?1 AND activated = 1 AND collected = 0",
-                        [id],
+                let Some(link) = load_link(tx, "id", id)? else {
+                    return Ok(false);
+                };
+                if !rules::collectable(&link, now) {
+                    return Ok(false);
+                }
+                tx.execute("UPDATE magic_links SET collected = 1 WHERE id = ?1", [id])
+                    .map_err(failed)?;
+                Ok(true)
+            })
+        })
+    }
+
+    fn put_handshake<'a>(
+        &'a self,
+        id: &'a str,
+        handshake: Handshake,
+        capacity: usize,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let now = now().unix_timestamp();
+            self.write(|tx| {
+                tx.execute("DELETE FROM handshakes WHERE expires_at <= ?1", [now])
+                    .map_err(failed)?;
+                let held: i64 = tx
+                    .query_row("SELECT COUNT(*) FROM handshakes", [], |r| r.get(0))
+                    .map_err(failed)?;
+                let excess = usize::try_from(held).unwrap_or(0) + 1;
+                if excess > capacity.max(1) {
+                    tx.execute(
+                        "DELETE FROM handshakes WHERE id IN
+                            (SELECT id FROM handshakes ORDER BY expires_at LIMIT ?1)",
+                        [i64::try_from(excess - capacity.max(1)).unwrap_or(1)],
                     )
                     .map_err(failed)?;
-                Ok(collected == 1)
+                }
+                tx.execute(
+                    "INSERT OR REPLACE INTO handshakes (id, kind, user_id, state, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        id,
+                        handshake.kind,
+                        handshake.user_id,
+                        handshake.state,
+                        handshake.expires_at
+                    ],
+                )
+                .map_err(failed)?;
+                Ok(())
+            })
+        })
+    }
+
+    fn take_handshake<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<Handshake>> {
+        Box::pin(async move {
+            self.write(|tx| {
+                let handshake = tx
+                    .query_row(
+                        "DELETE FROM handshakes WHERE id = ?1 RETURNING kind, user_id, state, expires_at",
+                        [id],
+                        |r| {
+                            Ok(Handshake {
+                                kind: r.get(0)?,
+                                user_id: r.get(1)?,
+                                state: r.get(2)?,
+                                expires_at: r.get(3)?,
+                            })
+                        },
+                    )
+                    .optional()
+                    .map_err(failed)?;
+                Ok(handshake.filter(|h| now < h.expires_at))
+            })
+        })
+    }
+
+    fn count_send<'a>(
+        &'a self,
+        key: &'a str,
+        now_ms: i64,
+        window_ms: i64,
+        max: usize,
+        capacity: usize,
+    ) -> StoreFuture<'a, Option<i64>> {
+        Box::pin(async move {
+            self.write(|tx| {
+                let since = now_ms.saturating_sub(window_ms);
+                tx.execute("DELETE FROM sends WHERE at <= ?1", [since])
+                    .map_err(failed)?;
+                let (count, first): (i64, Option<i64>) = tx
+                    .query_row(
+                        "SELECT COUNT(*), MIN(at) FROM sends WHERE key = ?1",
+                        [key],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(failed)?;
+                if let Some(first) = first
+                    && usize::try_from(count).unwrap_or(usize::MAX) >= max
+                {
+                    return Ok(Some(window_ms - (now_ms - first)));
+                }
+                if count == 0 {
+                    let keys: i64 = tx
+                        .query_row("SELECT COUNT(DISTINCT key) FROM sends", [], |r| r.get(0))
+                        .map_err(failed)?;
+                    let excess = usize::try_from(keys).unwrap_or(0) + 1;
+                    if excess > capacity.max(1) {
+                        tx.execute(
+                            "DELETE FROM sends WHERE key IN
+                                (SELECT key FROM sends GROUP BY key ORDER BY MAX(at) LIMIT ?1)",
+                            [i64::try_from(excess - capacity.max(1)).unwrap_or(1)],
+                        )
+                        .map_err(failed)?;
+                    }
+                }
+                tx.execute(
+                    "INSERT INTO sends (key, at) VALUES (?1, ?2)",
+                    params![key, now_ms],
+                )
+                .map_err(failed)?;
+                Ok(None)
             })
         })
     }
 
     fn signing_keys<'a>(&'a self) -> StoreFuture<'a, Vec<StoredKey>> {
-        Box::pin(async move {
-            let conn = self.conn();
-            let mut statement = conn
-                .prepare("SELECT kid, pkcs8 FROM signing_keys ORDER BY seq")
-                .map_err(failed)?;
-            let keys = statement
-                .query_map([], |r| {
-                    Ok(StoredKey {
-                        kid: r.get(0)?,
-                        pkcs8: r.get(1)?,
-                    })
-                })
-                .map_err(failed)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(failed)?;
-            Ok(keys)
-        })
+        Box::pin(async move { load_keys(&self.conn()) })
     }
 
     fn add_signing_key<'a>(&'a self, key: StoredKey) -> StoreFuture<'a, ()> {
@@ -589,11 +1021,40 @@ impl Store for SqliteStore {
         })
     }
 
+    fn first_signing_key<'a>(&'a self, key: StoredKey) -> StoreFuture<'a, Vec<StoredKey>> {
+        Box::pin(async move {
+            self.write(|tx| {
+                tx.execute(
+                    "INSERT INTO signing_keys (kid, pkcs8)
+                     SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+                    params![key.kid, key.pkcs8],
+                )
+                .map_err(failed)?;
+                load_keys(tx)
+            })
+        })
+    }
+
+    fn replace_signing_key<'a>(&'a self, key: StoredKey) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.write(|tx| {
+                tx.execute(
+                    "UPDATE signing_keys SET pkcs8 = ?2 WHERE kid = ?1",
+                    params![key.kid, key.pkcs8],
+                )
+                .map_err(failed)?;
+                Ok(())
+            })
+        })
+    }
+
     fn clear<'a>(&'a self) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.write(|tx| {
                 tx.execute_batch(
-                    "DELETE FROM refresh_tokens; DELETE FROM magic_links; DELETE FROM devices; DELETE FROM users;",
+                    "DELETE FROM refresh_tokens; DELETE FROM sessions; DELETE FROM magic_links;
+                     DELETE FROM devices; DELETE FROM handshakes; DELETE FROM sends;
+                     DELETE FROM users;",
                 )
                 .map_err(failed)
             })
@@ -601,33 +1062,264 @@ impl Store for SqliteStore {
     }
 }
 
-/// A magic link by `column` (`id` or `secret`), with its state columns.
-fn load_link(
-    conn: &Connection,
-    column: &str,
-    value: &str,
-) -> Result<Option<MagicLink>, StoreError> {
-    let sql = match column {
-        "secret" => {
-            "SELECT record, activated, collected, expires_at, delivered FROM magic_links WHERE secret = ?1"
-        }
-        _ => {
-            "SELECT record, activated, collected, expires_at, delivered FROM magic_links WHERE id = ?1"
-        }
-    };
-    let row: Option<(String, bool, bool, i64, bool)> = conn
-        .query_row(sql, [value], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .optional()
+fn load_keys(conn: &Connection) -> Result<Vec<StoredKey>, StoreError> {
+    let mut statement = conn
+        .prepare("SELECT kid, pkcs8 FROM signing_keys ORDER BY seq")
         .map_err(failed)?;
-    let Some((record, activated, collected, expires_at, delivered)) = row else {
-        return Ok(None);
-    };
-    let mut link: MagicLink = from_json(&record)?;
-    link.activated = activated;
-    link.collected = collected;
-    link.delivered = delivered;
-    link.expires_at = OffsetDateTime::from_unix_timestamp(expires_at).map_err(failed)?;
-    Ok(Some(link))
+    let keys = statement
+        .query_map([], |r| {
+            Ok(StoredKey {
+                kid: r.get(0)?,
+                pkcs8: r.get(1)?,
+            })
+        })
+        .map_err(failed)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(failed)?;
+    Ok(keys)
+}
+
+/// Bringing a file of an older release up to date: each step runs once, in order, in the same
+/// transaction as the version it sets.
+mod migrations {
+    use super::{Connection, StoreError, VERSION, failed, from_json, hash, micros, to_json};
+    use crate::store::{MagicLink, User};
+
+    pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(failed)?;
+        let has_users: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'users')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(failed)?;
+        if version > VERSION {
+            return Err(StoreError::Failed(format!(
+                "the database's schema (version {version}) is newer than this passage-server's ({VERSION}): upgrade passage-server"
+            )));
+        }
+        if !has_users {
+            tx.execute_batch(super::SCHEMA).map_err(failed)?;
+        } else if version < 2 {
+            // Version 0: the first release's files (with or without `magic_links.delivered`).
+            to_2(&tx)?;
+        }
+        tx.pragma_update(None, "user_version", VERSION)
+            .map_err(failed)?;
+        tx.commit().map_err(failed)
+    }
+
+    fn columns(tx: &rusqlite::Transaction<'_>, table: &str) -> Result<Vec<String>, StoreError> {
+        let mut statement = tx
+            .prepare(&format!("PRAGMA table_info({table})"))
+            .map_err(failed)?;
+        let names = statement
+            .query_map([], |r| r.get::<_, String>(1))
+            .map_err(failed)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(failed)?;
+        Ok(names)
+    }
+
+    /// Version 2: users' lookup columns, sessions (each old refresh token keeps working in a
+    /// session of its own), magic links kept by the hash of their secret (the secret and the
+    /// URL leave the file), handshakes and message counts in the database.
+    fn to_2(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+        let has = |table: &str, column: &str| -> Result<bool, StoreError> {
+            Ok(columns(tx, table)?.iter().any(|c| c == column))
+        };
+        // Users: the columns the list filters and orders by, filled from each record.
+        for (column, kind) in [
+            ("status", "TEXT NOT NULL DEFAULT 'active'"),
+            ("login_count", "INTEGER NOT NULL DEFAULT 0"),
+            ("created_at", "INTEGER NOT NULL DEFAULT 0"),
+            ("updated_at", "INTEGER NOT NULL DEFAULT 0"),
+            ("last_login_at", "INTEGER NOT NULL DEFAULT 0"),
+            ("revoked_at", "INTEGER NOT NULL DEFAULT 0"),
+            ("revocations", "INTEGER NOT NULL DEFAULT 0"),
+        ] {
+            if !has("users", column)? {
+                tx.execute_batch(&format!("ALTER TABLE users ADD COLUMN {column} {kind}"))
+                    .map_err(failed)?;
+            }
+        }
+        let users: Vec<(String, String)> = {
+            let mut statement = tx.prepare("SELECT id, record FROM users").map_err(failed)?;
+            statement
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(failed)?
+                .collect::<Result<_, _>>()
+                .map_err(failed)?
+        };
+        for (id, record) in users {
+            let user: User = from_json(&record)?;
+            tx.execute(
+                "UPDATE users SET status = ?2, login_count = ?3, created_at = ?4, updated_at = ?5,
+                    last_login_at = ?6 WHERE id = ?1",
+                rusqlite::params![
+                    id,
+                    user.status,
+                    user.login_count,
+                    micros(user.created_at),
+                    micros(user.updated_at),
+                    micros(user.last_login_at)
+                ],
+            )
+            .map_err(failed)?;
+        }
+        tx.execute_batch(
+            "CREATE INDEX IF NOT EXISTS users_created ON users(created_at);
+             CREATE INDEX IF NOT EXISTS users_status ON users(status, created_at);
+             CREATE INDEX IF NOT EXISTS devices_user ON devices(user_id);",
+        )
+        .map_err(failed)?;
+
+        // Sessions, and refresh tokens that belong to one.
+        let now = crate::store::now().unix_timestamp();
+        tx.execute_batch(
+            "CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                signed_in_at INTEGER NOT NULL,
+                refreshed_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                ended INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX sessions_user ON sessions(user_id);
+            ALTER TABLE refresh_tokens RENAME TO refresh_tokens_1;
+            CREATE TABLE refresh_tokens (
+                hash TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                expires_at INTEGER NOT NULL,
+                used INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);",
+        )
+        .map_err(failed)?;
+        let tokens: Vec<(String, String, i64)> = {
+            let mut statement = tx
+                .prepare("SELECT hash, user_id, expires_at FROM refresh_tokens_1")
+                .map_err(failed)?;
+            statement
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(failed)?
+                .collect::<Result<_, _>>()
+                .map_err(failed)?
+        };
+        for (token_hash, user_id, expires_at) in tokens {
+            let session = crate::ids::random_id();
+            tx.execute(
+                "INSERT INTO sessions (id, user_id, signed_in_at, refreshed_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?3, ?4)",
+                rusqlite::params![session, user_id, now, expires_at],
+            )
+            .map_err(failed)?;
+            tx.execute(
+                "INSERT INTO refresh_tokens (hash, session_id, user_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![token_hash, session, user_id, expires_at],
+            )
+            .map_err(failed)?;
+        }
+        tx.execute_batch("DROP TABLE refresh_tokens_1")
+            .map_err(failed)?;
+
+        // Magic links: the hash of the secret instead of the secret.
+        let delivered = has("magic_links", "delivered")?;
+        tx.execute_batch(
+            "ALTER TABLE magic_links RENAME TO magic_links_1;
+             CREATE TABLE magic_links (
+                id TEXT PRIMARY KEY,
+                secret_hash TEXT NOT NULL UNIQUE,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                activated INTEGER NOT NULL DEFAULT 0,
+                collected INTEGER NOT NULL DEFAULT 0,
+                expires_at INTEGER NOT NULL,
+                record TEXT NOT NULL,
+                delivered INTEGER NOT NULL DEFAULT 0,
+                browser TEXT,
+                same_browser INTEGER NOT NULL DEFAULT 0
+            );",
+        )
+        .map_err(failed)?;
+        /// A link as the first release kept it.
+        struct OldLink {
+            id: String,
+            secret: String,
+            user_id: String,
+            activated: bool,
+            collected: bool,
+            expires_at: i64,
+            record: String,
+            delivered: bool,
+        }
+        let links: Vec<OldLink> = {
+            let sql = format!(
+                "SELECT id, secret, user_id, activated, collected, expires_at, record, {}
+                 FROM magic_links_1",
+                if delivered { "delivered" } else { "0" }
+            );
+            let mut statement = tx.prepare(&sql).map_err(failed)?;
+            statement
+                .query_map([], |r| {
+                    Ok(OldLink {
+                        id: r.get(0)?,
+                        secret: r.get(1)?,
+                        user_id: r.get(2)?,
+                        activated: r.get(3)?,
+                        collected: r.get(4)?,
+                        expires_at: r.get(5)?,
+                        record: r.get(6)?,
+                        delivered: r.get(7)?,
+                    })
+                })
+                .map_err(failed)?
+                .collect::<Result<_, _>>()
+                .map_err(failed)?
+        };
+        for old in links {
+            let link: MagicLink = from_json(&old.record)?;
+            tx.execute(
+                "INSERT INTO magic_links (id, secret_hash, user_id, activated, collected,
+                    expires_at, record, delivered)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params![
+                    old.id,
+                    hash(&old.secret),
+                    old.user_id,
+                    old.activated,
+                    old.collected,
+                    old.expires_at,
+                    to_json(&link.without_secret())?,
+                    old.delivered
+                ],
+            )
+            .map_err(failed)?;
+        }
+        tx.execute_batch(
+            "DROP TABLE magic_links_1;
+             CREATE TABLE handshakes (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                user_id TEXT,
+                state TEXT NOT NULL,
+                expires_at INTEGER NOT NULL
+            );
+            CREATE INDEX handshakes_expiry ON handshakes(expires_at);
+            CREATE TABLE sends (
+                key TEXT NOT NULL,
+                at INTEGER NOT NULL
+            );
+            CREATE INDEX sends_key ON sends(key, at);
+            CREATE INDEX sends_at ON sends(at);",
+        )
+        .map_err(failed)?;
+        Ok(())
+    }
 }

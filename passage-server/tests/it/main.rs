@@ -9,6 +9,7 @@
 
 mod authenticator;
 mod cli;
+mod hardening;
 mod passkeys;
 mod sessions;
 mod store;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use passage_server::store::SeedUser;
+use passage_server::store::{SeedUser, UserQuery};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -284,7 +284,13 @@ async fn magic_links_to_one_address_are_limited() {
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(browser.server.mailbox().len(), 4);
     assert_eq!(
-        browser.server.store().users().await.unwrap().len(),
+        browser
+            .server
+            .store()
+            .list_users(&UserQuery::default())
+            .await
+            .unwrap()
+            .total,
         2,
         "ada, and grace's one pending user: the refused sign-up stored nothing"
     );
@@ -335,9 +341,24 @@ async fn tokens_are_checked_against_the_listener_itself_not_a_guessed_loopback_p
         "a forged token is refused"
     );
 
-    let genuine = browser.server.mint_token("victim").unwrap();
+    // The control: a token this server issued (a magic-link sign-in) passes.
+    let mail = browser
+        .mailed(
+            "/login/magic-link",
+            json!({ "identifier": "victim@example.com" }),
+        )
+        .await;
+    let (status, signed_in) = browser
+        .call(
+            Method::PATCH,
+            "/magic-link/activate",
+            Some(json!({ "magic_link": link_secret(&mail) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{signed_in}");
+    let genuine = signed_in["auth_result"]["auth_token"].as_str().unwrap();
     let (status, user) = browser
-        .call_as(Method::GET, "/currentuser", None, Some(&genuine))
+        .call_as(Method::GET, "/currentuser", None, Some(genuine))
         .await;
     assert_eq!(status, StatusCode::OK, "{user}");
     assert_eq!(user["user"]["id"], "victim");
@@ -389,7 +410,7 @@ async fn refresh_rotates_and_sign_out_revokes() {
     browser
         .server
         .store()
-        .revoke_refresh_tokens(&user_id)
+        .revoke_sessions(&user_id)
         .await
         .unwrap();
     assert_eq!(

@@ -1,18 +1,19 @@
-//! Every store keeps the same rules: the same test runs against the emulator's memory and the
-//! server's SQLite file (and against that file again after reopening it).
+//! Every store keeps the same rules: the same test runs against memory and a SQLite file (and
+//! against that file again after reopening it). A store only keeps records; the rules it must
+//! keep inside its atomic steps are checked here, one group at a time.
 
 use passage_server::store::{
-    Change, Device, DeviceRules, MagicLink, MemoryStore, RefreshToken, SeedUser, SqliteStore,
-    Store, StoreError, StoredKey, now, refusals,
+    Activation, Change, Device, DeviceRules, Field, Filter, Handshake, MagicLink, MemoryStore, Op,
+    Refresh, RefreshToken, SeedUser, Session, SqliteStore, Store, StoreError, StoredKey, UserQuery,
+    hash, now, refusals,
 };
-
 use time::Duration;
 
 fn link(id: &str, secret: &str, user_id: &str, minutes: i64) -> MagicLink {
     MagicLink {
         id: id.to_owned(),
         app_id: "app".to_owned(),
-        identifier: "ada@example.com".to_owned(),
+        identifier: "ada.l@example.com".to_owned(),
         redirect_url: "/".to_owned(),
         secret: secret.to_owned(),
         url: format!("http://localhost:3000/?psg_magic_link={secret}"),
@@ -23,11 +24,52 @@ fn link(id: &str, secret: &str, user_id: &str, minutes: i64) -> MagicLink {
         expires_at: now() + Duration::minutes(minutes),
         collected: false,
         delivered: true,
+        secret_hash: hash(secret),
+        browser: Some(hash("browser-a")),
+        same_browser: false,
     }
 }
 
+fn session(id: &str, user_id: &str, now: i64, lifetime: i64) -> Session {
+    Session {
+        id: id.to_owned(),
+        user_id: user_id.to_owned(),
+        signed_in_at: now,
+        refreshed_at: now,
+        expires_at: now + lifetime,
+        ended: false,
+    }
+}
+
+fn token(hash: &str, session: &str, user: &str, expires_at: i64) -> RefreshToken {
+    RefreshToken {
+        hash: hash.to_owned(),
+        session_id: session.to_owned(),
+        user_id: user.to_owned(),
+        expires_at,
+    }
+}
+
+/// Every user's id, in the query's order.
+async fn ids(store: &dyn Store, query: &UserQuery) -> (Vec<String>, usize) {
+    let page = store.list_users(query).await.unwrap();
+    (page.users.into_iter().map(|u| u.id).collect(), page.total)
+}
+
 /// The rules, on any store.
-async fn the_rules(store: &dyn Store) {
+pub(crate) async fn the_rules(store: &dyn Store) {
+    users(store).await;
+    listing(store).await;
+    devices(store).await;
+    sessions(store).await;
+    magic_links(store).await;
+    handshakes(store).await;
+    counts(store).await;
+    keys(store).await;
+    pending(store).await;
+}
+
+async fn users(store: &dyn Store) {
     let ada = store
         .insert_user(
             SeedUser::email("Ada@Example.com")
@@ -44,39 +86,32 @@ async fn the_rules(store: &dyn Store) {
             .unwrap_err(),
         StoreError::Refused("a user with this identifier already exists")
     );
-    assert!(matches!(
+    assert_eq!(
         store
             .insert_user(SeedUser::email("other@example.com").with_id("user-ada"))
-            .await,
-        Err(StoreError::Refused(_))
-    ));
-    assert!(matches!(
-        store.insert_user(SeedUser::default()).await,
-        Err(StoreError::Refused(_))
-    ));
+            .await
+            .unwrap_err(),
+        StoreError::Refused("a user with this id already exists")
+    );
+    assert_eq!(
+        store.insert_user(SeedUser::default()).await.unwrap_err(),
+        StoreError::Refused("email or phone is required")
+    );
     let grace = store
-        .insert_user(SeedUser::email("grace@example.com"))
+        .insert_user(SeedUser::email("grace@example.com").with_id("user-grace"))
         .await
         .unwrap();
-
-    assert_eq!(
-        store
-            .user_by_identifier("ADA@EXAMPLE.COM")
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        "user-ada"
-    );
-    assert_eq!(
-        store
-            .user_by_identifier("+15555550100")
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        "user-ada"
-    );
+    for identifier in ["ADA@EXAMPLE.COM", "+15555550100"] {
+        assert_eq!(
+            store
+                .user_by_identifier(identifier)
+                .await
+                .unwrap()
+                .map(|u| u.id),
+            Some("user-ada".to_owned()),
+            "{identifier}"
+        );
+    }
     assert!(
         store
             .user_by_identifier("nobody@example.com")
@@ -84,34 +119,21 @@ async fn the_rules(store: &dyn Store) {
             .unwrap()
             .is_none()
     );
-    let ids: Vec<String> = store
-        .users()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|u| u.id)
-        .collect();
-    assert_eq!(
-        ids,
-        ["user-ada".to_owned(), grace.id.clone()],
-        "oldest first"
-    );
-
     let taken = Change {
-        email: Some("Grace@example.com".into()),
+        email: Some(grace.email.clone()),
         ..Change::default()
     };
-    assert!(matches!(
-        store.update_user("user-ada", taken).await,
-        Err(StoreError::Refused(_))
-    ));
+    assert_eq!(
+        store.update_user("user-ada", taken).await.unwrap_err(),
+        StoreError::Refused("a user with this identifier already exists")
+    );
     let renamed = Change {
-        email: Some("Lovelace@Example.com".into()),
+        email: Some("ADA.L@example.com".into()),
         ..Change::default()
     };
     assert_eq!(
         store.update_user("user-ada", renamed).await.unwrap().email,
-        "lovelace@example.com"
+        "ada.l@example.com"
     );
     assert_eq!(
         store
@@ -120,21 +142,115 @@ async fn the_rules(store: &dyn Store) {
             .unwrap_err(),
         StoreError::NoSuchUser
     );
-    assert_eq!(
-        store
-            .set_status("user-ada", "inactive")
-            .await
-            .unwrap()
-            .status,
-        "inactive"
-    );
     store.record_login("user-ada").await.unwrap();
-    assert_eq!(
-        store.user("user-ada").await.unwrap().unwrap().login_count,
-        1
-    );
+    let ada = store.user("user-ada").await.unwrap().unwrap();
+    assert_eq!(ada.login_count, 1);
+    assert_eq!(ada.recent_events.len(), 1);
+}
 
-    // Devices and their passkey material.
+async fn listing(store: &dyn Store) {
+    // user-ada (1 login) and user-grace from `users`, then three more.
+    for (id, email, status) in [
+        ("user-c", "c@example.com", "inactive"),
+        ("user-d", "d@example.net", "active"),
+        ("user-e", "e@example.com", "pending"),
+    ] {
+        store
+            .insert_user(SeedUser::email(email).with_id(id).with_status(status))
+            .await
+            .unwrap();
+    }
+    let all = UserQuery::default();
+    let (found, total) = ids(store, &all).await;
+    assert_eq!(total, 5);
+    assert_eq!(
+        found,
+        ["user-ada", "user-grace", "user-c", "user-d", "user-e"],
+        "oldest first; ties in the order they were added"
+    );
+    let page_two = UserQuery {
+        offset: 2,
+        limit: 2,
+        ..UserQuery::default()
+    };
+    assert_eq!(
+        ids(store, &page_two).await,
+        (vec!["user-c".into(), "user-d".into()], 5)
+    );
+    let newest_first = UserQuery {
+        order: vec![(Field::CreatedAt, true), (Field::Id, true)],
+        limit: 2,
+        ..UserQuery::default()
+    };
+    assert_eq!(ids(store, &newest_first).await.0, ["user-e", "user-d"]);
+    let by_email_desc = UserQuery {
+        order: vec![(Field::Email, true)],
+        ..UserQuery::default()
+    };
+    assert_eq!(
+        ids(store, &by_email_desc).await.0,
+        ["user-grace", "user-e", "user-d", "user-c", "user-ada"]
+    );
+    let filtered = |filters: Vec<Filter>| UserQuery {
+        filters,
+        ..UserQuery::default()
+    };
+    let cases: [(Vec<Filter>, &[&str]); 7] = [
+        (
+            vec![Filter::Identifier(Op::Like, "example.com".into())],
+            &["user-ada", "user-grace", "user-c", "user-e"],
+        ),
+        (
+            vec![Filter::Identifier(Op::Eq, "+15555550100".into())],
+            &["user-ada"],
+        ),
+        (
+            vec![Filter::Text(Field::Status, Op::Eq, "active".into())],
+            &["user-ada", "user-grace", "user-d"],
+        ),
+        (
+            vec![Filter::Text(Field::Status, Op::NotLike, "act".into())],
+            &["user-e"],
+        ),
+        (
+            vec![Filter::Number(Field::LoginCount, Op::Gt, 0)],
+            &["user-ada"],
+        ),
+        (
+            vec![
+                Filter::Text(Field::Status, Op::Ne, "inactive".into()),
+                Filter::Text(Field::Id, Op::Gt, "user-d".into()),
+            ],
+            &["user-grace", "user-e"],
+        ),
+        (
+            vec![Filter::Text(Field::Id, Op::Like, "nobody".into())],
+            &[],
+        ),
+    ];
+    for (filters, expected) in cases {
+        let query = filtered(filters.clone());
+        assert_eq!(
+            ids(store, &query).await,
+            (to_vec(expected), expected.len()),
+            "{filters:?}"
+        );
+    }
+    let before_all = UserQuery {
+        created_before: 0,
+        ..UserQuery::default()
+    };
+    assert_eq!(ids(store, &before_all).await.1, 0);
+    for id in ["user-c", "user-d", "user-e"] {
+        store.delete_user(id).await.unwrap();
+    }
+}
+
+fn to_vec(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|&id| id.to_owned()).collect()
+}
+
+async fn devices(store: &dyn Store) {
     let device = Device::passkey("Laptop".into(), "Y3JlZC0x".into(), now());
     let device_id = device.id.clone();
     store
@@ -147,12 +263,34 @@ async fn the_rules(store: &dyn Store) {
         .await
         .unwrap();
     let clash = Device::passkey("Twin".into(), "Y3JlZC0x".into(), now());
-    assert!(matches!(
+    assert_eq!(
         store
-            .add_device(&grace.id, clash, String::new(), DeviceRules::default())
+            .add_device("user-grace", clash, String::new(), DeviceRules::default())
             .await,
         Err(StoreError::Refused(refusals::CREDENTIAL_TAKEN))
-    ));
+    );
+    let user = store.user("user-ada").await.unwrap().unwrap();
+    assert!(user.webauthn && user.webauthn_types == ["passkey"]);
+    let (owner, found, material) = store.find_passkey("Y3JlZC0x").await.unwrap().unwrap();
+    assert_eq!(
+        (owner.id.as_str(), found.id.as_str()),
+        ("user-ada", device_id.as_str())
+    );
+    assert_eq!(material, "{\"k\":1}");
+    store
+        .use_device("user-ada", &device_id, "{\"k\":2}".into())
+        .await
+        .unwrap();
+    let kept = store.passkeys("user-ada").await.unwrap();
+    assert_eq!(
+        (kept[0].0.usage_count, kept[0].1.as_str()),
+        (1, "{\"k\":2}")
+    );
+    assert_eq!(
+        store.use_device("user-ada", "nope", String::new()).await,
+        Err(StoreError::NoSuchDevice)
+    );
+
     // A registration keeps a passkey only as a pending user's first, checked in the same step
     // as the insert; the per-user limit likewise.
     let pending = store
@@ -166,7 +304,7 @@ async fn the_rules(store: &dyn Store) {
     let key = |n: u32| Device::passkey(format!("Key {n}"), format!("Y3JlZC1w{n}"), now());
     assert_eq!(
         store
-            .add_device(&grace.id, key(1), String::new(), first)
+            .add_device("user-grace", key(1), String::new(), first)
             .await,
         Err(StoreError::Refused(refusals::NOT_FIRST)),
         "grace is active: not registering"
@@ -196,214 +334,423 @@ async fn the_rules(store: &dyn Store) {
             .await,
         Err(StoreError::Limit(refusals::TOO_MANY_DEVICES))
     );
-    assert_eq!(
-        store
-            .user(&pending.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .webauthn_devices
-            .len(),
-        2
-    );
-    store.delete_user(&pending.id).await.unwrap();
-    let user = store.user("user-ada").await.unwrap().unwrap();
-    assert!(user.webauthn && user.webauthn_types == ["passkey"]);
-    let (found, held, material) = store.find_passkey("Y3JlZC0x").await.unwrap().unwrap();
-    assert_eq!(
-        (found.id.as_str(), held.id.as_str(), material.as_str()),
-        ("user-ada", device_id.as_str(), "{\"k\":1}")
-    );
+    let held = store.user(&pending.id).await.unwrap().unwrap();
+    assert_eq!(held.webauthn_devices.len(), 2);
     store
-        .use_device("user-ada", &device_id, "{\"k\":2}".into())
+        .revoke_device(&pending.id, &held.webauthn_devices[0].id)
         .await
         .unwrap();
-    let (device, material) = &store.passkeys("user-ada").await.unwrap()[0];
-    assert_eq!((device.usage_count, material.as_str()), (1, "{\"k\":2}"));
     assert_eq!(
-        store.use_device("user-ada", "nope", String::new()).await,
+        store.revoke_device(&pending.id, "nope").await,
         Err(StoreError::NoSuchDevice)
     );
-    assert_eq!(
-        store.revoke_device("user-ada", "nope").await,
-        Err(StoreError::NoSuchDevice)
+    store.delete_user(&pending.id).await.unwrap();
+    assert!(
+        store.find_passkey("Y3JlZC1w4").await.unwrap().is_none(),
+        "a deleted user's passkeys go with it"
     );
-    store.revoke_device("user-ada", &device_id).await.unwrap();
-    let user = store.user("user-ada").await.unwrap().unwrap();
-    assert!(!user.webauthn && user.webauthn_types.is_empty());
-    assert!(store.find_passkey("Y3JlZC0x").await.unwrap().is_none());
+}
 
-    // Refresh tokens work once; revoking signs the user out everywhere.
-    let token = |hash: &str| RefreshToken {
-        hash: hash.to_owned(),
-        user_id: "user-ada".to_owned(),
-        expires_at: 4_000_000_000,
-    };
-    store.insert_refresh_token(token("h1")).await.unwrap();
-    store.insert_refresh_token(token("h2")).await.unwrap();
-    assert_eq!(
-        store.take_refresh_token("h1").await.unwrap(),
-        Some(token("h1"))
-    );
-    assert_eq!(
-        store.take_refresh_token("h1").await.unwrap(),
-        None,
-        "used once"
-    );
-    store.revoke_refresh_tokens("user-ada").await.unwrap();
-    assert_eq!(
-        store.take_refresh_token("h2").await.unwrap(),
-        None,
-        "revoked"
-    );
+async fn sessions(store: &dyn Store) {
+    let t = now().unix_timestamp();
+    store
+        .start_session(
+            session("s1", "user-ada", t, 1000),
+            token("r1", "s1", "user-ada", t + 100),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         store
-            .user("user-ada")
+            .start_session(
+                session("s0", "nobody", t, 1000),
+                token("r0", "s0", "nobody", t + 100)
+            )
+            .await,
+        Err(StoreError::NoSuchUser)
+    );
+    // A refresh rotates: the new token joins the session, at most until the session's end.
+    let next = token("r2", "", "", t + 5000);
+    let Refresh::Rotated(rotated) = store.refresh("r1", next, t + 1).await.unwrap() else {
+        panic!("r1 was current");
+    };
+    assert_eq!((rotated.id.as_str(), rotated.refreshed_at), ("s1", t + 1));
+    // r1 again: someone holds a copy. The whole session ends, r2 with it.
+    assert_eq!(
+        store
+            .refresh("r1", token("r3", "", "", t + 100), t + 2)
             .await
-            .unwrap()
-            .unwrap()
-            .refresh_token_revocations,
-        1
+            .unwrap(),
+        Refresh::Reused
+    );
+    assert!(store.session("s1").await.unwrap().unwrap().ended);
+    assert!(matches!(
+        store
+            .refresh("r2", token("r4", "", "", t + 100), t + 3)
+            .await
+            .unwrap(),
+        Refresh::Unknown | Refresh::Ended
+    ));
+    assert_eq!(
+        store
+            .refresh("never", token("r5", "", "", t + 100), t)
+            .await
+            .unwrap(),
+        Refresh::Unknown
     );
 
-    // Magic links: activated once, not after they expire, collected once; activating one
-    // verifies the address it was sent to.
+    // Inactivity: a token unused past its own end. Absolute: past the session's end.
+    store
+        .start_session(
+            session("s2", "user-ada", t, 1000),
+            token("r6", "s2", "user-ada", t + 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .refresh("r6", token("r7", "", "", t + 100), t + 10)
+            .await
+            .unwrap(),
+        Refresh::Ended
+    );
+    store
+        .start_session(
+            session("s3", "user-ada", t, 20),
+            token("r8", "s3", "user-ada", t + 100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .refresh("r8", token("r9", "", "", t + 100), t + 20)
+            .await
+            .unwrap(),
+        Refresh::Ended
+    );
+
+    // Signing out ends the session of the token presented, and only that one.
+    store
+        .start_session(
+            session("s4", "user-ada", t, 1000),
+            token("r10", "s4", "user-ada", t + 100),
+        )
+        .await
+        .unwrap();
+    store
+        .start_session(
+            session("s5", "user-ada", t, 1000),
+            token("r11", "s5", "user-ada", t + 100),
+        )
+        .await
+        .unwrap();
+    store.end_session("r10").await.unwrap();
+    store.end_session("unknown").await.unwrap();
+    assert!(store.session("s4").await.unwrap().unwrap().ended);
+    assert!(store.session("s5").await.unwrap().unwrap().is_live(t));
+
+    // Revoking ends every session, records when, and counts; tokens issued before are done.
+    let before = store.user("user-ada").await.unwrap().unwrap();
+    store.revoke_sessions("user-ada").await.unwrap();
+    let after = store.user("user-ada").await.unwrap().unwrap();
+    assert!(after.revoked_at >= t);
+    assert_eq!(
+        after.refresh_token_revocations,
+        before.refresh_token_revocations + 1
+    );
+    assert!(store.session("s5").await.unwrap().unwrap().ended);
+    assert_eq!(
+        store
+            .refresh("r11", token("r12", "", "", t + 100), t + 1)
+            .await
+            .unwrap(),
+        Refresh::Unknown
+    );
+    assert_eq!(
+        store.revoke_sessions("nobody").await,
+        Err(StoreError::NoSuchUser)
+    );
+
+    // Deactivating revokes too; activating again brings nothing back.
+    store
+        .start_session(
+            session("s6", "user-grace", t, 1000),
+            token("r13", "s6", "user-grace", t + 100),
+        )
+        .await
+        .unwrap();
+    let inactive = store.set_status("user-grace", "inactive").await.unwrap();
+    assert!(inactive.revoked_at >= t);
+    store.set_status("user-grace", "active").await.unwrap();
+    assert!(store.session("s6").await.unwrap().unwrap().ended);
+    assert_eq!(
+        store
+            .refresh("r13", token("r14", "", "", t + 100), t + 1)
+            .await
+            .unwrap(),
+        Refresh::Unknown
+    );
+
+    // Ended and expired sessions are purged.
+    assert!(store.purge_sessions(t + 1).await.unwrap() >= 5);
+    assert!(store.session("s4").await.unwrap().is_none());
+}
+
+async fn magic_links(store: &dyn Store) {
+    store
+        .insert_magic_link(link("ml1", "s1", "user-ada", 10))
+        .await
+        .unwrap();
+    let kept = store.magic_link("ml1").await.unwrap().unwrap();
+    assert_eq!(
+        (kept.secret.as_str(), kept.url.as_str()),
+        ("", ""),
+        "only the hash is kept"
+    );
+    assert_eq!(kept.secret_hash, hash("s1"));
     assert!(
-        !store
+        !store.collect_magic_link("ml1", now()).await.unwrap(),
+        "not opened yet"
+    );
+    // Opened in the browser that asked: the waiting page may collect it, once.
+    let Activation::Activated(opened) = store
+        .activate_magic_link(&hash("s1"), Some(&hash("browser-a")), now())
+        .await
+        .unwrap()
+    else {
+        panic!("an unused link");
+    };
+    assert!(opened.activated && opened.same_browser);
+    assert!(
+        store
             .user("user-ada")
             .await
             .unwrap()
             .unwrap()
             .email_verified
     );
-    store
-        .insert_magic_link(link("ml1", "s1", "user-ada", 10))
-        .await
-        .unwrap();
-    store
-        .insert_magic_link(link("ml2", "s2", "user-ada", -1))
-        .await
-        .unwrap();
-    assert!(
-        !store.collect_magic_link("ml1").await.unwrap(),
-        "not activated yet"
-    );
-    assert!(
+    assert!(matches!(
         store
-            .activate_magic_link("s1", now())
+            .activate_magic_link(&hash("s1"), None, now())
             .await
-            .unwrap()
-            .unwrap()
-            .activated
-    );
+            .unwrap(),
+        Activation::Unknown
+    ));
+    assert!(store.collect_magic_link("ml1", now()).await.unwrap());
     assert!(
-        !store
-            .user("user-ada")
-            .await
-            .unwrap()
-            .unwrap()
-            .email_verified,
-        "the link went to an address ada no longer has"
-    );
-    let handed_to_the_app = MagicLink {
-        identifier: "lovelace@example.com".to_owned(),
-        delivered: false,
-        ..link("ml4", "s4", "user-ada", 10)
-    };
-    store.insert_magic_link(handed_to_the_app).await.unwrap();
-    store
-        .activate_magic_link("s4", now())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        !store
-            .user("user-ada")
-            .await
-            .unwrap()
-            .unwrap()
-            .email_verified,
-        "a link the server did not deliver proves nothing"
-    );
-    let to_lovelace = MagicLink {
-        identifier: "lovelace@example.com".to_owned(),
-        ..link("ml3", "s3", "user-ada", 10)
-    };
-    store.insert_magic_link(to_lovelace).await.unwrap();
-    store
-        .activate_magic_link("s3", now())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        store
-            .user("user-ada")
-            .await
-            .unwrap()
-            .unwrap()
-            .email_verified,
-        "this one went to her email"
-    );
-    assert!(
-        store
-            .activate_magic_link("s1", now())
-            .await
-            .unwrap()
-            .is_none(),
+        !store.collect_magic_link("ml1", now()).await.unwrap(),
         "once"
     );
-    assert!(
-        store
-            .activate_magic_link("s2", now())
-            .await
-            .unwrap()
-            .is_none(),
-        "expired"
-    );
-    assert!(
-        store
-            .activate_magic_link("nope", now())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(store.collect_magic_link("ml1").await.unwrap());
-    assert!(
-        !store.collect_magic_link("ml1").await.unwrap(),
-        "collected once"
-    );
-    assert!(store.magic_link("ml1").await.unwrap().unwrap().collected);
 
-    // Keys.
-    let key = StoredKey {
-        kid: "k1".into(),
-        pkcs8: vec![1, 2, 3],
-    };
-    store.add_signing_key(key.clone()).await.unwrap();
-    assert!(store.signing_keys().await.unwrap().contains(&key));
-
-    // Deleting a user takes everything it holds.
-    store.insert_refresh_token(token("h3")).await.unwrap();
-    let device = Device::passkey("Phone".into(), "Y3JlZC0y".into(), now());
+    // Opened in another browser: that browser signs in, the waiting page never does.
     store
-        .add_device("user-ada", device, String::new(), DeviceRules::default())
+        .insert_magic_link(link("ml2", "s2", "user-ada", 10))
         .await
         .unwrap();
-    store.delete_user("user-ada").await.unwrap();
-    assert_eq!(
-        store.delete_user("user-ada").await,
-        Err(StoreError::NoSuchUser)
-    );
-    assert!(store.user("user-ada").await.unwrap().is_none());
-    assert!(store.take_refresh_token("h3").await.unwrap().is_none());
-    assert!(store.find_passkey("Y3JlZC0y").await.unwrap().is_none());
-    assert!(store.magic_link("ml1").await.unwrap().is_none());
-    store.clear().await.unwrap();
-    assert!(store.users().await.unwrap().is_empty());
+    let Activation::Activated(elsewhere) = store
+        .activate_magic_link(&hash("s2"), Some(&hash("browser-b")), now())
+        .await
+        .unwrap()
+    else {
+        panic!("an unused link");
+    };
+    assert!(!elsewhere.same_browser);
+    assert!(!store.collect_magic_link("ml2", now()).await.unwrap());
+
+    // Expired: neither opened nor collected.
+    store
+        .insert_magic_link(link("ml3", "s3", "user-ada", 10))
+        .await
+        .unwrap();
+    let later = now() + Duration::minutes(11);
+    assert!(matches!(
+        store
+            .activate_magic_link(&hash("s3"), Some(&hash("browser-a")), later)
+            .await
+            .unwrap(),
+        Activation::Unknown
+    ));
+    store
+        .activate_magic_link(&hash("s3"), Some(&hash("browser-a")), now())
+        .await
+        .unwrap();
     assert!(
-        store.signing_keys().await.unwrap().contains(&key),
-        "keys survive a clear"
+        !store.collect_magic_link("ml3", later).await.unwrap(),
+        "expired"
     );
+
+    // An inactive user's link stays unused (and pays nothing out after reactivation).
+    store
+        .insert_magic_link(link("ml4", "s4", "user-grace", 10))
+        .await
+        .unwrap();
+    store.set_status("user-grace", "inactive").await.unwrap();
+    assert!(matches!(
+        store
+            .activate_magic_link(&hash("s4"), Some(&hash("browser-a")), now())
+            .await
+            .unwrap(),
+        Activation::Inactive
+    ));
+    store.set_status("user-grace", "active").await.unwrap();
+    assert!(!store.collect_magic_link("ml4", now()).await.unwrap());
+    assert!(!store.magic_link("ml4").await.unwrap().unwrap().activated);
+
+    // Only a link the server delivered verifies its address.
+    store
+        .insert_user(SeedUser::email("hopper@example.com").with_id("user-hopper"))
+        .await
+        .unwrap();
+    let mut handed = link("ml5", "s5", "user-hopper", 10);
+    handed.identifier = "hopper@example.com".into();
+    handed.delivered = false;
+    store.insert_magic_link(handed).await.unwrap();
+    store
+        .activate_magic_link(&hash("s5"), None, now())
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .user("user-hopper")
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
+    store.delete_user("user-hopper").await.unwrap();
+    assert!(
+        store.magic_link("ml5").await.unwrap().is_none(),
+        "links go with their user"
+    );
+}
+
+async fn handshakes(store: &dyn Store) {
+    let t = now().unix_timestamp();
+    let handshake = |expires_at: i64| Handshake {
+        kind: "discoverable".into(),
+        user_id: None,
+        state: "{}".into(),
+        expires_at,
+    };
+    store
+        .put_handshake("h1", handshake(t + 900), 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_handshake("h1", t).await.unwrap(),
+        Some(handshake(t + 900))
+    );
+    assert_eq!(store.take_handshake("h1", t).await.unwrap(), None, "once");
+    store
+        .put_handshake("h2", handshake(t + 900), 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_handshake("h2", t + 900).await.unwrap(),
+        None,
+        "expired"
+    );
+    // Full: the oldest goes, never the new one.
+    for (id, ends) in [
+        ("a", t + 100),
+        ("b", t + 200),
+        ("c", t + 300),
+        ("d", t + 400),
+    ] {
+        store.put_handshake(id, handshake(ends), 3).await.unwrap();
+    }
+    assert_eq!(
+        store.take_handshake("a", t).await.unwrap(),
+        None,
+        "made room"
+    );
+    for id in ["b", "c", "d"] {
+        assert!(store.take_handshake(id, t).await.unwrap().is_some(), "{id}");
+    }
+}
+
+async fn counts(store: &dyn Store) {
+    let t = 1_000_000;
+    assert_eq!(store.count_send("k1", t, 600, 2, 10).await.unwrap(), None);
+    assert_eq!(
+        store.count_send("k1", t + 100, 600, 2, 10).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.count_send("k1", t + 200, 600, 2, 10).await.unwrap(),
+        Some(400),
+        "until the first leaves the window"
+    );
+    assert_eq!(
+        store.count_send("k2", t + 200, 600, 2, 10).await.unwrap(),
+        None,
+        "per key"
+    );
+    assert_eq!(
+        store.count_send("k1", t + 600, 600, 2, 10).await.unwrap(),
+        None,
+        "the window moved on"
+    );
+    // Full of keys: a new one is still counted (the stalest goes).
+    for (n, key) in ["x1", "x2", "x3"].into_iter().enumerate() {
+        let at = t + 700 + i64::try_from(n).unwrap();
+        assert_eq!(store.count_send(key, at, 600, 1, 3).await.unwrap(), None);
+    }
+    assert_eq!(
+        store.count_send("x4", t + 710, 600, 1, 3).await.unwrap(),
+        None
+    );
+}
+
+async fn keys(store: &dyn Store) {
+    let key = |kid: &str, byte: u8| StoredKey {
+        kid: kid.to_owned(),
+        pkcs8: vec![byte; 4],
+    };
+    assert_eq!(
+        store.first_signing_key(key("k1", 1)).await.unwrap(),
+        [key("k1", 1)]
+    );
+    assert_eq!(
+        store.first_signing_key(key("k2", 2)).await.unwrap(),
+        [key("k1", 1)],
+        "a second first key is not kept"
+    );
+    store.add_signing_key(key("k3", 3)).await.unwrap();
+    store.add_signing_key(key("k3", 9)).await.unwrap();
+    store.replace_signing_key(key("k1", 7)).await.unwrap();
+    assert_eq!(
+        store.signing_keys().await.unwrap(),
+        [key("k1", 7), key("k3", 3)]
+    );
+}
+
+async fn pending(store: &dyn Store) {
+    for (id, email, status) in [
+        ("p-old", "p-old@example.com", "pending"),
+        ("p-keyed", "p-keyed@example.com", "pending"),
+        ("a-old", "a-old@example.com", "active"),
+    ] {
+        store
+            .insert_user(SeedUser::email(email).with_id(id).with_status(status))
+            .await
+            .unwrap();
+    }
+    store
+        .add_device(
+            "p-keyed",
+            Device::passkey("Key".into(), "Y3JlZC1rZXllZA".into(), now()),
+            String::new(),
+            DeviceRules::default(),
+        )
+        .await
+        .unwrap();
+    let cutoff = now() + Duration::seconds(1);
+    assert_eq!(store.expire_pending(cutoff).await.unwrap(), 1);
+    assert!(store.user("p-old").await.unwrap().is_none());
+    for kept in ["p-keyed", "a-old", "user-ada"] {
+        assert!(store.user(kept).await.unwrap().is_some(), "{kept}");
+    }
 }
 
 #[tokio::test]
@@ -416,38 +763,48 @@ async fn the_sqlite_store_keeps_the_rules_and_everything_across_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("passage.db");
     the_rules(&SqliteStore::open(&path).unwrap()).await;
-    let store = SqliteStore::open(&path).unwrap();
-    let ada = store
-        .insert_user(
-            SeedUser::email("ada@example.com")
-                .with_id("ada")
-                .with_device("Laptop"),
-        )
-        .await
-        .unwrap();
-    let device = ada.webauthn_devices[0].clone();
-    store
-        .insert_refresh_token(RefreshToken {
-            hash: "h".into(),
-            user_id: "ada".into(),
-            expires_at: 1,
-        })
-        .await
-        .unwrap();
-    drop(store);
     let reopened = SqliteStore::open(&path).unwrap();
-    let again = reopened.user("ada").await.unwrap().unwrap();
-    assert_eq!(again.webauthn_devices[0].id, device.id);
-    assert_eq!(again.created_at, ada.created_at);
-    assert!(reopened.take_refresh_token("h").await.unwrap().is_some());
-    assert_eq!(reopened.signing_keys().await.unwrap().len(), 1);
+    let ada = reopened.user("user-ada").await.unwrap().unwrap();
+    assert_eq!(ada.webauthn_devices.len(), 1);
+    assert!(ada.email_verified && ada.revoked_at > 0);
+    assert_eq!(reopened.signing_keys().await.unwrap().len(), 2);
 }
 
 #[tokio::test]
-async fn a_database_file_from_before_delivered_links_is_upgraded() {
+async fn a_sqlite_file_is_for_one_process_and_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("passage.db");
+    let first = SqliteStore::open(&path).unwrap();
+    assert!(
+        matches!(SqliteStore::open(&path), Err(StoreError::InUse(message)) if message.contains("another passage-server process")),
+        "a second opener is refused"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        first
+            .insert_user(SeedUser::email("ada@example.com"))
+            .await
+            .unwrap();
+        for file in ["passage.db", "passage.db-wal", "passage.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+    }
+    drop(first);
+    SqliteStore::open(&path).expect("free again once the first is closed");
+}
+
+/// A file as the first passage-server release made it: its tables, a user with a passkey, a
+/// refresh token, a magic link (its secret in the clear, no `delivered` column) and a signing
+/// key — brought up to date at open, losing nothing and keeping no secret in the clear.
+#[tokio::test]
+async fn a_database_file_from_the_first_release_is_upgraded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
-    // A user and a link as the first passage-server release kept them: no `delivered` column.
     let old = rusqlite::Connection::open(&path).unwrap();
     old.execute_batch(
         "CREATE TABLE users (
@@ -458,6 +815,22 @@ async fn a_database_file_from_before_delivered_links_is_upgraded() {
             revocations INTEGER NOT NULL DEFAULT 0,
             record TEXT NOT NULL
         );
+        CREATE UNIQUE INDEX users_email ON users(email) WHERE email != '';
+        CREATE UNIQUE INDEX users_phone ON users(phone) WHERE phone != '';
+        CREATE TABLE devices (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            cred_id TEXT NOT NULL,
+            record TEXT NOT NULL,
+            passkey TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX devices_cred_id ON devices(cred_id) WHERE cred_id != '';
+        CREATE TABLE refresh_tokens (
+            hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            expires_at INTEGER NOT NULL
+        );
         CREATE TABLE magic_links (
             id TEXT PRIMARY KEY,
             secret TEXT NOT NULL UNIQUE,
@@ -466,70 +839,140 @@ async fn a_database_file_from_before_delivered_links_is_upgraded() {
             collected INTEGER NOT NULL DEFAULT 0,
             expires_at INTEGER NOT NULL,
             record TEXT NOT NULL
+        );
+        CREATE TABLE signing_keys (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            kid TEXT NOT NULL UNIQUE,
+            pkcs8 BLOB NOT NULL
         );",
     )
     .unwrap();
     let memory = MemoryStore::new();
     let ada = memory
-        .insert_user(SeedUser::email("ada@example.com").with_id("user-ada"))
+        .insert_user(
+            SeedUser::email("ada@example.com")
+                .with_id("user-ada")
+                .with_device("Laptop"),
+        )
         .await
         .unwrap();
-    let old_link = link("ml-old", "s-old", "user-ada", 10);
+    let device = &ada.webauthn_devices[0];
+    let mut bare = ada.clone();
+    bare.webauthn_devices.clear();
     old.execute(
         "INSERT INTO users (id, email, phone, record) VALUES (?1, ?2, '', ?3)",
-        rusqlite::params![ada.id, ada.email, serde_json::to_string(&ada).unwrap()],
+        rusqlite::params![ada.id, ada.email, serde_json::to_string(&bare).unwrap()],
     )
     .unwrap();
+    old.execute(
+        "INSERT INTO devices (id, user_id, cred_id, record, passkey) VALUES (?1, ?2, ?3, ?4, '{}')",
+        rusqlite::params![
+            device.id,
+            ada.id,
+            device.cred_id,
+            serde_json::to_string(device).unwrap()
+        ],
+    )
+    .unwrap();
+    let t = now().unix_timestamp();
+    old.execute(
+        "INSERT INTO refresh_tokens (hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
+        rusqlite::params![hash("old-refresh"), ada.id, t + 1000],
+    )
+    .unwrap();
+    let mut old_link = link("ml-old", "old-secret", "user-ada", 10);
+    // Sent to the user's address: only not being delivered keeps it from verifying it.
+    old_link.identifier = "ada@example.com".into();
     old.execute(
         "INSERT INTO magic_links (id, secret, user_id, expires_at, record) VALUES (?1, ?2, ?3, ?4, ?5)",
         rusqlite::params![
             old_link.id,
-            old_link.secret,
+            "old-secret",
             old_link.user_id,
             old_link.expires_at.unix_timestamp(),
             serde_json::to_string(&old_link).unwrap()
         ],
     )
     .unwrap();
+    old.execute(
+        "INSERT INTO signing_keys (kid, pkcs8) VALUES ('k1', x'01020304')",
+        [],
+    )
+    .unwrap();
     drop(old);
 
     let store = SqliteStore::open(&path).unwrap();
-    let activated = store
-        .activate_magic_link("s-old", now())
+    // The user, listed and filtered by the columns the upgrade filled from the record.
+    let active = UserQuery {
+        filters: vec![Filter::Text(Field::Status, Op::Eq, "active".into())],
+        ..UserQuery::default()
+    };
+    let page = store.list_users(&active).await.unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.users[0].webauthn_devices.len(), 1, "the passkey stays");
+    // The old refresh token keeps working, in a session of its own.
+    let Refresh::Rotated(session) = store
+        .refresh(
+            &hash("old-refresh"),
+            token("new-refresh", "", "", t + 1000),
+            t,
+        )
         .await
         .unwrap()
-        .expect("the old link still works");
-    assert!(!activated.delivered, "an old link counts as not delivered");
+    else {
+        panic!("the old refresh token was lost");
+    };
+    assert_eq!(session.user_id, "user-ada");
+    // The old link opens by its secret's hash, counts as not delivered (it verifies nothing),
+    // and no secret is left in the clear.
+    let Activation::Activated(opened) = store
+        .activate_magic_link(&hash("old-secret"), None, now())
+        .await
+        .unwrap()
+    else {
+        panic!("the old link was lost");
+    };
+    assert!(!opened.delivered);
     assert!(
         !store
             .user("user-ada")
             .await
             .unwrap()
             .unwrap()
-            .email_verified,
-        "so opening it verifies nothing"
-    );
-    // A link made after the upgrade, delivered by the server, verifies the address.
-    store
-        .insert_magic_link(link("ml-new", "s-new", "user-ada", 10))
-        .await
-        .unwrap();
-    assert!(
-        store
-            .activate_magic_link("s-new", now())
-            .await
-            .unwrap()
-            .unwrap()
-            .delivered
-    );
-    assert!(
-        store
-            .user("user-ada")
-            .await
-            .unwrap()
-            .unwrap()
             .email_verified
     );
+    assert_eq!(
+        store.signing_keys().await.unwrap(),
+        [StoredKey {
+            kid: "k1".into(),
+            pkcs8: vec![1, 2, 3, 4]
+        }]
+    );
     drop(store);
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let records: Vec<String> = raw
+        .prepare("SELECT record FROM magic_links")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        records.iter().all(|r| !r.contains("old-secret")),
+        "{records:?}"
+    );
+    let columns: Vec<String> = raw
+        .prepare("PRAGMA table_info(magic_links)")
+        .unwrap()
+        .query_map([], |r| r.get(1))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!columns.iter().any(|c| c == "secret"), "{columns:?}");
+    let version: i64 = raw
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    drop(raw);
     SqliteStore::open(&path).expect("opens again, already upgraded");
 }

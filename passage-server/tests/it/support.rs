@@ -18,11 +18,14 @@ pub(crate) fn dev() -> ServerBuilder {
         .development(true)
 }
 
-/// A server, and a browser's view of its Authentication API.
+/// A server, and a browser's view of its Authentication API: it sends its own browser id
+/// (`Passage-Browser`) with every call, as `/passage-fetch.js` makes a page do.
 pub(crate) struct Browser {
     pub(crate) server: Server,
     pub(crate) http: reqwest::Client,
     base: String,
+    /// This browser's id.
+    pub(crate) id: String,
 }
 
 impl Browser {
@@ -33,7 +36,37 @@ impl Browser {
             server,
             http: reqwest::Client::new(),
             base,
+            id: format!("browser-{}", passage_server::store::random_id()),
         }
+    }
+
+    /// `method path` with `body`, sent from another browser (another browser id).
+    pub(crate) async fn call_from(
+        &self,
+        browser_id: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("Passage-Browser", browser_id);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Stops the server and waits until it let go of everything (its database included).
+    pub(crate) async fn stop(self) {
+        self.server.stop().await;
     }
 
     /// The Authentication API's URL for `path` (under `/v1/apps/{app_id}`).
@@ -65,7 +98,8 @@ impl Browser {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
-            .header("Passage-Version", "@passageidentity/passage-js 4.1.2");
+            .header("Passage-Version", "@passageidentity/passage-js 4.1.2")
+            .header("Passage-Browser", &self.id);
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -1,0 +1,189 @@
+//! The rules every store applies, written once: what a new user looks like, what a change does,
+//! who may add a device, what a refresh token presented now does, what opening a magic link
+//! does. A store only loads the records, calls these inside its atomic step, and saves.
+
+use serde_json::{Map, json};
+use time::OffsetDateTime;
+
+use super::{
+    Change, Device, DeviceRules, MagicLink, Refresh, Session, StoreError, User, never, now,
+    refusals,
+};
+use crate::ids::random_id;
+
+/// A new user from a seed: an identifier, a known status, the email lower-cased, and the
+/// devices the seed names.
+pub(crate) fn new_user(seed: super::SeedUser) -> Result<(User, Vec<Device>), StoreError> {
+    let email = seed.email.unwrap_or_default().to_lowercase();
+    let phone = seed.phone.unwrap_or_default();
+    if email.is_empty() && phone.is_empty() {
+        return Err(StoreError::Refused("email or phone is required"));
+    }
+    let status = seed.status.unwrap_or_else(|| "active".to_owned());
+    if !matches!(status.as_str(), "active" | "inactive" | "pending") {
+        return Err(StoreError::Refused(
+            "status must be active, inactive or pending",
+        ));
+    }
+    let now = now();
+    let devices: Vec<Device> = seed
+        .devices
+        .into_iter()
+        .map(|name| Device::passkey(name, random_id(), now))
+        .collect();
+    let user = User {
+        id: seed.id.unwrap_or_else(random_id),
+        email,
+        phone,
+        external_id: String::new(),
+        email_verified: false,
+        phone_verified: false,
+        webauthn: false,
+        login_count: 0,
+        status,
+        created_at: now,
+        updated_at: now,
+        last_login_at: never(),
+        user_metadata: seed.user_metadata,
+        recent_events: Vec::new(),
+        social_connections: Map::new(),
+        webauthn_devices: Vec::new(),
+        webauthn_types: Vec::new(),
+        refresh_token_revocations: 0,
+        revoked_at: 0,
+    };
+    Ok((user, devices))
+}
+
+/// Whether a user with `status` and `devices` may add one under `rules`.
+pub(crate) fn check_rules(
+    status: &str,
+    devices: usize,
+    rules: DeviceRules,
+) -> Result<(), StoreError> {
+    if rules.first && (status != "pending" || devices > 0) {
+        return Err(StoreError::Refused(refusals::NOT_FIRST));
+    }
+    if rules.max > 0 && devices >= rules.max {
+        return Err(StoreError::Limit(refusals::TOO_MANY_DEVICES));
+    }
+    Ok(())
+}
+
+/// Adds `device` to `user`, keeping the derived fields right.
+pub(crate) fn attach(user: &mut User, device: Device) {
+    user.webauthn_devices.push(device);
+    refresh_webauthn(user);
+}
+
+/// `webauthn` and `webauthn_types` follow the devices.
+pub(crate) fn refresh_webauthn(user: &mut User) {
+    user.webauthn = !user.webauthn_devices.is_empty();
+    user.webauthn_types = if user.webauthn {
+        vec!["passkey".to_owned()]
+    } else {
+        Vec::new()
+    };
+}
+
+/// A recent-event record of a sign-in.
+pub(crate) fn login_event(at: OffsetDateTime) -> serde_json::Value {
+    let at = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    json!({
+        "id": random_id(),
+        "type": "login",
+        "ip_addr": "127.0.0.1",
+        "user_agent": "passage-server",
+        "user_agent_display": "passage-server",
+        "created_at": at,
+        "completed_at": at,
+        "status": "complete",
+        "action": "login",
+        "social_login_type": null,
+    })
+}
+
+/// Applies a change (after the store checked that no other user holds its identifiers).
+pub(crate) fn apply(user: &mut User, change: Change) {
+    if let Some(email) = change.email {
+        user.email = email.to_lowercase();
+        user.email_verified = false;
+    }
+    if let Some(phone) = change.phone {
+        user.phone = phone;
+        user.phone_verified = false;
+    }
+    if let Some(metadata) = change.user_metadata {
+        user.user_metadata = Some(metadata);
+    }
+    user.updated_at = now();
+}
+
+/// A status change: `inactive` also revokes (the store then ends the user's sessions).
+/// Returns whether it revokes.
+pub(crate) fn set_status(user: &mut User, status: &str) -> bool {
+    status.clone_into(&mut user.status);
+    user.updated_at = now();
+    if status == "inactive" {
+        revoke(user);
+        true
+    } else {
+        false
+    }
+}
+
+/// Marks a revocation of `user`'s sessions now: tokens issued until now are refused.
+pub(crate) fn revoke(user: &mut User) {
+    user.revoked_at = now().unix_timestamp();
+}
+
+/// What presenting a refresh token does, given what the store holds of it at `now`: its
+/// expiry, whether it was used before, and its session (`None` when gone).
+pub(crate) fn refresh(
+    token_expires_at: i64,
+    used: bool,
+    session: Option<&Session>,
+    now: i64,
+) -> Refresh {
+    let Some(session) = session else {
+        return Refresh::Ended;
+    };
+    if used {
+        return Refresh::Reused;
+    }
+    if !session.is_live(now) || now >= token_expires_at {
+        return Refresh::Ended;
+    }
+    Refresh::Rotated(session.clone())
+}
+
+/// What opening `link` at `now` does for `user`: `None` when it cannot be opened (used,
+/// expired); else whether the user is inactive (then nothing changes) or the link activated
+/// (the user's address verified, the asking browser noted).
+pub(crate) fn activate(
+    link: &mut MagicLink,
+    user: &mut User,
+    browser: Option<&str>,
+    now: OffsetDateTime,
+) -> Option<bool> {
+    if link.activated || now >= link.expires_at {
+        return None;
+    }
+    if user.status == "inactive" {
+        return Some(false);
+    }
+    link.activated = true;
+    link.same_browser = match (&link.browser, browser) {
+        (Some(asked), Some(opened)) => asked == opened,
+        _ => false,
+    };
+    user.verify_by_link(link);
+    Some(true)
+}
+
+/// Whether the page waiting for `link` may collect its sign-in at `now`.
+pub(crate) fn collectable(link: &MagicLink, now: OffsetDateTime) -> bool {
+    link.activated && link.same_browser && !link.collected && now < link.expires_at
+}
