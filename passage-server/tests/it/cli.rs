@@ -86,6 +86,13 @@ async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
           "user_metadata": { "plan": "pro" }, "webauthn": true, "login_count": 12 },
         { "id": "9Xk2LmPq", "email": "", "phone": "+15555550100", "status": "inactive" },
         { "id": "dupe0001", "email": "ada@example.com" },
+        // Rows sign-up would refuse are reported and skipped, never stored half-read.
+        { "id": "bad00001", "email": "ada\u{7}@example.com" },
+        { "id": "bad00002", "email": "Ada <ada2@example.com>" },
+        { "id": "bad00003", "email": "+15555550199" },
+        { "id": "bad00004", "email": "a@b@example.com" },
+        { "id": "", "email": "empty-id@example.com" },
+        { "id": "bad00005", "email": "b\u{200b}ob@example.com" },
     ]);
     std::fs::write(&export, users.to_string()).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_passage-server"))
@@ -105,6 +112,13 @@ async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
         stdout.contains("imported 2 users") && stdout.contains("skipped dupe0001"),
         "{stdout}"
     );
+    for refused in ["bad00001", "bad00002", "bad00003", "bad00004", "bad00005"] {
+        assert!(
+            stdout.contains(&format!("skipped {refused}: email:")),
+            "{refused}: {stdout}"
+        );
+    }
+    assert!(stdout.contains("skipped : the id is empty"), "{stdout}");
 
     let (port, mut mails) = smtp_sink().await;
     let browser = Browser::start(dev().development(false).database(&db).smtp(SmtpSettings {
@@ -128,6 +142,10 @@ async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
     // Quoted-printable, as a mail client decodes it.
     let message = received.data.replace("=\n", "").replace("=3D", "=");
     assert!(message.contains("To: ada@example.com"), "{message}");
+    assert!(
+        message.contains("Opening it signs in the browser you open it in"),
+        "the mail says what clicking does: {message}"
+    );
     let secret = message
         .split("psg_magic_link=")
         .nth(1)
@@ -185,10 +203,58 @@ async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
     // Into a fresh database, the library call imports the same two.
     let fresh = SqliteStore::open(&dir.path().join("other.db")).unwrap();
     let report = import_users(&fresh, &users.to_string()).await.unwrap();
-    assert_eq!((report.imported, report.skipped.len()), (2, 1));
+    assert_eq!((report.imported, report.skipped.len()), (2, 7));
     assert!(
         import_users(&fresh, "{\"not\": \"an array\"}")
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn one_database_file_one_server_and_a_warning_without_a_sealing_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("passage.db");
+    let serve = |port: u16| {
+        Command::new(env!("CARGO_BIN_EXE_passage-server"))
+            .args(["serve", "--api-key", "a-key-of-some-length"])
+            .arg("--database")
+            .arg(&db)
+            .args(["--auth-bind", &format!("127.0.0.1:{port}")])
+            .args(["--api-bind", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let mut first = serve(free());
+    // The first is up once it answers on its Authentication API port… wait for its banner.
+    let mut banner = String::new();
+    let stdout = first.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        if line.contains("Authentication API on") {
+            break;
+        }
+    }
+    assert!(banner.contains("Authentication API on"), "{banner}");
+    let second = serve(free()).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "a second process on the same file must not start");
+    assert!(
+        stderr.contains("is open in another passage-server process"),
+        "{stderr}"
+    );
+    assert!(banner.contains("NO SEALING KEY"), "the warning at start: {banner}");
+    let _ = first.kill();
+    let _ = first.wait();
 }
