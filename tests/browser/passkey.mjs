@@ -30,9 +30,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-const STEP_MS = 20_000; // the bound on every step
+const STEP_MS = 30_000; // the bound on every step
 const ACTION_MS = 15_000; // the bound on every wait inside a step (so its own error, not the step's, is shown)
-const TOTAL_MS = 180_000; // the bound on the whole run
+const TOTAL_MS = 240_000; // the bound on the whole run
 
 const base = (process.argv[2] ?? '').replace(/\/+$/, '');
 const deployed = process.argv.includes('--deployed');
@@ -208,6 +208,20 @@ function conditionalUiShim(flag) {
   };
 }
 
+/** A browser context (its own storage: another "browser" to the server) in which nothing leaves
+ * the machine: the page, the element and its assets come from loopback. */
+async function newContext() {
+  const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
+  context.setDefaultTimeout(ACTION_MS);
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) return route.continue();
+    offsite.push(url.href);
+    return route.abort('blockedbyclient');
+  });
+  return context;
+}
+
 async function main() {
   browser = await chromium.launch({
     executablePath,
@@ -216,15 +230,7 @@ async function main() {
     // root in a container has no user namespace for the sandbox
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
-  context.setDefaultTimeout(ACTION_MS);
-  // Nothing leaves the machine: the page, the element and its assets come from loopback.
-  await context.route('**/*', (route) => {
-    const url = new URL(route.request().url());
-    if (['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) return route.continue();
-    offsite.push(url.href);
-    return route.abort('blockedbyclient');
-  });
+  const context = await newContext();
   await context.addInitScript(conditionalUiShim, CONDITIONAL_FLAG);
   page = await context.newPage();
   page.on('console', (m) => log.push(`[${stamp()}] console.${m.type()}: ${m.text()}`));
@@ -422,6 +428,56 @@ async function main() {
 
   // e. the demo user (no passkey) signs in with a magic link from the dev mailbox
   const demo = { id: 'demo-user', email: 'demo@example.com' };
+  /** The page asks for the demo user's link; the newest one mailed after that. */
+  async function askForLink() {
+    const seen = (await mailbox()).length;
+    await page.reload({ waitUntil: 'load' });
+    await waitStatus('#me', 401);
+    await submitIdentifier(demo.email);
+    for (;;) {
+      const mail = (await mailbox()).slice(seen).filter((m) => m.to?.includes(demo.email)).pop();
+      if (mail?.link) return mail.link;
+      await page.waitForTimeout(200);
+    }
+  }
+  await step('a magic link opened in another browser signs that browser in, not the page that asked', async () => {
+    const link = await askForLink();
+    const other = await newContext();
+    try {
+      const elsewhere = await other.newPage();
+      await elsewhere.goto(link, { waitUntil: 'load' });
+      // No authenticator there: the element skips the passkey offer and signs in.
+      const deadline = Date.now() + ACTION_MS;
+      let me = '';
+      while (!me.startsWith('200') && Date.now() < deadline) {
+        me = (await elsewhere.locator('#me').textContent())?.trim() ?? '';
+        await elsewhere.waitForTimeout(200);
+      }
+      if (!me.startsWith('200')) throw new Error(`the browser that opened the link shows ${me}`);
+    } finally {
+      await other.close();
+    }
+    // The element polls every 5 s: two polls, and the page that asked must still be signed out.
+    await page.waitForTimeout(11_000);
+    const me = (await page.locator('#me').textContent())?.trim() ?? '';
+    if (!me.startsWith('401')) throw new Error(`the page that asked was signed in by a link opened elsewhere: ${me}`);
+    return 'the other browser is signed in; the waiting page still shows 401 after two polls';
+  });
+  await step('the control: opened in the same browser (another tab), the waiting page signs in', async () => {
+    const link = await askForLink();
+    const tab = await page.context().newPage();
+    try {
+      await tab.goto(link, { waitUntil: 'load' });
+      // The waiting page's element polls every 5 s; once signed in it offers a passkey (this
+      // page has an authenticator): skip it, then the page shows the user.
+      await page.getByTestId('add-device-skip').filter({ visible: true }).click({ timeout: 12_000 });
+      await signedInAs(demo.id, demo.email);
+    } finally {
+      await tab.close();
+    }
+    return 'the waiting page signed in by its status poll';
+  });
+  await step('sign out', signOut);
   const link = await step(`magic link for ${demo.email}`, async () => {
     const lookup = await call(api(`/users?identifier=${encodeURIComponent(demo.email)}`));
     if (lookup.body?.user?.id !== demo.id || lookup.body.user.webauthn) {
