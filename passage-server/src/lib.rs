@@ -24,6 +24,7 @@ mod keys;
 #[cfg(feature = "authentication")]
 mod mail;
 mod management;
+pub mod metrics;
 mod seal;
 mod server;
 mod state;

@@ -175,7 +175,9 @@ impl Mailer {
                         "Open this link to sign in to {app_name}:\n\n{link}\n\nOpening it signs in the browser you open it in. If you asked for it on another device or browser, that one is not signed in: open the link there, or sign in here.\n\nIt works once, and only for a short while. If you did not ask for it, ignore this message: nobody can sign in without it.\n"
                     ))
                     .map_err(|e| e.to_string())?;
-                transport.send(message).await.map_err(|e| e.to_string())?;
+                let sent_now = transport.send(message).await;
+                crate::metrics::message("email", sent_now.is_ok());
+                sent_now.map_err(|e| e.to_string())?;
                 tracing::info!(to, "passage-server: magic link sent");
                 sent.push(mail);
                 Ok(())
@@ -183,6 +185,7 @@ impl Mailer {
             Self::Mailbox(mailbox) => {
                 // Development mode only: the link is printed on purpose.
                 tracing::info!(to, link, "passage-server: magic link (development mailbox)");
+                crate::metrics::message("email", true);
                 mailbox.push(mail);
                 Ok(())
             }

@@ -185,6 +185,28 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Installs the Prometheus recorder and serves it at `GET /metrics` on the Management listener.
+fn with_metrics(
+    builder: passage_server::ServerBuilder,
+) -> Result<passage_server::ServerBuilder, String> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(passage_server::metrics::CEREMONY_DURATION_METRIC.to_owned()),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ],
+        )
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|err| format!("the metrics recorder could not be installed: {err}"))?;
+    passage_server::metrics::describe();
+    passage_core::metrics::describe();
+    Ok(builder.metrics(move || {
+        handle.run_upkeep();
+        handle.render()
+    }))
+}
+
 async fn run(serve: Serve) -> Result<(), String> {
     if !serve.dev && serve.database.is_none() {
         return Err("--database is required outside development mode (--dev)".into());
@@ -251,6 +273,7 @@ async fn run(serve: Serve) -> Result<(), String> {
             from: serve.mail_from,
         });
     }
+    builder = with_metrics(builder)?;
     let server = builder.start().await.map_err(|err| report(&err))?;
     println!(
         "# passage-server: Authentication API on {} (for passage-elements), Management API on {}",

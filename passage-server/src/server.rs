@@ -49,8 +49,10 @@ pub enum ServerError {
     Config(String),
 }
 
+/// What answers `GET /metrics` ([`ServerBuilder::metrics`]).
+pub(crate) type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// Settings of a [`Server`]. Defaults suit local development: a demo app on `localhost`.
-#[derive(Debug)]
 #[must_use]
 pub struct ServerBuilder {
     pub(crate) app_id: String,
@@ -86,6 +88,26 @@ pub struct ServerBuilder {
     pub(crate) sealing_key: Option<SealingKey>,
     pub(crate) previous_sealing_key: Option<SealingKey>,
     pub(crate) jwks_cache_control: String,
+    pub(crate) metrics: Option<MetricsRender>,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The API key, the SMTP URL (its password), the Redis URL and the keys never print.
+        f.debug_struct("ServerBuilder")
+            .field("app_id", &self.app_id)
+            .field("app_name", &self.app_name)
+            .field("auth_origin", &self.auth_origin)
+            .field("development", &self.development)
+            .field("authentication_api", &self.authentication_api)
+            .field("auth_bind", &self.auth_bind)
+            .field("api_bind", &self.api_bind)
+            .field("public_auth_url", &self.public_auth_url)
+            .field("session_length", &self.session_length)
+            .field("public_signup", &self.public_signup)
+            .field("users", &self.users.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ServerBuilder {
@@ -124,6 +146,7 @@ impl Default for ServerBuilder {
             sealing_key: None,
             previous_sealing_key: None,
             jwks_cache_control: "public, max-age=300".to_owned(),
+            metrics: None,
         }
     }
 }
@@ -347,6 +370,21 @@ impl ServerBuilder {
         self
     }
 
+    /// Answers `GET /metrics` on the Management listener with what `render` returns, in the
+    /// Prometheus text format: the renderer of the recorder the process installed, after
+    /// [`metrics::describe`](crate::metrics::describe). Without it, `/metrics` is not a route.
+    ///
+    /// ```
+    /// # fn handle() -> String { String::new() }
+    /// let builder = passage_server::Server::builder()
+    ///     .api_key("test")
+    ///     .metrics(handle);
+    /// ```
+    pub fn metrics(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.metrics = Some(Arc::new(render));
+        self
+    }
+
     /// Opens the store, binds the listeners and starts serving.
     ///
     /// # Errors
@@ -398,7 +436,7 @@ impl ServerBuilder {
         #[cfg_attr(not(feature = "authentication"), allow(unused_mut))]
         let mut tasks = vec![serve(
             api_listener,
-            management::router::router(Arc::clone(&shared), self.development),
+            management::router::router(Arc::clone(&shared), self.development, self.metrics.clone()),
             shutdown_rx.clone(),
             "the Management API",
         )];

@@ -11,6 +11,10 @@ use axum::{
 };
 use serde_json::json;
 
+/// The code of a refusal, left in the response's extensions for the metrics.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Refusal(pub(crate) &'static str);
+
 /// A refusal or failure of the Authentication API.
 #[derive(Debug)]
 pub(crate) struct AuthApiError {
@@ -104,6 +108,7 @@ impl From<StoreError> for AuthApiError {
             StoreError::Limit(reason) => Self::new(StatusCode::FORBIDDEN, "limit_reached", reason),
             err => {
                 tracing::error!(error = %err, "passage-server: the store failed");
+                crate::metrics::store_error("authentication");
                 Self::internal()
             }
         }
@@ -117,6 +122,7 @@ impl IntoResponse for AuthApiError {
             Json(json!({ "code": self.code, "error": self.message })),
         )
             .into_response();
+        response.extensions_mut().insert(Refusal(self.code));
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()

@@ -244,11 +244,20 @@ async fn upkeep(state: Shared, mut shutdown: tokio::sync::watch::Receiver<bool>)
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "passage-server: unfinished sign-ups expired"),
             Err(err) => {
-                tracing::error!(error = %err, "passage-server: pending users could not expire")
+                crate::metrics::store_error("upkeep");
+                tracing::error!(error = %err, "passage-server: pending users could not expire");
             }
         }
         if let Err(err) = state.store.purge_sessions(now.unix_timestamp()).await {
+            crate::metrics::store_error("upkeep");
             tracing::error!(error = %err, "passage-server: ended sessions could not be purged");
+        }
+        match state.store.handshakes_held(now.unix_timestamp()).await {
+            Ok(held) => crate::metrics::handshakes(held),
+            Err(err) => {
+                crate::metrics::store_error("upkeep");
+                tracing::error!(error = %err, "passage-server: handshakes could not be counted");
+            }
         }
     }
 }
@@ -285,7 +294,8 @@ pub(crate) fn router(state: Shared) -> Router {
         .route(
             "/tokens",
             post(sessions::refresh).delete(sessions::sign_out),
-        );
+        )
+        .route_layer(axum::middleware::from_fn(measure));
     let mut router = Router::new()
         .nest("/v1/apps/{app_id}", app)
         .route("/locales/passage-auth/v2/{file}", get(app::locale))
@@ -305,6 +315,31 @@ pub(crate) fn router(state: Shared) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(cors)
         .with_state(state)
+}
+
+/// Counts every ceremony by kind and outcome, and times it ([`crate::metrics`]).
+async fn measure(
+    route: axum::extract::MatchedPath,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = route.as_str();
+    let route = route.strip_prefix("/v1/apps/{app_id}").unwrap_or(route);
+    let Some(kind) = crate::metrics::ceremony_kind(request.method(), route) else {
+        return next.run(request).await;
+    };
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let outcome = if response.status().is_success() {
+        "ok"
+    } else {
+        response
+            .extensions()
+            .get::<error::Refusal>()
+            .map_or("refused", |refusal| refusal.0)
+    };
+    crate::metrics::ceremony(kind, outcome, started.elapsed());
+    response
 }
 
 /// Cross-origin calls from the app's pages only, with the headers passage-js sends.

@@ -93,6 +93,7 @@ impl From<crate::store::StoreError> for ApiError {
             StoreError::Refused(reason) | StoreError::Limit(reason) => Self::bad_request(reason),
             StoreError::Failed(cause) | StoreError::InUse(cause) => {
                 tracing::error!(%cause, "storage failed");
+                crate::metrics::store_error("management");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal_server_error",

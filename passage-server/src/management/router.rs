@@ -19,10 +19,32 @@ use crate::{
 };
 
 /// The whole router; `development` adds the `/__emulator` routes and fault injection.
-pub(crate) fn router(shared: Arc<Shared>, development: bool) -> Router {
+pub(crate) fn router(
+    shared: Arc<Shared>,
+    development: bool,
+    metrics: Option<crate::server::MetricsRender>,
+) -> Router {
     let mut router = Router::new()
         .route("/v1/apps/{app_id}/.well-known/jwks.json", get(jwks))
         .merge(super::routes(&shared));
+    if let Some(render) = metrics {
+        // Counts only, no user data: a scraper needs no API key (keep this listener private).
+        router = router.route(
+            "/metrics",
+            get(move || {
+                let render = Arc::clone(&render);
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        render(),
+                    )
+                }
+            }),
+        );
+    }
     if development {
         router = router.nest(dev::PREFIX, dev::routes());
     }

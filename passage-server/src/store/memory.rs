@@ -521,6 +521,18 @@ impl Store for MemoryStore {
         })
     }
 
+    fn handshakes_held(&self, now: i64) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let held = self
+                .data()
+                .handshakes
+                .values()
+                .filter(|h| now < h.expires_at)
+                .count();
+            Ok(u64::try_from(held).unwrap_or(u64::MAX))
+        })
+    }
+
     fn count_send<'a>(
         &'a self,
         key: &'a str,

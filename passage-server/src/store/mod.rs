@@ -269,6 +269,12 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// [`StoreError::Failed`].
     fn take_handshake<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<Handshake>>;
 
+    /// How many handshakes have not expired at `now` (for the operator's metrics).
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn handshakes_held(&self, now: i64) -> StoreFuture<'_, u64>;
+
     /// Counts one message to `key` (a hashed address) at `now_ms`, unless `max` were counted
     /// within `window_ms`: then `Some(ms)` until the next may go. At most `capacity` keys are
     /// counted (the stalest go first): never a refusal for room.

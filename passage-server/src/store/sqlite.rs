@@ -955,6 +955,20 @@ impl Store for SqliteStore {
         })
     }
 
+    fn handshakes_held(&self, now: i64) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let held: i64 = self
+                .conn()
+                .query_row(
+                    "SELECT COUNT(*) FROM handshakes WHERE expires_at > ?1",
+                    [now],
+                    |r| r.get(0),
+                )
+                .map_err(failed)?;
+            Ok(u64::try_from(held).unwrap_or(0))
+        })
+    }
+
     fn count_send<'a>(
         &'a self,
         key: &'a str,

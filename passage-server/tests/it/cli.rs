@@ -249,12 +249,112 @@ async fn one_database_file_one_server_and_a_warning_without_a_sealing_key() {
     assert!(banner.contains("Authentication API on"), "{banner}");
     let second = serve(free()).wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(!second.status.success(), "a second process on the same file must not start");
+    assert!(
+        !second.status.success(),
+        "a second process on the same file must not start"
+    );
     assert!(
         stderr.contains("is open in another passage-server process"),
         "{stderr}"
     );
-    assert!(banner.contains("NO SEALING KEY"), "the warning at start: {banner}");
+    assert!(
+        banner.contains("NO SEALING KEY"),
+        "the warning at start: {banner}"
+    );
     let _ = first.kill();
     let _ = first.wait();
+}
+
+#[tokio::test]
+async fn the_binary_exports_ceremonies_messages_and_handshakes_on_the_management_listener() {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_passage-server"))
+        .args(["serve", "--dev", "--pending-user-ttl-secs", "1"])
+        .args(["--auth-bind", "127.0.0.1:0", "--api-bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = server.stdout.take().unwrap();
+    let banner = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .find(|line| line.contains("Authentication API on"))
+        .unwrap_or_default();
+    let url_after = |label: &str| {
+        banner
+            .split(label)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(|url| url.trim_end_matches(',').to_owned())
+            .unwrap_or_else(|| panic!("no {label} in {banner:?}"))
+    };
+    let (auth, api) = (
+        url_after("Authentication API on "),
+        url_after("Management API on "),
+    );
+    let http = reqwest::Client::new();
+    let call = |method: Method, path: &str, body: serde_json::Value| {
+        http.request(method, format!("{auth}/v1/apps/passage_app{path}"))
+            .header("Passage-Browser", "browser-one")
+            .json(&body)
+            .send()
+    };
+    let unknown = call(
+        Method::POST,
+        "/login/magic-link",
+        json!({ "identifier": "nobody@example.com", "magic_link_path": "/" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let sent = call(
+        Method::POST,
+        "/register/magic-link",
+        json!({ "identifier": "ada@example.com", "magic_link_path": "/" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.status(), StatusCode::OK);
+    let started = call(
+        Method::POST,
+        "/register/webauthn/start",
+        json!({ "identifier": "grace@example.com" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(started.status(), StatusCode::OK);
+
+    // The handshake gauge follows the upkeep (every second here): wait for it, boundedly.
+    let mut text = String::new();
+    for _ in 0..100 {
+        let scraped = http.get(format!("{api}/metrics")).send().await.unwrap();
+        assert_eq!(scraped.status(), StatusCode::OK);
+        assert!(
+            scraped.headers()[reqwest::header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        text = scraped.text().await.unwrap();
+        if text.contains("passage_server_handshakes 1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    for line in [
+        "passage_server_ceremonies_total{kind=\"magic_link_send\",outcome=\"user_not_found\"} 1",
+        "passage_server_ceremonies_total{kind=\"magic_link_send\",outcome=\"ok\"} 1",
+        "passage_server_ceremonies_total{kind=\"register_passkey_start\",outcome=\"ok\"} 1",
+        "passage_server_ceremony_duration_seconds_count{kind=\"magic_link_send\"} 2",
+        "passage_server_messages_total{channel=\"email\",result=\"sent\"} 1",
+        "passage_server_handshakes 1",
+        "# HELP passage_server_ceremonies_total",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    assert!(
+        !text.contains("example.com") && !text.contains("browser-one"),
+        "no label holds what a caller sent:\n{text}"
+    );
 }
