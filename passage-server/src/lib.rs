@@ -24,9 +24,12 @@ mod keys;
 #[cfg(feature = "authentication")]
 mod mail;
 mod management;
+mod methods;
 pub mod metrics;
 mod seal;
 mod server;
+#[cfg(feature = "authentication")]
+mod sms;
 mod state;
 pub mod store;
 mod token;
@@ -39,7 +42,10 @@ pub use keys::{CryptoError, SigningKey};
 pub use mail::Mail;
 #[cfg(feature = "smtp")]
 pub use mail::SmtpSettings;
+pub use methods::{AuthMethods, Identifiers, UnknownValue};
 pub use seal::{SealError, SealingKey};
 pub use server::{Server, ServerBuilder, ServerError, shutdown_signal};
+#[cfg(feature = "authentication")]
+pub use sms::{SmsWebhook, signature as sms_signature};
 pub use store::SeedUser;
 pub use token::{Signer, TokenBuilder};

@@ -32,16 +32,20 @@ impl std::fmt::Debug for SmtpSettings {
     }
 }
 
-/// A message the server sent.
+/// A message the server sent: a mail, or a text message (to a phone number).
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Mail {
-    /// The recipient.
+    /// The recipient: an email address or a phone number.
     pub to: String,
-    /// The subject.
+    /// The subject (a text message has none: its first words).
     pub subject: String,
-    /// The magic link it carries (a credential: never printed by `Debug`).
+    /// The magic link it carries, if any (a credential: never printed by `Debug`).
     pub link: String,
+    /// The one-time passcode it carries, if any (a credential: never printed by `Debug`).
+    pub code: String,
+    /// The whole text (holds the link or code: never printed by `Debug`).
+    pub text: String,
 }
 
 impl std::fmt::Debug for Mail {
@@ -65,7 +69,7 @@ impl Mailbox {
             .clone()
     }
 
-    fn push(&self, mail: Mail) {
+    pub(crate) fn push(&self, mail: Mail) {
         let mut messages = self
             .0
             .lock()
@@ -142,19 +146,8 @@ impl Mailer {
         }
     }
 
-    /// Sends a magic link to `to`.
-    pub(crate) async fn send_link(
-        &self,
-        app_name: &str,
-        to: &str,
-        link: &str,
-    ) -> Result<(), String> {
-        let subject = format!("Your sign-in link for {app_name}");
-        let mail = Mail {
-            to: to.to_owned(),
-            subject: subject.clone(),
-            link: link.to_owned(),
-        };
+    /// Sends `mail` (its `to` an email address).
+    pub(crate) async fn send(&self, mail: Mail) -> Result<(), String> {
         match self {
             #[cfg(feature = "smtp")]
             Self::Smtp {
@@ -164,32 +157,32 @@ impl Mailer {
             } => {
                 // A bare address, never a mailbox with a display name: `a <victim@…>` must not
                 // reach the victim under another identifier.
-                let to_address: lettre::Address =
-                    to.parse().map_err(|_| format!("{to} is not an address"))?;
+                let to_address: lettre::Address = mail
+                    .to
+                    .parse()
+                    .map_err(|_| format!("{} is not an address", mail.to))?;
                 let message = Message::builder()
                     .from(from.clone())
                     .to(lettre::message::Mailbox::new(None, to_address))
-                    .subject(subject)
+                    .subject(mail.subject.clone())
                     .header(ContentType::TEXT_PLAIN)
-                    .body(format!(
-                        "Open this link to sign in to {app_name}:\n\n{link}\n\nOpening it signs in the browser you open it in. If you asked for it on another device or browser, that one is not signed in: open the link there, or sign in here.\n\nIt works once, and only for a short while. If you did not ask for it, ignore this message: nobody can sign in without it.\n"
-                    ))
+                    .body(mail.text.clone())
                     .map_err(|e| e.to_string())?;
                 let sent_now = transport.send(message).await;
                 crate::metrics::message("email", sent_now.is_ok());
                 sent_now.map_err(|e| e.to_string())?;
-                tracing::info!(to, "passage-server: magic link sent");
+                tracing::info!(to = %mail.to, "passage-server: mail sent");
                 sent.push(mail);
                 Ok(())
             }
             Self::Mailbox(mailbox) => {
-                // Development mode only: the link is printed on purpose.
-                tracing::info!(to, link, "passage-server: magic link (development mailbox)");
+                // Development mode only: the link or code is printed on purpose.
+                tracing::info!(to = %mail.to, link = %mail.link, code = %mail.code, "passage-server: mail (development mailbox)");
                 crate::metrics::message("email", true);
                 mailbox.push(mail);
                 Ok(())
             }
-            Self::None(_) => Err("magic links need SMTP outside development mode".into()),
+            Self::None(_) => Err("mail needs SMTP outside development mode".into()),
         }
     }
 }

@@ -12,7 +12,8 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 use passage_server::{
-    SealingKey, SeedUser, Server, SmtpSettings, import_users, store::SqliteStore,
+    AuthMethods, Identifiers, SealingKey, SeedUser, Server, SmsWebhook, SmtpSettings, import_users,
+    store::SqliteStore,
 };
 
 /// A self-hostable, Passage-compatible server: passkeys and magic links for passage-elements,
@@ -155,9 +156,36 @@ struct Serve {
     /// The most passkeys one user may hold (0: no limit).
     #[arg(long, env = "PASSAGE_SERVER_MAX_PASSKEYS", default_value_t = 20)]
     max_passkeys: usize,
-    /// At most this many magic links to one address per 15 minutes (0: no limit).
+    /// At most this many messages (magic links and codes) to one address per 15 minutes (0:
+    /// no limit).
     #[arg(long, env = "PASSAGE_SERVER_MAGIC_LINK_LIMIT", default_value_t = 5)]
     magic_link_limit: u32,
+    /// The sign-in methods offered, comma-separated: passkeys, otp, magic_link (as Passage's
+    /// console named them; the element uses codes whenever otp is offered). Default: passkeys,
+    /// and magic links when they can be sent.
+    #[arg(long, env = "PASSAGE_SERVER_AUTH_METHODS")]
+    auth_methods: Option<AuthMethods>,
+    /// How long a one-time passcode works, in seconds.
+    #[arg(long, env = "PASSAGE_SERVER_OTP_TTL_SECS", default_value_t = 300)]
+    otp_ttl_secs: u64,
+    /// Which identifiers users sign in with: email, phone or both.
+    #[arg(long, env = "PASSAGE_SERVER_IDENTIFIERS", default_value = "email")]
+    identifiers: Identifiers,
+    /// The app's sign-in page (a path on --auth-origin with <passage-auth>): where links that
+    /// confirm a new email address or phone number lead.
+    #[arg(long, env = "PASSAGE_SERVER_LOGIN_URL", default_value = "/")]
+    login_url: String,
+    /// Sends text messages (codes and links to phone numbers) as signed JSON POSTs to this URL
+    /// (your SMS provider, or a relay of yours); needs --sms-webhook-secret-file.
+    #[arg(long, env = "PASSAGE_SERVER_SMS_WEBHOOK_URL", hide_env_values = true)]
+    sms_webhook_url: Option<String>,
+    /// The file holding the SMS webhook's signing secret (at least 16 bytes).
+    #[arg(long, env = "PASSAGE_SERVER_SMS_WEBHOOK_SECRET_FILE")]
+    sms_webhook_secret_file: Option<PathBuf>,
+    /// The operator's element strings ({lang}.json) and message templates
+    /// (messages.{lang}.json), served before the built-in ones.
+    #[arg(long, env = "PASSAGE_SERVER_LOCALES_DIR")]
+    locales_dir: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -233,7 +261,30 @@ async fn run(serve: Serve) -> Result<(), String> {
         .pending_user_ttl(Duration::from_secs(serve.pending_user_ttl_secs))
         .magic_link_limit(serve.magic_link_limit)
         .max_passkeys(serve.max_passkeys)
-        .require_identifier_verification(serve.require_verification);
+        .require_identifier_verification(serve.require_verification)
+        .otp_ttl(Duration::from_secs(serve.otp_ttl_secs))
+        .identifiers(serve.identifiers)
+        .login_url(serve.login_url);
+    if let Some(methods) = serve.auth_methods {
+        builder = builder.auth_methods(methods);
+    }
+    match (serve.sms_webhook_url, &serve.sms_webhook_secret_file) {
+        (Some(url), Some(path)) => {
+            let secret = std::fs::read_to_string(path)
+                .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+            builder = builder.sms_webhook(SmsWebhook::new(url, secret.trim()));
+        }
+        (Some(_), None) => {
+            return Err("--sms-webhook-url needs --sms-webhook-secret-file".into());
+        }
+        (None, Some(_)) => {
+            return Err("--sms-webhook-secret-file needs --sms-webhook-url".into());
+        }
+        (None, None) => {}
+    }
+    if let Some(dir) = serve.locales_dir {
+        builder = builder.locales_dir(dir);
+    }
     if let Some(database) = serve.database {
         builder = builder.database(database);
     }

@@ -79,6 +79,13 @@ pub struct ServerBuilder {
     pub(crate) redis_namespace: String,
     pub(crate) magic_link_ttl: Duration,
     pub(crate) magic_link_limit: u32,
+    pub(crate) auth_methods: Option<crate::methods::AuthMethods>,
+    pub(crate) otp_ttl: Duration,
+    pub(crate) identifiers: crate::methods::Identifiers,
+    pub(crate) login_url: String,
+    #[cfg(feature = "authentication")]
+    pub(crate) sms: Option<crate::sms::SmsWebhook>,
+    pub(crate) locales_dir: Option<std::path::PathBuf>,
     pub(crate) public_signup: bool,
     pub(crate) max_passkeys: usize,
     pub(crate) require_verification: bool,
@@ -105,6 +112,8 @@ impl std::fmt::Debug for ServerBuilder {
             .field("public_auth_url", &self.public_auth_url)
             .field("session_length", &self.session_length)
             .field("public_signup", &self.public_signup)
+            .field("auth_methods", &self.auth_methods)
+            .field("identifiers", &self.identifiers)
             .field("users", &self.users.len())
             .finish_non_exhaustive()
     }
@@ -137,6 +146,13 @@ impl Default for ServerBuilder {
             redis_namespace: "passage".to_owned(),
             magic_link_ttl: Duration::from_secs(15 * 60),
             magic_link_limit: 5,
+            auth_methods: None,
+            otp_ttl: Duration::from_secs(5 * 60),
+            identifiers: crate::methods::Identifiers::Email,
+            login_url: "/".to_owned(),
+            #[cfg(feature = "authentication")]
+            sms: None,
+            locales_dir: None,
             public_signup: true,
             max_passkeys: 20,
             require_verification: false,
@@ -302,6 +318,56 @@ impl ServerBuilder {
     /// through this server.
     pub fn magic_link_limit(mut self, links: u32) -> Self {
         self.magic_link_limit = links;
+        self
+    }
+
+    /// The sign-in methods the app offers, as Passage's console let an app choose (default:
+    /// passkeys, and magic links when they can be sent). passage-elements uses one-time
+    /// passcodes whenever they are offered, magic links only when they are not. Offering codes
+    /// or links without a way to send them to the app's identifiers (SMTP for email, an
+    /// [SMS webhook](Self::sms_webhook) for phone numbers, or development mode) is refused at
+    /// start.
+    pub fn auth_methods(mut self, methods: crate::methods::AuthMethods) -> Self {
+        self.auth_methods = Some(methods);
+        self
+    }
+
+    /// Lifetime of a one-time passcode (default 5 min; app info's `auth_methods.otp.ttl`).
+    pub fn otp_ttl(mut self, ttl: Duration) -> Self {
+        self.otp_ttl = ttl;
+        self
+    }
+
+    /// Which identifiers users sign up and sign in with (default: email addresses; app info's
+    /// `allowed_identifier`). Identifiers of another kind are refused with 400
+    /// `identifier_not_allowed`.
+    pub fn identifiers(mut self, identifiers: crate::methods::Identifiers) -> Self {
+        self.identifiers = identifiers;
+        self
+    }
+
+    /// The app's sign-in page, a path on the [`auth_origin`](Self::auth_origin) showing
+    /// `<passage-auth>` or `<passage-login>` (default `/`; app info's `login_url`): where the
+    /// link that confirms a new email address or phone number leads.
+    pub fn login_url(mut self, path: impl Into<String>) -> Self {
+        self.login_url = path.into();
+        self
+    }
+
+    /// Sends text messages (codes and links to phone numbers) through this webhook: a signed
+    /// JSON `POST` for each, retried with backoff (see [`SmsWebhook`](crate::SmsWebhook)).
+    /// Without it, phone numbers get messages only in development mode, in the mailbox.
+    #[cfg(feature = "authentication")]
+    pub fn sms_webhook(mut self, webhook: crate::sms::SmsWebhook) -> Self {
+        self.sms = Some(webhook);
+        self
+    }
+
+    /// A directory of the operator's own UI strings for the element (`{lang}.json`, the keys
+    /// of passage-elements' English file) and message templates (`messages.{lang}.json`),
+    /// served before the built-in ones.
+    pub fn locales_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.locales_dir = Some(dir.into());
         self
     }
 

@@ -11,26 +11,43 @@ use serde_json::{Value, json};
 
 use super::{App, AuthApiError, Shared, ok};
 
-/// The English UI strings passage-elements 2 fetches at run time (written for this server).
-const EN: &str = include_str!("../../assets/en.json");
-
 /// `GET /v1/apps/{app_id}` → `{app}`.
 pub(crate) async fn get_app(_: App, State(state): State<Shared>) -> Response {
     let settings = &state.settings;
+    let methods = settings.auth_methods;
     let magic_link_secs = settings.magic_link_ttl.as_secs();
-    let mut auth_methods = json!({ "passkeys": {} });
-    if state.mailer.delivers() {
-        // No `otp` key: the element prefers one-time codes whenever the key is there.
+    let otp_secs = settings.otp_ttl.as_secs();
+    // A method is offered when its key is there (the element reads `!== undefined`), and the
+    // element uses codes whenever the `otp` key is there.
+    let mut auth_methods = json!({});
+    if methods.passkeys {
+        auth_methods["passkeys"] = json!({});
+    }
+    if methods.otp {
+        auth_methods["otp"] = json!({ "ttl": otp_secs, "ttl_display_unit": "s" });
+    }
+    if methods.magic_link {
         auth_methods["magic_link"] = json!({ "ttl": magic_link_secs, "ttl_display_unit": "s" });
     }
+    let (fallback, fallback_ttl) = if methods.otp {
+        ("otp", otp_secs)
+    } else if methods.magic_link {
+        ("magic_link", magic_link_secs)
+    } else {
+        ("none", 0)
+    };
+    let required = match settings.identifiers {
+        crate::methods::Identifiers::Both => "either",
+        other => other.as_str(),
+    };
     ok(json!({ "app": {
         "id": settings.app_id,
         "name": settings.app_name,
         "auth_origin": settings.auth_origin,
         "redirect_url": settings.redirect_url,
-        "login_url": "/",
-        "allowed_identifier": "email",
-        "required_identifier": "email",
+        "login_url": settings.login_url,
+        "allowed_identifier": settings.identifiers.as_str(),
+        "required_identifier": required,
         "public_signup": settings.public_signup,
         "require_identifier_verification": settings.require_verification,
         "require_email_verification": false,
@@ -43,8 +60,8 @@ pub(crate) async fn get_app(_: App, State(state): State<Shared>) -> Response {
         "refresh_absolute_lifetime": settings.refresh_absolute_lifetime.as_secs(),
         "refresh_inactivity_lifetime": settings.refresh_inactivity_lifetime.as_secs(),
         "rsa_public_key": "",
-        "auth_fallback_method": if state.mailer.delivers() { "magic_link" } else { "none" },
-        "auth_fallback_method_ttl": magic_link_secs,
+        "auth_fallback_method": fallback,
+        "auth_fallback_method_ttl": fallback_ttl,
         "auth_methods": auth_methods,
         "layouts": { "registration": [], "profile": [] },
         "user_metadata_schema": [],
@@ -95,21 +112,42 @@ pub(crate) async fn jwks(_: App, State(state): State<Shared>) -> Response {
     response
 }
 
-/// `GET /locales/passage-auth/v2/{lang}.json`: English only; other languages are 404, which
-/// the element ignores (it falls back to the app's default language, English).
-pub(crate) async fn locale(Path(file): Path<String>) -> Response {
-    if file == "en.json" {
+/// `GET /locales/passage-auth/v2/{lang}.json`: the operator's file from `--locales-dir` when it
+/// has one, else the built-in strings; other languages are 404, which the element ignores (it
+/// falls back to the app's default language, English).
+pub(crate) async fn locale(State(state): State<Shared>, Path(file): Path<String>) -> Response {
+    let json = |body: String| {
         (
             [
                 (header::CONTENT_TYPE, "application/json"),
                 (header::CACHE_CONTROL, "public, max-age=3600"),
             ],
-            EN,
+            body,
         )
             .into_response()
-    } else {
-        AuthApiError::new(StatusCode::NOT_FOUND, "locale_not_found", "no such locale")
-            .into_response()
+    };
+    // A language tag, lower case (as the element asks): `de`, `pt-br`, never a path.
+    let language = file.strip_suffix(".json").filter(|tag| {
+        !tag.is_empty()
+            && tag.len() <= 16
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !tag.starts_with('-')
+    });
+    let Some(language) = language else {
+        return AuthApiError::new(StatusCode::NOT_FOUND, "locale_not_found", "no such locale")
+            .into_response();
+    };
+    if let Some(dir) = &state.locales.dir
+        && let Ok(text) = tokio::fs::read_to_string(dir.join(format!("{language}.json"))).await
+    {
+        return json(text);
+    }
+    match super::templates::element_strings(language) {
+        Some(text) => json(text.to_owned()),
+        None => AuthApiError::new(StatusCode::NOT_FOUND, "locale_not_found", "no such locale")
+            .into_response(),
     }
 }
 
@@ -184,7 +222,15 @@ pub(crate) async fn mailbox(State(state): State<Shared>) -> Response {
         .mailbox()
         .messages()
         .into_iter()
-        .map(|mail| json!({ "to": mail.to, "subject": mail.subject, "link": mail.link }))
+        .map(|mail| {
+            json!({
+                "to": mail.to,
+                "subject": mail.subject,
+                "link": mail.link,
+                "code": mail.code,
+                "text": mail.text,
+            })
+        })
         .collect();
     ok(json!({ "messages": messages }))
 }

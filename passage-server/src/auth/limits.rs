@@ -12,13 +12,10 @@ use crate::{identifier::Identifier, store::hash};
 /// of made-up addresses can thin the counts out, but it can never refuse a message to anyone.
 const ADDRESSES: usize = 10_000;
 
-/// Counts a message of `kind` (`link`, …) to `identifier` now, or refuses it with 429 and how
-/// long until the next may go (at most `magic_link_limit` per `magic_link_ttl`; 0: no limit).
-pub(crate) async fn count(
-    state: &Shared,
-    kind: &str,
-    identifier: &Identifier,
-) -> Result<(), AuthApiError> {
+/// Counts a message (a link or a code: they share one count, since both fill the same inbox)
+/// to `identifier` now, or refuses it with 429 and how long until the next may go (at most
+/// `magic_link_limit` per `magic_link_ttl`; 0: no limit).
+pub(crate) async fn count(state: &Shared, identifier: &Identifier) -> Result<(), AuthApiError> {
     let settings = &state.settings;
     let max = usize::try_from(settings.magic_link_limit).unwrap_or(usize::MAX);
     if max == 0 {
@@ -28,7 +25,7 @@ pub(crate) async fn count(
     let now = crate::store::now().unix_timestamp_nanos() / 1_000_000;
     let now = i64::try_from(now).unwrap_or(i64::MAX);
     // The address is kept only as a hash: the count needs to recognise it, not to know it.
-    let key = hash(&format!("{kind}:{}", identifier.as_str()));
+    let key = hash(&format!("message:{}", identifier.as_str()));
     match state
         .store
         .count_send(&key, now, window, max, ADDRESSES)

@@ -20,8 +20,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    App, AuthApiError, Body, Shared, limits, ok, sessions,
-    users::{identifier, pending_user},
+    App, AuthApiError, Body, Shared, deliver, limits, ok, sessions,
+    users::{identifier_for, pending_user},
 };
 use crate::{
     identifier::Identifier,
@@ -45,6 +45,8 @@ fn browser(headers: &HeaderMap) -> Option<String> {
 pub(crate) struct Send {
     identifier: String,
     #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
     magic_link_path: Option<String>,
 }
 
@@ -64,13 +66,13 @@ pub(crate) async fn login(
     if user.status == "inactive" {
         return Err(AuthApiError::user_inactive());
     }
-    limits::count(&state, "link", &identifier).await?;
+    limits::count(&state, &identifier).await?;
     send(
         &state,
         &user.id,
         &identifier,
         "login",
-        request.magic_link_path.as_deref(),
+        &request,
         browser(&headers),
     )
     .await
@@ -85,30 +87,34 @@ pub(crate) async fn register(
     Body(request): Body<Send>,
 ) -> Result<Response, AuthApiError> {
     let identifier = deliverable(&state, &request.identifier)?;
-    limits::count(&state, "link", &identifier).await?;
+    limits::count(&state, &identifier).await?;
     let user = pending_user(&state, &identifier).await?;
     send(
         &state,
         &user.id,
         &identifier,
         "register",
-        request.magic_link_path.as_deref(),
+        &request,
         browser(&headers),
     )
     .await
 }
 
-/// The identifier, if a link can be sent to it: an email address, with mail set up.
+/// The identifier, if the app offers magic links and one can be sent to it (mail set up for an
+/// email address, an SMS webhook for a phone number).
 fn deliverable(state: &Shared, raw: &str) -> Result<Identifier, AuthApiError> {
-    if !state.mailer.delivers() {
-        return Err(unavailable(
-            "magic links are off: this server has no SMTP settings",
-        ));
+    if !state.settings.auth_methods.magic_link {
+        return Err(unavailable("this app does not offer magic links"));
     }
-    match identifier(raw)? {
-        Identifier::Phone(_) => Err(unavailable("magic links by text message are not supported")),
-        email => Ok(email),
+    let identifier = identifier_for(state, raw)?;
+    if !deliver::reaches(state, &identifier) {
+        return Err(unavailable(if identifier.is_email() {
+            "magic links are off: this server has no SMTP settings"
+        } else {
+            "magic links by text message are off: this server has no SMS webhook"
+        }));
     }
+    Ok(identifier)
 }
 
 fn unavailable(message: &str) -> AuthApiError {
@@ -121,9 +127,10 @@ async fn send(
     user_id: &str,
     identifier: &Identifier,
     kind: &str,
-    path: Option<&str>,
+    request: &Send,
     browser: Option<String>,
 ) -> Result<Response, AuthApiError> {
+    let path = request.magic_link_path.as_deref();
     let settings = &state.settings;
     let secret = random_id();
     let ttl = time::Duration::try_from(settings.magic_link_ttl).unwrap_or(time::Duration::MINUTE);
@@ -144,20 +151,21 @@ async fn send(
         delivered: true,
         browser,
         same_browser: false,
+        code: false,
+        tries: 0,
     };
     state.store.insert_magic_link(link.clone()).await?;
-    if let Err(cause) = state
-        .mailer
-        .send_link(&settings.app_name, identifier.as_str(), &link.url)
-        .await
-    {
-        tracing::error!(cause = %cause, "passage-server: a magic link could not be sent");
-        return Err(AuthApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "magic_link_not_sent",
-            "the magic link could not be sent; try again later",
-        ));
-    }
+    deliver::send(
+        state,
+        identifier,
+        request.language.as_deref(),
+        deliver::Message::Link {
+            url: &link.url,
+            verify: false,
+        },
+        "magic_link_not_sent",
+    )
+    .await?;
     Ok(ok(json!({ "magic_link": { "id": link.id } })))
 }
 
@@ -167,7 +175,7 @@ async fn send(
 /// once parsed (dot segments resolved, as a browser resolves them), must be on the same origin
 /// with a path that does not start with `//`; anything else becomes `/`. A link must never lead
 /// elsewhere, nor carry text of the caller's into the app's mail.
-fn link_url(origin: &str, path: Option<&str>, secret: &str) -> String {
+pub(crate) fn link_url(origin: &str, path: Option<&str>, secret: &str) -> String {
     let plain = |p: &&str| {
         p.len() <= 512
             && p.starts_with('/')

@@ -6,12 +6,15 @@
 mod app;
 mod assets;
 mod ceremonies;
+mod deliver;
 mod error;
 mod limits;
 mod magic_links;
+mod otp;
 mod passkeys;
 mod revocations;
 mod sessions;
+mod templates;
 mod users;
 
 use std::{sync::Arc, time::Duration};
@@ -30,7 +33,9 @@ use webauthn_rs::{Webauthn, WebauthnBuilder};
 use crate::{
     ServerBuilder, ServerError,
     mail::{Mailbox, Mailer},
+    methods::{AuthMethods, Identifiers},
     server::{bind, local_addr, serve},
+    sms::Texter,
     state::Shared as Passage,
     store::Store,
 };
@@ -57,6 +62,15 @@ pub(crate) struct Settings {
     /// How recent a session's sign-in must be to change the account (add a passkey, …).
     pub(crate) recent_sign_in: Duration,
     pub(crate) magic_link_ttl: Duration,
+    /// The sign-in methods offered (those that can be delivered).
+    pub(crate) auth_methods: AuthMethods,
+    /// How long a one-time passcode works.
+    pub(crate) otp_ttl: Duration,
+    /// Which identifiers users sign in with.
+    pub(crate) identifiers: Identifiers,
+    /// The app's sign-in page (a path on `auth_origin`): where links that confirm a new
+    /// address lead (it must show `<passage-auth>` or `<passage-login>`).
+    pub(crate) login_url: String,
     /// At most this many magic links to one address per `magic_link_ttl` (0: no limit).
     pub(crate) magic_link_limit: u32,
     pub(crate) public_signup: bool,
@@ -82,6 +96,10 @@ pub(crate) struct State {
     store: Arc<dyn Store>,
     webauthn: Webauthn,
     mailer: Mailer,
+    /// Text messages (SMS webhook, or the development mailbox).
+    texter: Texter,
+    /// Message templates by language, and the operator's element strings.
+    locales: templates::Locales,
     /// The elements bundle and the phone input's files, served from here.
     assets: assets::Assets,
     /// Validates the tokens this server issued, exactly as an app's backend does.
@@ -92,7 +110,7 @@ impl State {
     pub(crate) fn new(
         settings: Settings,
         passage: Arc<Passage>,
-        mailer: Mailer,
+        (mailer, texter, locales): (Mailer, Texter, templates::Locales),
         local_auth_url: &str,
     ) -> Result<Self, ServerError> {
         let origin = url::Url::parse(&settings.auth_origin)
@@ -131,6 +149,8 @@ impl State {
             passage,
             webauthn,
             mailer,
+            texter,
+            locales,
             verifier,
         })
     }
@@ -171,9 +191,45 @@ pub(crate) async fn start(
     let mailer = Mailer::new(builder.smtp, builder.development)?;
     #[cfg(not(feature = "smtp"))]
     let mailer = Mailer::new(builder.development);
-    if builder.require_verification && !mailer.delivers() {
+    let texter = Texter::new(
+        builder.sms.clone(),
+        builder.development,
+        &mailer.mailbox(),
+        &builder.app_id,
+    )
+    .map_err(|err| ServerError::Config(err.to_string()))?;
+    let locales = templates::Locales::load(builder.locales_dir.as_deref())?;
+    let delivers = match builder.identifiers {
+        Identifiers::Email => mailer.delivers(),
+        Identifiers::Phone => texter.delivers(),
+        Identifiers::Both => mailer.delivers() || texter.delivers(),
+    };
+    let auth_methods = match builder.auth_methods {
+        // Chosen: what cannot be delivered is a configuration error.
+        Some(methods) => {
+            if (methods.otp || methods.magic_link) && !delivers {
+                return Err(ServerError::Config(format!(
+                    "{methods} need a way to send messages to {} identifiers: configure SMTP for email, an SMS webhook for phone numbers (or development mode)",
+                    builder.identifiers.as_str()
+                )));
+            }
+            if !(methods.passkeys || methods.otp || methods.magic_link) {
+                return Err(ServerError::Config(
+                    "at least one sign-in method is needed".into(),
+                ));
+            }
+            methods
+        }
+        // The default: passkeys, and magic links when they can be sent.
+        None => AuthMethods {
+            magic_link: delivers,
+            ..AuthMethods::default()
+        },
+    };
+    if builder.require_verification && !(delivers && (auth_methods.otp || auth_methods.magic_link))
+    {
         return Err(ServerError::Config(
-            "identifier verification needs magic links: configure SMTP (or development mode)"
+            "identifier verification needs magic links or one-time passcodes: configure SMTP (or development mode)"
                 .into(),
         ));
     }
@@ -188,6 +244,10 @@ pub(crate) async fn start(
         refresh_inactivity_lifetime: builder.refresh_inactivity_lifetime,
         recent_sign_in: builder.recent_sign_in,
         magic_link_ttl: builder.magic_link_ttl,
+        auth_methods,
+        otp_ttl: builder.otp_ttl,
+        identifiers: builder.identifiers,
+        login_url: builder.login_url,
         magic_link_limit: builder.magic_link_limit,
         public_signup: builder.public_signup,
         max_passkeys: builder.max_passkeys,
@@ -212,7 +272,12 @@ pub(crate) async fn start(
         }
         _ => format!("http://{addr}"),
     };
-    let state = Arc::new(State::new(settings, passage, mailer, &local_url)?);
+    let state = Arc::new(State::new(
+        settings,
+        passage,
+        (mailer, texter, locales),
+        &local_url,
+    )?);
     let mailbox = state.mailbox();
     tokio::spawn(upkeep(Arc::clone(&state), shutdown.clone()));
     let task = serve(listener, router(state), shutdown, "the Authentication API");
@@ -251,6 +316,10 @@ async fn upkeep(state: Shared, mut shutdown: tokio::sync::watch::Receiver<bool>)
         if let Err(err) = state.store.purge_sessions(now.unix_timestamp()).await {
             crate::metrics::store_error("upkeep");
             tracing::error!(error = %err, "passage-server: ended sessions could not be purged");
+        }
+        if let Err(err) = state.store.purge_links(now).await {
+            crate::metrics::store_error("upkeep");
+            tracing::error!(error = %err, "passage-server: expired links and codes could not be purged");
         }
         match state.store.handshakes_held(now.unix_timestamp()).await {
             Ok(held) => crate::metrics::handshakes(held),
@@ -291,6 +360,9 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/register/magic-link", post(magic_links::register))
         .route("/magic-link/activate", patch(magic_links::activate))
         .route("/magic-link/status", post(magic_links::status))
+        .route("/login/otp", post(otp::login))
+        .route("/register/otp", post(otp::register))
+        .route("/otp/activate", post(otp::activate))
         .route(
             "/tokens",
             post(sessions::refresh).delete(sessions::sign_out),

@@ -27,7 +27,7 @@ use super::{
     App, AuthApiError, Body, Shared,
     ceremonies::{self, Ceremony},
     ok, sessions,
-    users::{RecentUser, identifier, pending_user, public_user},
+    users::{RecentUser, identifier, identifier_for, pending_user, public_user},
 };
 
 /// The WebAuthn user handle of a user: 16 bytes derived from the user id, so a discoverable
@@ -80,6 +80,7 @@ pub(crate) async fn register_start(
     State(state): State<Shared>,
     Body(request): Body<RegisterStart>,
 ) -> Result<Response, AuthApiError> {
+    offered(&state)?;
     if state.settings.require_verification {
         return Err(AuthApiError::new(
             StatusCode::FORBIDDEN,
@@ -87,7 +88,7 @@ pub(crate) async fn register_start(
             "verify your email with a magic link first; then add a passkey",
         ));
     }
-    let identifier = identifier(&request.identifier)?;
+    let identifier = identifier_for(&state, &request.identifier)?;
     let user = pending_user(&state, &identifier).await?;
     if !user.webauthn_devices.is_empty() || user.login_count > 0 {
         return Err(already_registered());
@@ -109,6 +110,19 @@ pub(crate) async fn register_start(
     Ok(ok(
         json!({ "handshake": { "id": id, "challenge": challenge }, "user": public_user(&user) }),
     ))
+}
+
+/// Refused when the app does not offer passkeys.
+fn offered(state: &Shared) -> Result<(), AuthApiError> {
+    if state.settings.auth_methods.passkeys {
+        Ok(())
+    } else {
+        Err(AuthApiError::new(
+            StatusCode::BAD_REQUEST,
+            "passkeys_unavailable",
+            "this app does not offer passkeys",
+        ))
+    }
 }
 
 fn already_registered() -> AuthApiError {
@@ -298,6 +312,7 @@ pub(crate) async fn login_start(
     State(state): State<Shared>,
     Body(request): Body<LoginStart>,
 ) -> Result<Response, AuthApiError> {
+    offered(&state)?;
     let Some(identifier) = request.identifier.filter(|i| !i.trim().is_empty()) else {
         let (challenge, discoverable) = state
             .webauthn
@@ -517,6 +532,7 @@ pub(crate) async fn add_device_start(
     State(state): State<Shared>,
     Body(request): Body<AddDeviceStart>,
 ) -> Result<Response, AuthApiError> {
+    offered(&state)?;
     let max = state.settings.max_passkeys;
     if max > 0 && user.webauthn_devices.len() >= max {
         return Err(StoreError::Limit(refusals::TOO_MANY_DEVICES).into());

@@ -28,6 +28,29 @@ pub(crate) fn identifier(raw: &str) -> Result<Identifier, AuthApiError> {
     Identifier::parse(raw).map_err(refuse_identifier)
 }
 
+/// An identifier from a request, of a kind the app allows (`allowed_identifier`).
+pub(crate) fn identifier_for(state: &Shared, raw: &str) -> Result<Identifier, AuthApiError> {
+    let identifier = identifier(raw)?;
+    let allowed = state.settings.identifiers;
+    let ok = if identifier.is_email() {
+        allowed.email()
+    } else {
+        allowed.phone()
+    };
+    if !ok {
+        return Err(AuthApiError::new(
+            StatusCode::BAD_REQUEST,
+            "identifier_not_allowed",
+            if identifier.is_email() {
+                "identifier: this app signs in with phone numbers, not email addresses"
+            } else {
+                "identifier: this app signs in with email addresses, not phone numbers"
+            },
+        ));
+    }
+    Ok(identifier)
+}
+
 /// The answer for an identifier that does not parse.
 pub(crate) fn refuse_identifier(err: IdentifierError) -> AuthApiError {
     AuthApiError::new(
@@ -104,7 +127,7 @@ pub(crate) async fn create(
     State(state): State<Shared>,
     Body(request): Body<Create>,
 ) -> Result<Response, AuthApiError> {
-    let identifier = identifier(&request.identifier)?;
+    let identifier = identifier_for(&state, &request.identifier)?;
     let user = pending_user(&state, &identifier).await?;
     Ok(ok(json!({ "user": public_user(&user) })))
 }

@@ -146,6 +146,8 @@ pub(super) async fn create(
         delivered: false,
         browser: None,
         same_browser: false,
+        code: false,
+        tries: 0,
     };
     let _sent = request.send.unwrap_or(false);
     shared.store.insert_magic_link(link.clone()).await?;

@@ -9,9 +9,9 @@ use std::{
 use time::OffsetDateTime;
 
 use super::{
-    Activation, Change, Device, DeviceRules, Handshake, MagicLink, Refresh, RefreshToken, SeedUser,
-    Session, Store, StoreError, StoreFuture, StoredKey, User, UserPage, UserQuery, now, refusals,
-    rules,
+    Activation, Change, CodeActivation, Device, DeviceRules, Handshake, MagicLink, Refresh,
+    RefreshToken, SeedUser, Session, Store, StoreError, StoreFuture, StoredKey, User, UserPage,
+    UserQuery, now, refusals, rules,
 };
 
 /// A store in memory: the emulator's, and `passage-server --dev`'s.
@@ -308,6 +308,26 @@ impl Store for MemoryStore {
         })
     }
 
+    fn rename_device<'a>(
+        &'a self,
+        user_id: &'a str,
+        device_id: &'a str,
+        name: &'a str,
+    ) -> StoreFuture<'a, Device> {
+        Box::pin(async move {
+            let mut data = self.data();
+            let user = data.user_mut(user_id)?;
+            let device = user
+                .webauthn_devices
+                .iter_mut()
+                .find(|d| d.id == device_id)
+                .ok_or(StoreError::NoSuchDevice)?;
+            name.clone_into(&mut device.friendly_name);
+            device.updated_at = now();
+            Ok(device.clone())
+        })
+    }
+
     fn revoke_device<'a>(&'a self, user_id: &'a str, device_id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut data = self.data();
@@ -465,6 +485,39 @@ impl Store for MemoryStore {
                     Ok(Activation::Activated(Box::new(link)))
                 }
             }
+        })
+    }
+
+    fn activate_code<'a>(
+        &'a self,
+        id: &'a str,
+        code_hash: &'a str,
+        max_tries: u32,
+        now: OffsetDateTime,
+    ) -> StoreFuture<'a, CodeActivation> {
+        Box::pin(async move {
+            let mut data = self.data();
+            let Some(index) = data.magic_links.iter().position(|l| l.id == id) else {
+                return Ok(CodeActivation::Unknown);
+            };
+            let mut link = data.magic_links[index].clone();
+            let mut user = data.user_mut(&link.user_id)?.clone();
+            let outcome = rules::enter_code(&mut link, &mut user, code_hash, max_tries, now);
+            if let CodeActivation::Activated(_) = outcome {
+                let id = user.id.clone();
+                *data.user_mut(&id)? = user;
+            }
+            data.magic_links[index] = link;
+            Ok(outcome)
+        })
+    }
+
+    fn purge_links<'a>(&'a self, now: OffsetDateTime) -> StoreFuture<'a, usize> {
+        Box::pin(async move {
+            let mut data = self.data();
+            let before = data.magic_links.len();
+            data.magic_links.retain(|l| now < l.expires_at);
+            Ok(before - data.magic_links.len())
         })
     }
 

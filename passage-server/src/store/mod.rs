@@ -14,8 +14,8 @@ mod sqlite;
 use time::OffsetDateTime;
 
 pub use model::{
-    Activation, Change, Device, DeviceRules, Handshake, Icons, MagicLink, Refresh, RefreshToken,
-    SeedUser, Session, StoredKey, User, UserPage, refusals,
+    Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Icons, MagicLink, Refresh,
+    RefreshToken, SeedUser, Session, StoredKey, User, UserPage, refusals,
 };
 pub use query::{Field, Filter, Op, UserQuery};
 
@@ -166,6 +166,17 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
         passkey: String,
     ) -> StoreFuture<'a, ()>;
 
+    /// Renames one of a user's devices; returns it as renamed.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`], [`StoreError::NoSuchDevice`].
+    fn rename_device<'a>(
+        &'a self,
+        user_id: &'a str,
+        device_id: &'a str,
+        name: &'a str,
+    ) -> StoreFuture<'a, Device>;
+
     /// Removes one of a user's devices (and its passkey).
     ///
     /// # Errors
@@ -243,6 +254,29 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
         browser: Option<&'a str>,
         now: OffsetDateTime,
     ) -> StoreFuture<'a, Activation>;
+
+    /// Enters a one-time passcode: the code `id` (a [`MagicLink`] with
+    /// [`code`](MagicLink::code) set), if it has not expired at `now`, is unused, and was tried
+    /// wrongly fewer than `max_tries` times, is activated when `code_hash` is its hash (as a
+    /// link is opened: its address verified) and otherwise counts one more wrong try — in one
+    /// atomic step, so guesses sent at once are all counted.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn activate_code<'a>(
+        &'a self,
+        id: &'a str,
+        code_hash: &'a str,
+        max_tries: u32,
+        now: OffsetDateTime,
+    ) -> StoreFuture<'a, CodeActivation>;
+
+    /// Removes magic links and codes that expired before `now` (nothing can use them any more);
+    /// returns how many went.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    fn purge_links<'a>(&'a self, now: OffsetDateTime) -> StoreFuture<'a, usize>;
 
     /// Hands an activated magic link's sign-in to the page that waited for it: true once, and
     /// only when the link was opened in the browser that asked for it and has not expired.

@@ -173,6 +173,14 @@ pub struct MagicLink {
     /// that waits for it get a session (not on the wire).
     #[serde(skip)]
     pub same_browser: bool,
+    /// Whether this is a one-time passcode rather than a link: its secret is a short code,
+    /// entered against its id ([`Store::activate_code`](super::Store::activate_code)) with a
+    /// bounded number of tries, and never accepted as a link's secret (not on the wire).
+    #[serde(skip)]
+    pub code: bool,
+    /// Wrong codes entered so far (not on the wire).
+    #[serde(skip)]
+    pub tries: u32,
 }
 
 impl MagicLink {
@@ -197,6 +205,25 @@ pub enum Activation {
     /// Its user is inactive: nothing changed (the link stays unused).
     Inactive,
     /// No unused, unexpired link has this secret.
+    Unknown,
+}
+
+/// What entering a one-time passcode did ([`Store::activate_code`](super::Store::activate_code)).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum CodeActivation {
+    /// The code was right: it signed its user in (its address verified), and it is used up.
+    Activated(Box<MagicLink>),
+    /// The code was wrong; this many tries are left.
+    Wrong {
+        /// Tries left before the code is dead.
+        left: u32,
+    },
+    /// The code was tried too many times: it is dead, even for the right code.
+    Exhausted,
+    /// Its user is inactive: nothing changed (the try is not counted).
+    Inactive,
+    /// No unused, unexpired code has this id.
     Unknown,
 }
 

@@ -6,8 +6,8 @@ use serde_json::{Map, json};
 use time::OffsetDateTime;
 
 use super::{
-    Change, Device, DeviceRules, MagicLink, Refresh, Session, StoreError, User, never, now,
-    refusals,
+    Change, CodeActivation, Device, DeviceRules, MagicLink, Refresh, Session, StoreError, User,
+    never, now, refusals,
 };
 use crate::ids::random_id;
 
@@ -168,7 +168,9 @@ pub(crate) fn activate(
     browser: Option<&str>,
     now: OffsetDateTime,
 ) -> Option<bool> {
-    if link.activated || now >= link.expires_at {
+    // A one-time passcode is never opened as a link: its secret is a short code, which only
+    // `enter_code` may check, with its tries counted.
+    if link.code || link.activated || now >= link.expires_at {
         return None;
     }
     if user.status == "inactive" {
@@ -181,6 +183,45 @@ pub(crate) fn activate(
     };
     user.verify_by_link(link);
     Some(true)
+}
+
+/// What entering a code whose hash is `code_hash` at `now` does to `link` (a one-time
+/// passcode) and its `user`, when at most `max_tries` wrong codes are allowed: the same as
+/// opening a link when it is right, one more wrong try when it is not.
+pub(crate) fn enter_code(
+    link: &mut MagicLink,
+    user: &mut User,
+    code_hash: &str,
+    max_tries: u32,
+    now: OffsetDateTime,
+) -> CodeActivation {
+    if !link.code || link.activated || now >= link.expires_at {
+        return CodeActivation::Unknown;
+    }
+    if link.tries >= max_tries {
+        return CodeActivation::Exhausted;
+    }
+    if user.status == "inactive" {
+        return CodeActivation::Inactive;
+    }
+    let right = aws_lc_rs::constant_time::verify_slices_are_equal(
+        link.secret_hash.as_bytes(),
+        code_hash.as_bytes(),
+    )
+    .is_ok();
+    if !right {
+        link.tries += 1;
+        return if link.tries >= max_tries {
+            CodeActivation::Exhausted
+        } else {
+            CodeActivation::Wrong {
+                left: max_tries - link.tries,
+            }
+        };
+    }
+    link.activated = true;
+    user.verify_by_link(link);
+    CodeActivation::Activated(Box::new(link.clone()))
 }
 
 /// Whether the page waiting for `link` may collect its sign-in at `now`.

@@ -19,14 +19,15 @@ use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use time::OffsetDateTime;
 
 use super::{
-    Activation, Change, Device, DeviceRules, Handshake, MagicLink, Refresh, RefreshToken, SeedUser,
-    Session, Store, StoreError, StoreFuture, StoredKey, User, UserPage, UserQuery, hash, now,
+    Activation, Change, CodeActivation, Device, DeviceRules, Handshake, MagicLink, Refresh,
+    RefreshToken, SeedUser, Session, Store, StoreError, StoreFuture, StoredKey, User, UserPage,
+    UserQuery, hash, now,
     query::{Dialect, SqlValue, micros},
     refusals, rules,
 };
 
 /// The schema's current version.
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE users (
@@ -84,8 +85,11 @@ CREATE TABLE magic_links (
     record TEXT NOT NULL,
     delivered INTEGER NOT NULL DEFAULT 0,
     browser TEXT,
-    same_browser INTEGER NOT NULL DEFAULT 0
+    same_browser INTEGER NOT NULL DEFAULT 0,
+    code INTEGER NOT NULL DEFAULT 0,
+    tries INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX magic_links_expiry ON magic_links(expires_at);
 CREATE TABLE handshakes (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -357,7 +361,8 @@ fn load_link(
     value: &str,
 ) -> Result<Option<MagicLink>, StoreError> {
     let sql = format!(
-        "SELECT record, activated, collected, expires_at, delivered, secret_hash, browser, same_browser
+        "SELECT record, activated, collected, expires_at, delivered, secret_hash, browser, same_browser,
+            code, tries
          FROM magic_links WHERE {} = ?1",
         if column == "secret_hash" {
             "secret_hash"
@@ -376,12 +381,24 @@ fn load_link(
                 r.get::<_, String>(5)?,
                 r.get::<_, Option<String>>(6)?,
                 r.get::<_, bool>(7)?,
+                r.get::<_, bool>(8)?,
+                r.get::<_, u32>(9)?,
             ))
         })
         .optional()
         .map_err(failed)?;
-    let Some((record, activated, collected, expires_at, delivered, secret_hash, browser, same)) =
-        row
+    let Some((
+        record,
+        activated,
+        collected,
+        expires_at,
+        delivered,
+        secret_hash,
+        browser,
+        same,
+        code,
+        tries,
+    )) = row
     else {
         return Ok(None);
     };
@@ -392,6 +409,8 @@ fn load_link(
     link.secret_hash = secret_hash;
     link.browser = browser;
     link.same_browser = same;
+    link.code = code;
+    link.tries = tries;
     link.expires_at = OffsetDateTime::from_unix_timestamp(expires_at).map_err(failed)?;
     Ok(Some(link))
 }
@@ -665,6 +684,39 @@ impl Store for SqliteStore {
         })
     }
 
+    fn rename_device<'a>(
+        &'a self,
+        user_id: &'a str,
+        device_id: &'a str,
+        name: &'a str,
+    ) -> StoreFuture<'a, Device> {
+        Box::pin(async move {
+            self.write(|tx| {
+                let record: Option<String> = tx
+                    .query_row(
+                        "SELECT record FROM devices WHERE id = ?1 AND user_id = ?2",
+                        [device_id, user_id],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(failed)?;
+                let Some(record) = record else {
+                    the_user(tx, user_id)?;
+                    return Err(StoreError::NoSuchDevice);
+                };
+                let mut device: Device = from_json(&record)?;
+                name.clone_into(&mut device.friendly_name);
+                device.updated_at = now();
+                tx.execute(
+                    "UPDATE devices SET record = ?2 WHERE id = ?1",
+                    params![device_id, to_json(&device)?],
+                )
+                .map_err(failed)?;
+                Ok(device)
+            })
+        })
+    }
+
     fn revoke_device<'a>(&'a self, user_id: &'a str, device_id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.write(|tx| {
@@ -822,8 +874,8 @@ impl Store for SqliteStore {
             self.write(|tx| {
                 tx.execute(
                     "INSERT INTO magic_links (id, secret_hash, user_id, activated, collected,
-                        expires_at, record, delivered, browser, same_browser)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        expires_at, record, delivered, browser, same_browser, code, tries)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     params![
                         link.id,
                         link.secret_hash,
@@ -834,7 +886,9 @@ impl Store for SqliteStore {
                         to_json(&link.without_secret())?,
                         link.delivered,
                         link.browser,
-                        link.same_browser
+                        link.same_browser,
+                        link.code,
+                        link.tries
                     ],
                 )
                 .map_err(failed)?;
@@ -872,6 +926,55 @@ impl Store for SqliteStore {
                         Ok(Activation::Activated(Box::new(link)))
                     }
                 }
+            })
+        })
+    }
+
+    fn activate_code<'a>(
+        &'a self,
+        id: &'a str,
+        code_hash: &'a str,
+        max_tries: u32,
+        now: OffsetDateTime,
+    ) -> StoreFuture<'a, CodeActivation> {
+        Box::pin(async move {
+            self.write(|tx| {
+                let Some(mut link) = load_link(tx, "id", id)? else {
+                    return Ok(CodeActivation::Unknown);
+                };
+                let mut user = the_user(tx, &link.user_id)?;
+                let outcome = rules::enter_code(&mut link, &mut user, code_hash, max_tries, now);
+                match &outcome {
+                    CodeActivation::Activated(_) => {
+                        tx.execute(
+                            "UPDATE magic_links SET activated = 1 WHERE id = ?1",
+                            [&link.id],
+                        )
+                        .map_err(failed)?;
+                        save_user(tx, &user)?;
+                    }
+                    CodeActivation::Wrong { .. } | CodeActivation::Exhausted => {
+                        tx.execute(
+                            "UPDATE magic_links SET tries = ?2 WHERE id = ?1",
+                            params![link.id, link.tries],
+                        )
+                        .map_err(failed)?;
+                    }
+                    _ => {}
+                }
+                Ok(outcome)
+            })
+        })
+    }
+
+    fn purge_links<'a>(&'a self, now: OffsetDateTime) -> StoreFuture<'a, usize> {
+        Box::pin(async move {
+            self.write(|tx| {
+                tx.execute(
+                    "DELETE FROM magic_links WHERE expires_at <= ?1",
+                    [now.unix_timestamp()],
+                )
+                .map_err(failed)
             })
         })
     }
@@ -1120,9 +1223,14 @@ mod migrations {
         }
         if !has_users {
             tx.execute_batch(super::SCHEMA).map_err(failed)?;
-        } else if version < 2 {
-            // Version 0: the first release's files (with or without `magic_links.delivered`).
-            to_2(&tx)?;
+        } else {
+            if version < 2 {
+                // Version 0: the first release's files (with or without `magic_links.delivered`).
+                to_2(&tx)?;
+            }
+            if version < 3 {
+                to_3(&tx)?;
+            }
         }
         tx.pragma_update(None, "user_version", VERSION)
             .map_err(failed)?;
@@ -1139,6 +1247,17 @@ mod migrations {
             .collect::<Result<Vec<_>, _>>()
             .map_err(failed)?;
         Ok(names)
+    }
+
+    /// Version 3: one-time passcodes beside magic links (whether a row is a code, its wrong
+    /// tries), and an index to purge expired ones.
+    fn to_3(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+        tx.execute_batch(
+            "ALTER TABLE magic_links ADD COLUMN code INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE magic_links ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;
+             CREATE INDEX IF NOT EXISTS magic_links_expiry ON magic_links(expires_at);",
+        )
+        .map_err(failed)
     }
 
     /// Version 2: users' lookup columns, sessions (each old refresh token keeps working in a

@@ -10,6 +10,7 @@
 mod authenticator;
 mod cli;
 mod hardening;
+mod otp;
 mod passkeys;
 mod sessions;
 mod store;

@@ -27,6 +27,8 @@ fn link(id: &str, secret: &str, user_id: &str, minutes: i64) -> MagicLink {
         secret_hash: hash(secret),
         browser: Some(hash("browser-a")),
         same_browser: false,
+        code: false,
+        tries: 0,
     }
 }
 
@@ -969,10 +971,14 @@ async fn a_database_file_from_the_first_release_is_upgraded() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert!(!columns.iter().any(|c| c == "secret"), "{columns:?}");
+    assert!(
+        columns.iter().any(|c| c == "code") && columns.iter().any(|c| c == "tries"),
+        "one-time passcodes beside the links (version 3): {columns:?}"
+    );
     let version: i64 = raw
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     drop(raw);
     SqliteStore::open(&path).expect("opens again, already upgraded");
 }
