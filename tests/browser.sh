@@ -14,6 +14,8 @@
 # 3. The same page against a deployed server: a production-mode `passage-server serve` (SQLite,
 #    an API key, no development routes) and example-axum pointed at it with PASSAGE_* — no
 #    development shortcut, the element from the server's /elements/, sign-out stays on the app.
+# 4. One-time passcodes by mail and by text message (a signed SMS webhook), through the real
+#    elements on pages tests/browser/flows.mjs serves, against a passage-server it starts.
 # Every run blocks requests that leave the machine and fails if the page made one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -149,3 +151,15 @@ env PASSAGE_APP_ID=deployed_app PASSAGE_API_KEY="$api_key" \
 servers+=($!)
 wait_for "$app_port" /healthz "$!" "$out/server-deployed.log"
 run_passkey_check "$out/server-deployed.log" "http://localhost:$app_port" --deployed
+
+# --- 4. one-time passcodes, phone numbers (the signed SMS webhook), … on pages of its own ------
+# tests/browser/flows.mjs starts its own passage-server (this build), its pages and an SMS
+# webhook receiver that verifies every request's signature.
+started=$(date +%s%N)
+if ! PASSAGE_SERVER="$bin/passage-server" ELEMENTS_DIR="$elements" BROWSER_OUT="$out" \
+  CHROMIUM=$(command -v chromium) node tests/browser/flows.mjs; then
+  echo "server log: $out/flows-server.log (last lines below)"
+  tail -n 20 "$out/flows-server.log"
+  exit 1
+fi
+echo "browser flows step took $(( ($(date +%s%N) - started) / 1000000 )) ms"
