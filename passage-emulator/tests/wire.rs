@@ -27,7 +27,7 @@ impl Wire {
             .user(
                 SeedUser::email("Ada@Example.com")
                     .with_id("user-ada")
-                    .with_phone("+15555550100")
+                    .with_phone("+14155550100")
                     .with_device("laptop"),
             )
             .start()
@@ -639,7 +639,7 @@ async fn listing_paginates_filters_and_lowercases_identifiers() {
     let (_, by_phone) = wire
         .send(
             Method::GET,
-            "/users?limit=1&identifier=%2B15555550100",
+            "/users?limit=1&identifier=%2B14155550100",
             None,
         )
         .await;
@@ -725,7 +725,7 @@ async fn magic_links_validate_their_input() {
         json!({"email": "ada@example.com", "ttl": 0}),
         json!({"email": "ada@example.com", "type": "other"}),
         json!({"user_id": "user-ada"}),
-        json!({"email": "ada@example.com", "phone": "+15555550100"}),
+        json!({"email": "ada@example.com", "phone": "+14155550100"}),
         json!({"email": "ada@example.com", "magic_link_path": "https://evil.example"}),
     ] {
         let (status, body) = wire.send(Method::POST, "/magic-links", Some(bad)).await;

@@ -7,7 +7,10 @@
 //! form; invisible and format characters (soft hyphens, zero-width characters, variation
 //! selectors, bidirectional marks), controls and white space are refused, and so is mailbox
 //! syntax (`name <addr>`, quotes, comments, lists): only a bare address is an identifier. A
-//! phone number is E.164: `+` and 8 to 15 digits, the first not 0.
+//! phone number starts with `+` and its country code; it is parsed and checked with
+//! libphonenumber's rules (the `phonenumber` crate: the country code exists, the number has a
+//! valid length and prefix for it) and kept in E.164 (`+14155550100`), whatever spaces,
+//! dashes, dots or parentheses were typed; extensions and letters are refused.
 
 use std::fmt;
 
@@ -16,7 +19,7 @@ use std::fmt;
 pub enum Identifier {
     /// An email address: NFKC, lower case, the domain in ASCII (IDNA).
     Email(String),
-    /// A phone number in E.164 (`+15555550100`).
+    /// A phone number in E.164 (`+14155550100`).
     Phone(String),
 }
 
@@ -87,16 +90,26 @@ impl fmt::Display for Identifier {
     }
 }
 
+/// Longest phone number text accepted before parsing (E.164 is at most 16 characters; the
+/// rest is room for the separators people type).
+const MAX_PHONE: usize = 32;
+
 fn phone(raw: &str) -> Result<String, IdentifierError> {
-    let digits = raw.strip_prefix('+').ok_or(IdentifierError::Invalid)?;
-    if (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
-    {
-        Ok(raw.to_owned())
-    } else {
-        Err(IdentifierError::Invalid)
+    let rest = raw.strip_prefix('+').ok_or(IdentifierError::Invalid)?;
+    // Digits and the separators people type; nothing the parser would read as letters, an
+    // extension or another syntax (`tel:`, `;ext=`).
+    let plain = raw.len() <= MAX_PHONE
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'(' | b')'));
+    if !plain {
+        return Err(IdentifierError::Invalid);
     }
+    let number = phonenumber::parse(None, raw).map_err(|_| IdentifierError::Invalid)?;
+    if number.extension().is_some() || !phonenumber::is_valid(&number) {
+        return Err(IdentifierError::Invalid);
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 fn email(raw: &str) -> Result<String, IdentifierError> {
@@ -245,17 +258,36 @@ mod tests {
 
     #[test]
     fn phones_are_e164() {
+        // One number, however it is typed, is one identifier.
+        for raw in [
+            " +14155550100 ",
+            "+1 415 555 0100",
+            "+1 (415) 555-0100",
+            "+1.415.555.0100",
+        ] {
+            assert_eq!(
+                Identifier::parse(raw),
+                Ok(Identifier::Phone("+14155550100".into())),
+                "{raw:?}"
+            );
+        }
         assert_eq!(
-            Identifier::parse(" +15555550100 "),
-            Ok(Identifier::Phone("+15555550100".into()))
+            Identifier::parse("+33 6 12 34 56 78"),
+            Ok(Identifier::Phone("+33612345678".into()))
         );
         for raw in [
             "+1555",
             "+1234567890123456",
-            "+1 555 555 0100",
+            "+15555550100",  // no such area code
+            "+1415555010",   // too short for its country
+            "+999123456789", // no such country code
             "+0155555501",
-            "+1555555010a",
+            "+1415555010a",
+            "+1 415 555 0100 ext. 12",
+            "+14155550100;ext=12",
+            "+1-800-FLOWERS",
             "+",
+            "+1 415 555 0100 0000 0000 0000 0000", // past the length limit
         ] {
             assert_eq!(
                 Identifier::parse(raw),

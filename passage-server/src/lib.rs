@@ -17,6 +17,7 @@
 #[cfg(feature = "authentication")]
 mod auth;
 mod dev;
+mod fields;
 mod identifier;
 mod ids;
 mod import;
@@ -35,6 +36,10 @@ pub mod store;
 mod token;
 
 pub use dev::faults::{Fault, Target};
+pub use fields::{
+    FieldError, FieldType, LayoutItem, Layouts, MAX_FIELDS, MAX_METADATA_BYTES, MAX_TEXT,
+    UserField, UserFields,
+};
 pub use identifier::{Identifier, IdentifierError};
 pub use import::{ImportReport, import_users};
 pub use keys::{CryptoError, SigningKey};

@@ -53,7 +53,7 @@ pub fn describe() {
     describe_counter!(
         MESSAGES,
         Unit::Count,
-        "Magic links and codes handed to the mail server (sent) or refused by it (failed)."
+        "Magic links and codes handed to the mail server or the SMS webhook (sent) or refused by it (failed), by channel (email, sms)."
     );
     describe_counter!(
         STORE_ERRORS,
@@ -80,9 +80,14 @@ pub fn ceremony_kind(method: &axum::http::Method, route: &str) -> Option<&'stati
         ("POST", "/currentuser/devices/finish") => "add_passkey_finish",
         ("POST", "/login/magic-link" | "/register/magic-link") => "magic_link_send",
         ("PATCH", "/magic-link/activate") => "magic_link_activate",
+        ("POST", "/login/otp" | "/register/otp") => "otp_send",
+        ("POST", "/otp/activate") => "otp_activate",
         ("POST", "/tokens") => "refresh",
         ("DELETE", "/tokens") => "sign_out",
         ("DELETE", "/currentuser/devices/{device_id}") => "revoke_passkey",
+        ("PATCH", "/currentuser/devices/{device_id}") => "rename_passkey",
+        ("PATCH", "/currentuser/email" | "/currentuser/phone") => "change_identifier",
+        ("PATCH", "/currentuser/user-metadata") => "change_metadata",
         _ => return None,
     };
     Some(kind)

@@ -86,6 +86,7 @@ pub struct ServerBuilder {
     #[cfg(feature = "authentication")]
     pub(crate) sms: Option<crate::sms::SmsWebhook>,
     pub(crate) locales_dir: Option<std::path::PathBuf>,
+    pub(crate) user_fields: crate::fields::UserFields,
     pub(crate) public_signup: bool,
     pub(crate) max_passkeys: usize,
     pub(crate) require_verification: bool,
@@ -153,6 +154,7 @@ impl Default for ServerBuilder {
             #[cfg(feature = "authentication")]
             sms: None,
             locales_dir: None,
+            user_fields: crate::fields::UserFields::default(),
             public_signup: true,
             max_passkeys: 20,
             require_verification: false,
@@ -371,6 +373,15 @@ impl ServerBuilder {
         self
     }
 
+    /// The app's own user fields (Passage's user metadata schema, with its layouts): asked at
+    /// registration and editable in the profile as declared, served in app info, and checked on
+    /// every write — from the browser only declared fields are kept, each of its type and size;
+    /// through the Management API declared fields must be of their type (default: none).
+    pub fn user_fields(mut self, fields: crate::fields::UserFields) -> Self {
+        self.user_fields = fields;
+        self
+    }
+
     /// Whether anyone may sign up (default: yes).
     pub fn public_signup(mut self, on: bool) -> Self {
         self.public_signup = on;
@@ -489,6 +500,7 @@ impl ServerBuilder {
             app_name: self.app_name.clone(),
             auth_origin: self.auth_origin.trim_end_matches('/').to_owned(),
             token_ttl_secs: i64::try_from(self.session_length.as_secs()).unwrap_or(i64::MAX),
+            fields: std::mem::take(&mut self.user_fields),
             issuer: OnceLock::new(),
             keys: Mutex::new(keys),
             faults: Mutex::new(Faults::default()),

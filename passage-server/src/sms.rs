@@ -99,6 +99,7 @@ pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
 pub(crate) enum Purpose {
     Code,
     Link,
+    Notice,
 }
 
 impl Purpose {
@@ -106,6 +107,7 @@ impl Purpose {
         match self {
             Self::Code => "one_time_passcode",
             Self::Link => "magic_link",
+            Self::Notice => "notice",
         }
     }
 }

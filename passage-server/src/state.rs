@@ -21,6 +21,9 @@ pub(crate) struct Shared {
     /// The app's origin: the first `aud` of every token.
     pub(crate) auth_origin: String,
     pub(crate) token_ttl_secs: i64,
+    /// The app's declared user fields (app info's `user_metadata_schema`), which every
+    /// metadata write is checked against.
+    pub(crate) fields: crate::fields::UserFields,
     /// The tokens' `iss`: `{auth url}/v1/apps/{app_id}`, set once the listeners are bound.
     pub(crate) issuer: OnceLock<String>,
     pub(crate) keys: Mutex<KeyRing>,

@@ -171,7 +171,7 @@ async fn main() -> ExitCode {
                 for seed in [
                     SeedUser::email("ada@example.com")
                         .with_id("user-ada")
-                        .with_phone("+15555550100")
+                        .with_phone("+14155550100")
                         .with_device("Ada's laptop"),
                     SeedUser::email("grace@example.com").with_id("user-grace"),
                 ] {

@@ -26,7 +26,7 @@ pub struct Users<'a> {
 ///
 /// ```
 /// use passage_core::CreateUser;
-/// let user = CreateUser::email("ada@example.com").phone("+15555550100");
+/// let user = CreateUser::email("ada@example.com").phone("+14155550100");
 /// ```
 #[derive(Debug, Clone, Default, Serialize)]
 #[must_use]
@@ -48,7 +48,7 @@ impl CreateUser {
         }
     }
 
-    /// A user identified by phone (E.164, e.g. `+15555550100`).
+    /// A user identified by phone (E.164, e.g. `+14155550100`).
     pub fn with_phone(phone: impl Into<String>) -> Self {
         Self {
             phone: Some(phone.into()),

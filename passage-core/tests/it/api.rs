@@ -23,7 +23,7 @@ async fn setup() -> (Emulator, Passage) {
         .user(
             SeedUser::email("ada@example.com")
                 .with_id("user-ada")
-                .with_phone("+15555550100")
+                .with_phone("+14155550100")
                 .with_device("Ada's laptop"),
         )
         .start()
@@ -69,10 +69,10 @@ async fn user_lifecycle() {
     assert_eq!(fetched, created);
 
     let updated = users
-        .update(&created.id, UpdateUser::new().phone("+15555550199"))
+        .update(&created.id, UpdateUser::new().phone("+14155550199"))
         .await
         .unwrap();
-    assert_eq!(updated.phone, "+15555550199");
+    assert_eq!(updated.phone, "+14155550199");
     assert_eq!(updated.email, "grace@example.com");
 
     assert_eq!(
@@ -101,7 +101,7 @@ async fn get_by_identifier_is_case_insensitive_and_finds_phones() {
         "user-ada"
     );
     assert_eq!(
-        users.get_by_identifier("+15555550100").await.unwrap().id,
+        users.get_by_identifier("+14155550100").await.unwrap().id,
         "user-ada"
     );
     let missing = users
@@ -395,10 +395,10 @@ async fn magic_links_by_email_phone_and_user() {
         by_email.url.expose()
     );
     let by_phone = links
-        .create(CreateMagicLink::phone("+15555550100").send(false))
+        .create(CreateMagicLink::phone("+14155550100").send(false))
         .await
         .unwrap();
-    assert_eq!(by_phone.identifier, "+15555550100");
+    assert_eq!(by_phone.identifier, "+14155550100");
     let by_user = links
         .create(
             CreateMagicLink::user_id("user-ada", Channel::Email)
@@ -746,7 +746,7 @@ async fn an_identifier_with_a_filter_operator_never_selects_somebody_else() {
         "user-ada"
     );
     assert_eq!(
-        users.get_by_identifier("+15555550100").await.unwrap().id,
+        users.get_by_identifier("+14155550100").await.unwrap().id,
         "user-ada"
     );
     assert!(

@@ -14,6 +14,8 @@ pub(crate) enum Message<'a> {
     Link { url: &'a str, verify: bool },
     /// A one-time passcode, valid for `minutes`.
     Code { code: &'a str, minutes: i64 },
+    /// To the old address: the account's identifier changed to `new`.
+    Changed { new: &'a str },
 }
 
 /// Whether the server can send anything to `identifier` (mail set up for an email address, a
@@ -62,6 +64,16 @@ pub(crate) async fn send(
                 text: texts.code_body(app, code, minutes, sms),
             };
             (mail, Purpose::Code)
+        }
+        Message::Changed { new } => {
+            let mail = Mail {
+                to: identifier.as_str().to_owned(),
+                subject: texts.changed_subject(app),
+                link: String::new(),
+                code: String::new(),
+                text: texts.changed_body(app, new, sms),
+            };
+            (mail, Purpose::Notice)
         }
     };
     let sent = match identifier {

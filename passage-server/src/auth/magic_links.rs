@@ -176,6 +176,12 @@ async fn send(
 /// with a path that does not start with `//`; anything else becomes `/`. A link must never lead
 /// elsewhere, nor carry text of the caller's into the app's mail.
 pub(crate) fn link_url(origin: &str, path: Option<&str>, secret: &str) -> String {
+    link_url_with(origin, path, "psg_magic_link", secret)
+}
+
+/// [`link_url`] with another query parameter (`psg_verify_link`: a link that confirms a new
+/// address, which the element activates and reports as a change).
+pub(crate) fn link_url_with(origin: &str, path: Option<&str>, param: &str, secret: &str) -> String {
     let plain = |p: &&str| {
         p.len() <= 512
             && p.starts_with('/')
@@ -185,8 +191,8 @@ pub(crate) fn link_url(origin: &str, path: Option<&str>, secret: &str) -> String
                 .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
     };
     path.filter(plain)
-        .and_then(|path| on_origin(origin, &joined(origin, path, secret)))
-        .unwrap_or_else(|| joined(origin, "/", secret))
+        .and_then(|path| on_origin(origin, &joined(origin, path, param, secret)))
+        .unwrap_or_else(|| joined(origin, "/", param, secret))
 }
 
 /// `url`, serialized, if it parses, is on `origin`, and its path cannot be read as another
@@ -223,12 +229,12 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn joined(origin: &str, path: &str, secret: &str) -> String {
+fn joined(origin: &str, path: &str, param: &str, secret: &str) -> String {
     let (path, fragment) = path
         .split_once('#')
         .map_or((path, None), |(p, f)| (p, Some(f)));
     let separator = if path.contains('?') { '&' } else { '?' };
-    let mut url = format!("{origin}{path}{separator}psg_magic_link=ml{secret}");
+    let mut url = format!("{origin}{path}{separator}{param}=ml{secret}");
     if let Some(fragment) = fragment {
         url.push('#');
         url.push_str(fragment);
@@ -261,6 +267,25 @@ pub(crate) async fn activate(
         .await?
     {
         Activation::Activated(link) => link,
+        Activation::Changed { link, previous } => {
+            // The old address is told (a change its owner did not make is then noticed).
+            if let Ok(old) = Identifier::parse(&previous) {
+                let told = deliver::send(
+                    &state,
+                    &old,
+                    None,
+                    deliver::Message::Changed {
+                        new: &link.identifier,
+                    },
+                    "notice_not_sent",
+                )
+                .await;
+                if told.is_err() {
+                    tracing::warn!("passage-server: the old address was not told of a change");
+                }
+            }
+            link
+        }
         Activation::Inactive => return Err(AuthApiError::user_inactive()),
         _ => {
             return Err(AuthApiError::new(

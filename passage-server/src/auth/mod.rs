@@ -12,6 +12,7 @@ mod limits;
 mod magic_links;
 mod otp;
 mod passkeys;
+mod profile;
 mod revocations;
 mod sessions;
 mod templates;
@@ -342,7 +343,17 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/currentuser/devices", get(users::devices))
         .route(
             "/currentuser/devices/{device_id}",
-            delete(users::revoke_device),
+            delete(users::revoke_device).patch(profile::rename_device),
+        )
+        .route(
+            "/currentuser/user-metadata",
+            get(profile::metadata).patch(profile::update_metadata),
+        )
+        .route("/currentuser/email", patch(profile::change_email))
+        .route("/currentuser/phone", patch(profile::change_phone))
+        .route(
+            "/currentuser/social-connections",
+            get(profile::social_connections),
         )
         .route(
             "/currentuser/devices/start",

@@ -123,6 +123,15 @@ impl Texts {
         let minutes = minutes.to_string();
         self.fill(key, &[("app", app), ("code", code), ("minutes", &minutes)])
     }
+
+    pub(crate) fn changed_subject(&self, app: &str) -> String {
+        self.fill("changed_subject", &[("app", app)])
+    }
+
+    pub(crate) fn changed_body(&self, app: &str, new: &str, sms: bool) -> String {
+        let key = if sms { "changed_sms" } else { "changed_body" };
+        self.fill(key, &[("app", app), ("new", new)])
+    }
 }
 
 /// The message templates of every language the server knows, and where the operator's element

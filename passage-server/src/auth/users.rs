@@ -115,21 +115,49 @@ pub(crate) async fn lookup(
 #[derive(Deserialize)]
 pub(crate) struct Create {
     identifier: String,
+    #[serde(default)]
+    user_metadata: Option<serde_json::Map<String, Value>>,
 }
 
-/// `POST /users {identifier}` → `{user}`: a pending user (when sign-up is open). A pending user
-/// who already exists is returned as is. `user_metadata` in the request is ignored: the app
-/// declares no metadata fields (`user_metadata_schema` is empty), and anything a browser sends
-/// unchecked must never land where an app may keep authorization data (`plan`, `role`); apps
-/// set metadata through the Management API.
+/// `POST /users {identifier, user_metadata}` → `{user}`: a pending user (when sign-up is open),
+/// with the values of the app's fields asked at registration — each of its declared type and
+/// size; every other key is ignored (an app may keep authorization data such as `role` in
+/// metadata: a browser never writes it). A pending user who already exists is returned with
+/// the values sent now (the element calls this again when a registration is resumed).
 pub(crate) async fn create(
     _: App,
     State(state): State<Shared>,
     Body(request): Body<Create>,
 ) -> Result<Response, AuthApiError> {
     let identifier = identifier_for(&state, &request.identifier)?;
-    let user = pending_user(&state, &identifier).await?;
+    let metadata = match &request.user_metadata {
+        Some(sent) => Some(
+            state
+                .passage
+                .fields
+                .check(sent, None, crate::fields::Writer::Registration)
+                .map_err(invalid_metadata)?,
+        ),
+        None => None,
+    };
+    let mut user = pending_user(&state, &identifier).await?;
+    if let Some(metadata) = metadata.filter(|m| !m.is_empty()) {
+        let change = crate::store::Change {
+            user_metadata: Some(metadata),
+            ..crate::store::Change::default()
+        };
+        user = state.store.update_user(&user.id, change).await?;
+    }
     Ok(ok(json!({ "user": public_user(&user) })))
+}
+
+/// The answer for metadata that does not fit the app's fields.
+pub(crate) fn invalid_metadata(err: crate::fields::FieldError) -> AuthApiError {
+    AuthApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_user_metadata",
+        err.to_string(),
+    )
 }
 
 /// The pending user with `identifier`, created when nobody has it (and sign-up is open).

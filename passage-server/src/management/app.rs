@@ -59,9 +59,9 @@ pub(super) async fn get_app(
                 "magic_link": { "enabled": true, "ttl": 300, "ttl_display_unit": "m" },
             },
             "created_at": "2024-01-01T00:00:00Z",
-            "layouts": { "profile": [], "registration": [] },
+            "layouts": shared.fields.layouts_json(),
             "type": "complete",
-            "user_metadata_schema": [],
+            "user_metadata_schema": shared.fields.schema_json(),
             // Only values the official models accept (there is no "rust").
             "technologies": [],
             "element_customization": {},

@@ -41,6 +41,19 @@ fn check_identifiers(body: &mut UserBody) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The body's metadata, checked against the app's declared fields (declared keys typed; the
+/// app's own keys kept as sent).
+fn check_metadata(shared: &Shared, body: &mut UserBody) -> Result<(), ApiError> {
+    if let Some(metadata) = body.user_metadata.as_ref() {
+        let checked = shared
+            .fields
+            .check(metadata, None, crate::fields::Writer::Management)
+            .map_err(|err| ApiError::bad_request(err.to_string()))?;
+        body.user_metadata = Some(checked);
+    }
+    Ok(())
+}
+
 fn user_response(status: StatusCode, user: &User) -> Response {
     reply(status, json!({ "user": user }))
 }
@@ -51,6 +64,7 @@ pub(super) async fn create(
 ) -> Result<Response, ApiError> {
     let mut request: UserBody = body(&bytes)?;
     check_identifiers(&mut request)?;
+    check_metadata(&shared, &mut request)?;
     let seed = SeedUser {
         email: request.email.filter(|e| !e.is_empty()),
         phone: request.phone.filter(|p| !p.is_empty()),
@@ -80,6 +94,7 @@ pub(super) async fn update(
 ) -> Result<Response, ApiError> {
     let mut request: UserBody = body(&bytes)?;
     check_identifiers(&mut request)?;
+    check_metadata(&shared, &mut request)?;
     let change = Change {
         email: request.email,
         phone: request.phone,

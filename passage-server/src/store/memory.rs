@@ -479,10 +479,26 @@ impl Store for MemoryStore {
                 None => Ok(Activation::Unknown),
                 Some(false) => Ok(Activation::Inactive),
                 Some(true) => {
+                    let previous = rules::apply_change(&mut user, &link);
+                    if previous.is_some()
+                        && data
+                            .by_identifier(&link.identifier)
+                            .is_some_and(|other| other.id != user.id)
+                    {
+                        return Err(StoreError::Refused(
+                            "a user with this identifier already exists",
+                        ));
+                    }
                     let id = user.id.clone();
                     *data.user_mut(&id)? = user;
                     data.magic_links[index] = link.clone();
-                    Ok(Activation::Activated(Box::new(link)))
+                    Ok(match previous {
+                        Some(previous) => Activation::Changed {
+                            link: Box::new(link),
+                            previous,
+                        },
+                        None => Activation::Activated(Box::new(link)),
+                    })
                 }
             }
         })

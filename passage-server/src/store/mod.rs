@@ -21,6 +21,7 @@ pub use query::{Field, Filter, Op, UserQuery};
 
 pub use crate::ids::random_id;
 pub use memory::MemoryStore;
+pub(crate) use rules::{CHANGE_EMAIL, CHANGE_PHONE};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

@@ -202,6 +202,14 @@ pub enum Activation {
     /// It signed its user in: the link, now activated (its user's address verified, if the
     /// server delivered it).
     Activated(Box<MagicLink>),
+    /// It confirmed a new identifier (a change asked for in the profile) and signed its user
+    /// in: the link, and the identifier it replaced (empty when there was none).
+    Changed {
+        /// The link, now activated.
+        link: Box<MagicLink>,
+        /// The email or phone the new one replaced.
+        previous: String,
+    },
     /// Its user is inactive: nothing changed (the link stays unused).
     Inactive,
     /// No unused, unexpired link has this secret.

@@ -224,6 +224,33 @@ pub(crate) fn enter_code(
     CodeActivation::Activated(Box::new(link.clone()))
 }
 
+/// The kinds of links that confirm a new identifier (a change asked for in the profile).
+pub(crate) const CHANGE_EMAIL: &str = "change_email";
+/// See [`CHANGE_EMAIL`].
+pub(crate) const CHANGE_PHONE: &str = "change_phone";
+
+/// What an opened link changes besides signing in: for a link that confirms a new identifier,
+/// the user's email or phone becomes the address the link was sent to (verified: opening it
+/// proved it). Returns the identifier it replaced, or `None` for other links. The store checks
+/// first that no other user holds the new one.
+pub(crate) fn apply_change(user: &mut User, link: &MagicLink) -> Option<String> {
+    let previous = match link.kind.as_str() {
+        CHANGE_EMAIL => {
+            let previous = std::mem::replace(&mut user.email, link.identifier.clone());
+            user.email_verified = true;
+            previous
+        }
+        CHANGE_PHONE => {
+            let previous = std::mem::replace(&mut user.phone, link.identifier.clone());
+            user.phone_verified = true;
+            previous
+        }
+        _ => return None,
+    };
+    user.updated_at = now();
+    Some(previous)
+}
+
 /// Whether the page waiting for `link` may collect its sign-in at `now`.
 pub(crate) fn collectable(link: &MagicLink, now: OffsetDateTime) -> bool {
     link.activated && link.same_browser && !link.collected && now < link.expires_at

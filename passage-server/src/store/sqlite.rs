@@ -917,13 +917,22 @@ impl Store for SqliteStore {
                     None => Ok(Activation::Unknown),
                     Some(false) => Ok(Activation::Inactive),
                     Some(true) => {
+                        // A new identifier another user holds breaks the unique index: the
+                        // transaction is refused whole, and the link stays unused.
+                        let previous = rules::apply_change(&mut user, &link);
                         tx.execute(
                             "UPDATE magic_links SET activated = 1, same_browser = ?2 WHERE id = ?1",
                             params![link.id, link.same_browser],
                         )
                         .map_err(failed)?;
                         save_user(tx, &user)?;
-                        Ok(Activation::Activated(Box::new(link)))
+                        Ok(match previous {
+                            Some(previous) => Activation::Changed {
+                                link: Box::new(link),
+                                previous,
+                            },
+                            None => Activation::Activated(Box::new(link)),
+                        })
                     }
                 }
             })

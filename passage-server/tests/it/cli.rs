@@ -84,12 +84,12 @@ async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
     let users = json!([
         { "id": "2Jr8aHq5", "email": "Ada@Example.com", "phone": "", "status": "active",
           "user_metadata": { "plan": "pro" }, "webauthn": true, "login_count": 12 },
-        { "id": "9Xk2LmPq", "email": "", "phone": "+15555550100", "status": "inactive" },
+        { "id": "9Xk2LmPq", "email": "", "phone": "+14155550100", "status": "inactive" },
         { "id": "dupe0001", "email": "ada@example.com" },
         // Rows sign-up would refuse are reported and skipped, never stored half-read.
         { "id": "bad00001", "email": "ada\u{7}@example.com" },
         { "id": "bad00002", "email": "Ada <ada2@example.com>" },
-        { "id": "bad00003", "email": "+15555550199" },
+        { "id": "bad00003", "email": "+14155550199" },
         { "id": "bad00004", "email": "a@b@example.com" },
         { "id": "", "email": "empty-id@example.com" },
         { "id": "bad00005", "email": "b\u{200b}ob@example.com" },
@@ -356,5 +356,76 @@ async fn the_binary_exports_ceremonies_messages_and_handshakes_on_the_management
     assert!(
         !text.contains("example.com") && !text.contains("browser-one"),
         "no label holds what a caller sent:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_sms_webhook_secret_never_reaches_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "s3cret-of-the-webhook-0123456789";
+    let secret_file = dir.path().join("sms-secret");
+    std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
+    // A port nobody listens on: every attempt fails, and each failure is logged.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let log = dir.path().join("stderr.log");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_passage-server"))
+        .args([
+            "serve",
+            "--dev",
+            "--auth-methods",
+            "otp",
+            "--identifiers",
+            "phone",
+        ])
+        .args(["--auth-bind", "127.0.0.1:0", "--api-bind", "127.0.0.1:0"])
+        .arg("--sms-webhook-url")
+        .arg(format!(
+            "http://127.0.0.1:{port}/sms?token={secret}-in-the-url"
+        ))
+        .arg("--sms-webhook-secret-file")
+        .arg(&secret_file)
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = server.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let banner = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("Authentication API on"))
+        .unwrap_or_default();
+    // Keep reading (a server whose stdout is closed fails at its next line): the log is there.
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let auth = banner
+        .split("Authentication API on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let answer = reqwest::Client::new()
+        .post(format!("{auth}/v1/apps/passage_app/register/otp"))
+        .json(&json!({ "identifier": "+14155550100" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::BAD_GATEWAY);
+    let _ = server.kill();
+    let _ = server.wait();
+    let log = format!(
+        "{}\n{}",
+        rest.join().unwrap().join("\n"),
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert!(
+        log.contains("the SMS webhook could not be reached"),
+        "the failure is logged: {log}"
+    );
+    assert!(
+        !log.contains(secret),
+        "the secret (or the URL holding it) in the log:\n{log}"
     );
 }

@@ -13,5 +13,6 @@ mod hardening;
 mod otp;
 mod passkeys;
 mod sessions;
+mod sms;
 mod store;
 mod support;

@@ -133,7 +133,7 @@ async fn magic_links_refuse_what_they_should() {
         (StatusCode::NOT_FOUND, Some("user_not_found"))
     );
     let (status, _) = browser
-        .post("/login/magic-link", json!({ "identifier": "+15555550100" }))
+        .post("/login/magic-link", json!({ "identifier": "+14155550100" }))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "no text messages");
     assert!(browser.server.mailbox().is_empty());

@@ -76,7 +76,7 @@ async fn users(store: &dyn Store) {
         .insert_user(
             SeedUser::email("Ada@Example.com")
                 .with_id("user-ada")
-                .with_phone("+15555550100"),
+                .with_phone("+14155550100"),
         )
         .await
         .unwrap();
@@ -103,7 +103,7 @@ async fn users(store: &dyn Store) {
         .insert_user(SeedUser::email("grace@example.com").with_id("user-grace"))
         .await
         .unwrap();
-    for identifier in ["ADA@EXAMPLE.COM", "+15555550100"] {
+    for identifier in ["ADA@EXAMPLE.COM", "+14155550100"] {
         assert_eq!(
             store
                 .user_by_identifier(identifier)
@@ -203,7 +203,7 @@ async fn listing(store: &dyn Store) {
             &["user-ada", "user-grace", "user-c", "user-e"],
         ),
         (
-            vec![Filter::Identifier(Op::Eq, "+15555550100".into())],
+            vec![Filter::Identifier(Op::Eq, "+14155550100".into())],
             &["user-ada"],
         ),
         (

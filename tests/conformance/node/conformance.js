@@ -203,7 +203,8 @@ function client(emu, apiKey = API_KEY, authStrategy = undefined) {
 
 const uniqueEmail = (tag) => `${tag}.${crypto.randomBytes(4).toString('hex')}@Example.COM`;
 let phoneCounter = 1000;
-const uniquePhone = () => `+1555${String(process.pid % 1000).padStart(3, '0')}${phoneCounter++}`;
+// A valid US number (libphonenumber's rules: an assigned area code, an exchange of 2-9xx).
+const uniquePhone = () => `+1415${200 + (process.pid % 800)}${phoneCounter++}`;
 
 async function expectPassageError(promise, status, code) {
   let result;

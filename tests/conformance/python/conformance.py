@@ -216,7 +216,8 @@ _phone_counter = iter(range(1000, 9999))
 
 
 def unique_phone() -> str:
-    return f"+1555{os.getpid() % 1000:03d}{next(_phone_counter):04d}"
+    # A valid US number (libphonenumber's rules: an assigned area code, an exchange of 2-9xx).
+    return f"+1415{200 + os.getpid() % 800:03d}{next(_phone_counter):04d}"
 
 
 def expect_passage_error(fn, status: int | None, code: str | None) -> PassageError:
