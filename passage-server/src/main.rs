@@ -182,6 +182,11 @@ struct Serve {
     /// The file holding the SMS webhook's signing secret (at least 16 bytes).
     #[arg(long, env = "PASSAGE_SERVER_SMS_WEBHOOK_SECRET_FILE")]
     sms_webhook_secret_file: Option<PathBuf>,
+    /// The app's own user fields: a JSON file {"user_metadata_schema": [{id, field_name,
+    /// friendly_name, type, registration, profile}], "layouts"?: {registration, profile}}, as
+    /// Passage's app info had it (type: string, boolean, integer, date, phone or email).
+    #[arg(long, env = "PASSAGE_SERVER_USER_FIELDS")]
+    user_fields: Option<PathBuf>,
     /// The operator's element strings ({lang}.json) and message templates
     /// (messages.{lang}.json), served before the built-in ones.
     #[arg(long, env = "PASSAGE_SERVER_LOCALES_DIR")]
@@ -284,6 +289,13 @@ async fn run(serve: Serve) -> Result<(), String> {
     }
     if let Some(dir) = serve.locales_dir {
         builder = builder.locales_dir(dir);
+    }
+    if let Some(path) = &serve.user_fields {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        let fields = passage_server::UserFields::from_json(&text)
+            .map_err(|err| format!("{}: {err}", path.display()))?;
+        builder = builder.user_fields(fields);
     }
     if let Some(database) = serve.database {
         builder = builder.database(database);

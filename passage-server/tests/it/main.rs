@@ -12,6 +12,7 @@ mod cli;
 mod hardening;
 mod otp;
 mod passkeys;
+mod profile;
 mod sessions;
 mod sms;
 mod store;
