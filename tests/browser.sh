@@ -14,8 +14,9 @@
 # 3. The same page against a deployed server: a production-mode `passage-server serve` (SQLite,
 #    an API key, no development routes) and example-axum pointed at it with PASSAGE_* — no
 #    development shortcut, the element from the server's /elements/, sign-out stays on the app.
-# 4. One-time passcodes by mail and by text message (a signed SMS webhook), through the real
-#    elements on pages tests/browser/flows.mjs serves, against a passage-server it starts.
+# 4. One-time passcodes by mail and by text message (a signed SMS webhook), the app's user
+#    fields and <passage-profile> (fields, passkeys, an email change by link), through the real
+#    elements on pages tests/browser/flows.mjs serves, against passage-servers it starts.
 # Every run blocks requests that leave the machine and fails if the page made one.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -6,6 +6,12 @@
 //            sign in again with a code; register a phone number (typed into the element's
 //            intl-tel-input) with the code that reached an SMS webhook receiver started here
 //            (its HMAC signature verified against the shared secret).
+//   profile  the app's user fields and <passage-profile>: register with a declared field
+//            ("Company", in the element's registration form) and a passkey; in the profile, edit
+//            and save the fields, rename the passkey, remove it and add another, change the email
+//            (the change is made only once the link mailed to the new address is opened, where
+//            <passage-auth> reports it; the old address is told). Each change is checked
+//            through the Management API.
 //
 //   PASSAGE_SERVER=/path/to/passage-server ELEMENTS_DIR=…/dist/package node tests/browser/flows.mjs
 //   (CHROMIUM=/path overrides /usr/bin/chromium; BROWSER_OUT=dir for screenshots and logs)
@@ -121,11 +127,7 @@ async function main() {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'passage-flows-'));
   const secretFile = path.join(scratch, 'sms-secret');
   fs.writeFileSync(secretFile, secret, { mode: 0o600 });
-  const [pagePort, authPort, apiPort, smsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const origin = `http://localhost:${pagePort}`;
-  const authUrl = `http://localhost:${authPort}`;
-  const appId = 'flows_app';
-
+  const smsPort = await freePort();
   await serve(smsPort, (req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -140,31 +142,63 @@ async function main() {
       res.writeHead(verified ? 200 : 401, { 'content-type': 'application/json' }).end('{}');
     });
   });
-  await serve(pagePort, (req, res) => {
-    const url = new URL(req.url, origin);
-    const element = url.pathname === '/profile' ? 'passage-profile' : 'passage-auth';
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(pageHtml(authUrl, appId, element));
-  });
 
-  const serverLog = fs.openSync(path.join(out, 'flows-server.log'), 'w');
-  const server = spawn(serverBin, [
-    'serve', '--dev', '--app-id', appId, '--auth-origin', origin,
-    '--auth-bind', `127.0.0.1:${authPort}`, '--api-bind', `127.0.0.1:${apiPort}`,
-    '--public-url', authUrl, '--elements-dir', elementsDir,
-    '--auth-methods', 'otp', '--identifiers', 'both',
-    '--sms-webhook-url', `http://127.0.0.1:${smsPort}/sms`, '--sms-webhook-secret-file', secretFile,
-  ], { stdio: ['ignore', serverLog, serverLog], env: { ...process.env, RUST_LOG: 'info' } });
-  children.push(server);
-  await step('passage-server answers', async () => {
-    for (;;) {
-      if (server.exitCode !== null) throw new Error(`passage-server exited ${server.exitCode}; see flows-server.log`);
-      try {
-        const r = await fetch(`${authUrl}/v1/apps/${appId}`);
-        if (r.ok) return `app info: ${JSON.stringify((await r.json()).app.auth_methods)}`;
-      } catch {}
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  });
+  /** Starts a passage-server (`args` beside the common ones) and the app's pages for it (`/`:
+   * <passage-auth>, `/profile`: <passage-profile>) on an origin of their own. */
+  async function startPassage(name, args) {
+    const [pagePort, authPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const origin = `http://localhost:${pagePort}`;
+    const authUrl = `http://localhost:${authPort}`;
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    const appId = `${name}_app`;
+    await serve(pagePort, (req, res) => {
+      const url = new URL(req.url, origin);
+      const element = url.pathname === '/profile' ? 'passage-profile' : 'passage-auth';
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(pageHtml(authUrl, appId, element));
+    });
+    const serverLog = fs.openSync(path.join(out, `flows-server-${name}.log`), 'w');
+    const server = spawn(serverBin, [
+      'serve', '--dev', '--app-id', appId, '--auth-origin', origin,
+      '--auth-bind', `127.0.0.1:${authPort}`, '--api-bind', `127.0.0.1:${apiPort}`,
+      '--public-url', authUrl, '--elements-dir', elementsDir,
+      '--sms-webhook-url', `http://127.0.0.1:${smsPort}/sms`, '--sms-webhook-secret-file', secretFile,
+      ...args,
+    ], { stdio: ['ignore', serverLog, serverLog], env: { ...process.env, RUST_LOG: 'info' } });
+    children.push(server);
+    await step(`passage-server "${name}" answers`, async () => {
+      for (;;) {
+        if (server.exitCode !== null) throw new Error(`passage-server exited ${server.exitCode}; see flows-server-${name}.log`);
+        try {
+          const r = await fetch(`${authUrl}/v1/apps/${appId}`);
+          if (r.ok) return `${args.join(' ')}: app info auth_methods ${JSON.stringify((await r.json()).app.auth_methods)}`;
+        } catch {}
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+    /** A Management API call (development mode's key). */
+    const manage = async (method, p, body) => {
+      const r = await fetch(`${apiUrl}/v1/apps/${appId}${p}`, {
+        method,
+        headers: { Authorization: 'Bearer passage_dev_api_key', 'Content-Type': 'application/json' },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: r.status, body: await r.json().catch(() => null) };
+    };
+    return { origin, authUrl, appId, manage };
+  }
+
+  const codes = await startPassage('codes', ['--auth-methods', 'otp', '--identifiers', 'both']);
+  const { origin, authUrl } = codes;
+  const fieldsFile = path.join(scratch, 'user-fields.json');
+  fs.writeFileSync(fieldsFile, JSON.stringify({
+    user_metadata_schema: [
+      { id: 'f-company', field_name: 'company', friendly_name: 'Company', type: 'string', registration: true, profile: true },
+      { id: 'f-seats', field_name: 'seats', friendly_name: 'Seats', type: 'integer', registration: false, profile: true },
+    ],
+  }));
+  const profile = await startPassage('profile', [
+    '--auth-methods', 'passkeys,otp', '--identifiers', 'both', '--user-fields', fieldsFile,
+  ]);
 
   browser = await chromium.launch({
     executablePath,
@@ -191,12 +225,12 @@ async function main() {
   });
 
   const byTestId = (id) => page.getByTestId(id).filter({ visible: true });
-  const mailbox = async () => (await (await fetch(`${authUrl}/__passage/mailbox`)).json()).messages;
+  const mailbox = async (srv = codes) => (await (await fetch(`${srv.authUrl}/__passage/mailbox`)).json()).messages;
   /** The newest message to `to` after `seen` messages, waited for. */
-  const newMail = async (seen, to) => {
+  const newMail = async (seen, to, srv = codes) => {
     const deadline = Date.now() + ACTION_MS;
     for (;;) {
-      const mail = (await mailbox()).slice(seen).filter((m) => m.to === to).pop();
+      const mail = (await mailbox(srv)).slice(seen).filter((m) => m.to === to).pop();
       if (mail) return mail;
       if (Date.now() > deadline) throw new Error(`no message to ${to}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -215,6 +249,17 @@ async function main() {
   const typeCode = async (code) => {
     const first = page.getByTestId('otp-single-input-0');
     await first.waitFor({ state: 'visible' });
+    // Empty the six inputs first, last to first: the element submits whenever all six are
+    // filled and change, so typing over a full code would submit half-old codes.
+    for (let i = 5; i >= 0; i--) {
+      const input = page.getByTestId(`otp-single-input-${i}`);
+      if (await input.inputValue()) {
+        await input.click();
+        await page.keyboard.press('Backspace');
+      }
+    }
+    const left = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => page.getByTestId(`otp-single-input-${i}`).inputValue()));
+    if (left.join('')) throw new Error(`the code inputs still hold ${JSON.stringify(left)}`);
     await first.click();
     await page.keyboard.type(code, { delay: 30 });
   };
@@ -308,7 +353,114 @@ async function main() {
   });
   await signOut();
 
-  return `${email} and ${phone} registered and signed in with one-time passcodes`;
+  // --- the profile: passkeys and codes, the app's fields -----------------------------------
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  const pat = `pat+${Date.now().toString(36)}@example.com`;
+  const patId = await step(`register ${pat} with the app's field "Company" and a passkey`, async () => {
+    await page.goto(`${profile.origin}/`, { waitUntil: 'load' });
+    await page.locator('passage-auth div.link [data-testid="register-link"]').filter({ visible: true }).click();
+    await byTestId('identifier-input').fill(pat);
+    await page.locator('passage-auth #f-company input').fill('ACME');
+    await byTestId('continue-button').click();
+    await byTestId('register-main-button').click();
+    await who(pat);
+    const found = await profile.manage('GET', `/users?identifier=${encodeURIComponent(pat)}`);
+    const user = found.body?.users?.[0];
+    if (JSON.stringify(user?.user_metadata) !== JSON.stringify({ company: 'ACME' })) {
+      throw new Error(`the new user's metadata: ${JSON.stringify(found.body)}`);
+    }
+    return user.id;
+  });
+  const patUser = async () => (await profile.manage('GET', `/users/${patId}`)).body?.user;
+  /** Waits until the stored user passes `check`; returns it. */
+  const until = async (what, check) => {
+    const deadline = Date.now() + ACTION_MS;
+    let user;
+    while (Date.now() < deadline) {
+      user = await patUser();
+      if (user && check(user)) return user;
+      await page.waitForTimeout(100);
+    }
+    throw new Error(`${what}: the user is ${JSON.stringify(user)}`);
+  };
+  const profileEl = page.locator('passage-profile');
+  /** The profile's input `testId` shows `expected` (the profile shows its values in inputs). */
+  const valueShown = async (testId, expected) => {
+    const deadline = Date.now() + ACTION_MS;
+    let value = '';
+    while (Date.now() < deadline) {
+      value = await byTestId(testId).first().inputValue().catch(() => '');
+      if (value === expected) return;
+      await page.waitForTimeout(100);
+    }
+    throw new Error(`the profile's ${testId} shows ${JSON.stringify(value)}, expected ${expected}`);
+  };
+  const emailShown = (expected) => valueShown('profile-email-input', expected);
+  await step('the profile shows the account; its fields are edited and saved', async () => {
+    await page.goto(`${profile.origin}/profile`, { waitUntil: 'load' });
+    await emailShown(pat);
+    await valueShown('passkey-table-row-0-device-name', 'Chrome passkey');
+    await profileEl.getByText('This device').filter({ visible: true }).first().waitFor({ state: 'visible' });
+    await page.screenshot({ path: path.join(out, 'flows-profile.png'), fullPage: true });
+    await profileEl.locator('.metadata-header .edit-save-text').first().click();
+    await profileEl.locator('#f-company input').fill('ACME Corp');
+    await profileEl.locator('#f-seats input').fill('12');
+    const saved = page.waitForResponse((r) => r.url().endsWith('/currentuser/user-metadata') && r.request().method() === 'PATCH');
+    await profileEl.locator('.metadata-header .edit-save-text').filter({ hasText: 'Save' }).click();
+    const answer = await saved;
+    if (answer.status() !== 200) throw new Error(`PATCH /currentuser/user-metadata: ${answer.status()}`);
+    const user = await until('the fields saved', (u) => u.user_metadata?.company === 'ACME Corp' && u.user_metadata?.seats === 12);
+    return `user_metadata ${JSON.stringify(user.user_metadata)}`;
+  });
+  await step('a passkey is renamed in the profile', async () => {
+    await byTestId('edit-passkey-button-0').click();
+    const input = byTestId('passkey-table-row-0-device-name').first();
+    await input.fill('Work laptop');
+    await input.press('Enter');
+    const user = await until('the passkey renamed', (u) => u.webauthn_devices?.[0]?.friendly_name === 'Work laptop');
+    return `device ${user.webauthn_devices[0].id} is "Work laptop"`;
+  });
+  await step('a passkey is removed in the profile, then another added', async () => {
+    await byTestId('revoke-passkey-button-0').click();
+    await byTestId('revoke-passkey-button-confirmation').click();
+    await until('the passkey removed', (u) => u.webauthn_devices?.length === 0);
+    // (This authenticator holds a passkey of this user's: only once it is removed from the
+    // account can the same authenticator add one again — the server excludes known ones.)
+    await byTestId('add-passkey-button').click();
+    await byTestId('add-device-primary-button').click();
+    const user = await until('a passkey added', (u) => u.webauthn_devices?.length === 1);
+    await valueShown('passkey-table-row-0-device-name', user.webauthn_devices[0].friendly_name);
+    return `removed; added ${user.webauthn_devices[0].friendly_name}`;
+  });
+  const newEmail = pat.replace('pat+', 'pat.new+');
+  await step(`the email changes to ${newEmail} only once the link sent there is opened`, async () => {
+    const seen = (await mailbox(profile)).length;
+    await byTestId('edit-button').first().click();
+    await byTestId('profile-email-input').fill(newEmail);
+    await byTestId('save-button').first().click();
+    await profileEl.getByText('Check your inbox').filter({ visible: true }).first().waitFor({ state: 'visible' });
+    const mail = await newMail(seen, newEmail, profile);
+    if (!mail.link.startsWith(`${profile.origin}/?psg_verify_link=`)) throw new Error(`the link: ${mail.link}`);
+    if ((await patUser()).email !== pat) throw new Error('the email changed before the link was opened');
+    await page.goto(mail.link, { waitUntil: 'load' });
+    await page.locator('passage-auth').getByText('Your email address has changed').filter({ visible: true }).first().waitFor({ state: 'visible' });
+    const user = await until('the email changed', (u) => u.email === newEmail && u.email_verified);
+    const told = (await mailbox(profile)).slice(seen).find((m) => m.to === pat);
+    if (!told || !told.text.includes(newEmail)) throw new Error(`the old address was not told: ${JSON.stringify(await mailbox(profile))}`);
+    await page.screenshot({ path: path.join(out, 'flows-email-changed.png'), fullPage: true });
+    return `${user.email} verified; the old address told`;
+  });
+  await step('the profile shows the new email', async () => {
+    await page.goto(`${profile.origin}/profile`, { waitUntil: 'load' });
+    await emailShown(newEmail);
+    return 'yes';
+  });
+
+  return `${email} and ${phone} registered and signed in with one-time passcodes; ${pat} registered with the app's field and a passkey, then in <passage-profile> edited its fields, renamed, removed and added a passkey, and changed its email by the link sent to the new address`;
 }
 
 async function saveFailure(err) {
