@@ -22,6 +22,7 @@ mod identifier;
 mod ids;
 mod import;
 mod keys;
+mod listen;
 #[cfg(feature = "authentication")]
 mod mail;
 mod management;

@@ -89,6 +89,9 @@ pub(crate) enum Mailer {
         transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         from: lettre::message::Mailbox,
         sent: Mailbox,
+        /// How long one message may take, the conversation included (lettre bounds only the
+        /// connection).
+        timeout: std::time::Duration,
     },
     /// Development: kept, printed, and served at `/__passage/mailbox`.
     Mailbox(Mailbox),
@@ -109,7 +112,13 @@ impl Mailer {
 
     /// SMTP when configured; else the development mailbox, or nothing (production).
     #[cfg(feature = "smtp")]
-    pub(crate) fn new(smtp: Option<SmtpSettings>, development: bool) -> Result<Self, ServerError> {
+    /// A mailer for `smtp`; a mail server that does not answer within `timeout` fails the
+    /// message (the request that sends it must be answered in time).
+    pub(crate) fn new(
+        smtp: Option<SmtpSettings>,
+        development: bool,
+        timeout: std::time::Duration,
+    ) -> Result<Self, ServerError> {
         let Some(smtp) = smtp else {
             return Ok(if development {
                 Self::Mailbox(Mailbox::default())
@@ -120,6 +129,7 @@ impl Mailer {
         let transport = Box::new(
             AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url)
                 .map_err(|_| ServerError::Config("the SMTP URL does not parse".into()))?
+                .timeout(Some(timeout))
                 .build(),
         );
         let from = smtp
@@ -130,6 +140,7 @@ impl Mailer {
             transport,
             from,
             sent: Mailbox::default(),
+            timeout,
         })
     }
 
@@ -154,6 +165,7 @@ impl Mailer {
                 transport,
                 from,
                 sent,
+                timeout,
             } => {
                 // A bare address, never a mailbox with a display name: `a <victim@…>` must not
                 // reach the victim under another identifier.
@@ -168,9 +180,12 @@ impl Mailer {
                     .header(ContentType::TEXT_PLAIN)
                     .body(mail.text.clone())
                     .map_err(|e| e.to_string())?;
-                let sent_now = transport.send(message).await;
+                let sent_now = match tokio::time::timeout(*timeout, transport.send(message)).await {
+                    Ok(sent_now) => sent_now.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("the mail server did not answer within {timeout:?}")),
+                };
                 crate::metrics::message("email", sent_now.is_ok());
-                sent_now.map_err(|e| e.to_string())?;
+                sent_now?;
                 tracing::info!(to = %mail.to, "passage-server: mail sent");
                 sent.push(mail);
                 Ok(())

@@ -16,6 +16,15 @@ use passage_server::{
     store::SqliteStore,
 };
 
+/// `println!` for a running server: a closed stdout (a supervisor that stopped reading) must not
+/// stop the server, so what cannot be written is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// A self-hostable, Passage-compatible server: passkeys and magic links for passage-elements,
 /// the Management API for backends, persistent in SQLite.
 #[derive(Debug, Parser)]
@@ -156,6 +165,20 @@ struct Serve {
     /// The most passkeys one user may hold (0: no limit).
     #[arg(long, env = "PASSAGE_SERVER_MAX_PASSKEYS", default_value_t = 20)]
     max_passkeys: usize,
+    /// The most connections each listener holds at once (default: a share of the process's
+    /// open-file limit, `ulimit -n`: three quarters for the Authentication API, a quarter for
+    /// the Management API).
+    #[arg(long, env = "PASSAGE_SERVER_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds a connection may stay silent (keep-alive included) before it is closed.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout_secs: u64,
+    /// Seconds to read a request's body and answer it (then 408).
+    #[arg(long, default_value_t = 30)]
+    request_timeout_secs: u64,
     /// At most this many messages (magic links and codes) to one address per 15 minutes (0:
     /// no limit).
     #[arg(long, env = "PASSAGE_SERVER_MAGIC_LINK_LIMIT", default_value_t = 5)]
@@ -266,6 +289,9 @@ async fn run(serve: Serve) -> Result<(), String> {
         .pending_user_ttl(Duration::from_secs(serve.pending_user_ttl_secs))
         .magic_link_limit(serve.magic_link_limit)
         .max_passkeys(serve.max_passkeys)
+        .header_timeout(Duration::from_secs(serve.header_timeout_secs.max(1)))
+        .idle_timeout(Duration::from_secs(serve.idle_timeout_secs.max(1)))
+        .request_timeout(Duration::from_secs(serve.request_timeout_secs.max(1)))
         .require_identifier_verification(serve.require_verification)
         .otp_ttl(Duration::from_secs(serve.otp_ttl_secs))
         .identifiers(serve.identifiers)
@@ -296,6 +322,9 @@ async fn run(serve: Serve) -> Result<(), String> {
         let fields = passage_server::UserFields::from_json(&text)
             .map_err(|err| format!("{}: {err}", path.display()))?;
         builder = builder.user_fields(fields);
+    }
+    if let Some(max) = serve.max_connections {
+        builder = builder.max_connections(max);
     }
     if let Some(database) = serve.database {
         builder = builder.database(database);
@@ -338,37 +367,37 @@ async fn run(serve: Serve) -> Result<(), String> {
     }
     builder = with_metrics(builder)?;
     let server = builder.start().await.map_err(|err| report(&err))?;
-    println!(
+    say!(
         "# passage-server: Authentication API on {} (for passage-elements), Management API on {}",
         server.auth_url(),
         server.api_url()
     );
-    println!("# In the app's page, before the element's module script:");
-    println!(
+    say!("# In the app's page, before the element's module script:");
+    say!(
         "#   <script src=\"{}/passage-fetch.js\"></script>",
         server.auth_url()
     );
-    println!("# The app's backend:");
+    say!("# The app's backend:");
     for (name, value) in server.env_vars() {
         if name == "PASSAGE_API_KEY" && !serve.dev {
-            println!("export {name}=…   # the key you passed");
+            say!("export {name}=…   # the key you passed");
         } else {
-            println!("export {name}={value}");
+            say!("export {name}={value}");
         }
     }
     if serve.dev {
-        println!("# Development mode:");
-        println!(
+        say!("# Development mode:");
+        say!(
             "#   a token for a user:  curl -s -X POST {}/__emulator/token -d '{{\"user_id\":\"USER_ID\"}}'",
             server.api_url()
         );
-        println!(
+        say!(
             "#   magic links sent:    {}/__passage/mailbox",
             server.auth_url()
         );
     }
     passage_server::shutdown_signal().await;
-    println!("# shutting down: finishing the requests in flight");
+    say!("# shutting down: finishing the requests in flight");
     server.stop().await;
     Ok(())
 }

@@ -35,7 +35,7 @@ use crate::{
     ServerBuilder, ServerError,
     mail::{Mailbox, Mailer},
     methods::{AuthMethods, Identifiers},
-    server::{bind, local_addr, serve},
+    server::{bind, local_addr},
     sms::Texter,
     state::Shared as Passage,
     store::Store,
@@ -189,7 +189,9 @@ pub(crate) async fn start(
         .trim_end_matches('/')
         .to_owned();
     #[cfg(feature = "smtp")]
-    let mailer = Mailer::new(builder.smtp, builder.development)?;
+    // The mail server must answer within half the request's time, at most 10 s.
+    let smtp_timeout = (builder.connections.request / 2).min(Duration::from_secs(10));
+    let mailer = Mailer::new(builder.smtp, builder.development, smtp_timeout)?;
     #[cfg(not(feature = "smtp"))]
     let mailer = Mailer::new(builder.development);
     let texter = Texter::new(
@@ -281,7 +283,13 @@ pub(crate) async fn start(
     )?);
     let mailbox = state.mailbox();
     tokio::spawn(upkeep(Arc::clone(&state), shutdown.clone()));
-    let task = serve(listener, router(state), shutdown, "the Authentication API");
+    let task = crate::listen::serve(
+        listener,
+        router(state),
+        builder.connections.limits(0.75),
+        shutdown,
+        "the Authentication API",
+    );
     Ok(Started {
         addr,
         public_url,
@@ -394,6 +402,13 @@ pub(crate) fn router(state: Shared) -> Router {
     router
         .fallback(|| async {
             AuthApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+        })
+        .method_not_allowed_fallback(|| async {
+            AuthApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not answer that method",
+            )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(cors)
