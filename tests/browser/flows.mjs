@@ -6,6 +6,8 @@
 //            sign in again with a code; register a phone number (typed into the element's
 //            intl-tel-input) with the code that reached an SMS webhook receiver started here
 //            (its HMAC signature verified against the shared secret).
+//   German   a page in German (lang="de-DE"): the element's strings come from the server, the
+//            code is mailed in German, and signs in.
 //   profile  the app's user fields and <passage-profile>: register with a declared field
 //            ("Company", in the element's registration form) and a passkey; in the profile, edit
 //            and save the fields, rename the passkey, remove it and add another, change the email
@@ -90,13 +92,13 @@ function serve(port, handler) {
 }
 
 /** The pages the elements run on (the app's origin). */
-function pageHtml(authUrl, appId, element) {
+function pageHtml(authUrl, appId, element, lang = 'en') {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>passage-server flows</title></head>
 <body>
 <script src="${authUrl}/passage-fetch.js"></script>
 <script type="module" src="${authUrl}/elements/${element}/index.es.js"></script>
-<${element} app-id="${appId}" lang="en" default-country-code="us"></${element}>
+<${element} app-id="${appId}" lang="${lang}" default-country-code="us"></${element}>
 <p>signed in as: <b id="who">nobody</b></p>
 <script>
   // Who the element's stored token names, as the server's /currentuser answers it.
@@ -154,7 +156,8 @@ async function main() {
     await serve(pagePort, (req, res) => {
       const url = new URL(req.url, origin);
       const element = url.pathname === '/profile' ? 'passage-profile' : 'passage-auth';
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(pageHtml(authUrl, appId, element));
+      const lang = /^[a-z]{2}(-[a-z]{2})?$/i.test(url.searchParams.get('lang') ?? '') ? url.searchParams.get('lang') : 'en';
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(pageHtml(authUrl, appId, element, lang));
     });
     const serverLog = fs.openSync(path.join(out, `flows-server-${name}.log`), 'w');
     const server = spawn(serverBin, [
@@ -350,6 +353,25 @@ async function main() {
     await who(phone);
     await page.screenshot({ path: path.join(out, 'flows-otp-phone.png'), fullPage: true });
     return `webhook body signed (HMAC-SHA256 verified), ${text.json.language}; signed in as ${phone}`;
+  });
+  await signOut();
+
+  await step('in German: the element\'s strings from the server, and the code mailed in German', async () => {
+    await page.goto(`${origin}/?lang=de-DE`, { waitUntil: 'load' });
+    const button = byTestId('continue-button');
+    await button.waitFor({ state: 'visible' });
+    const label = (await button.textContent()).trim();
+    if (label !== 'Weiter') throw new Error(`the continue button reads ${JSON.stringify(label)}`);
+    const seen = (await mailbox()).length;
+    await byTestId('identifier-input').fill(email);
+    await button.click();
+    const mail = await newMail(seen, email);
+    if (mail.subject !== 'Dein Anmeldecode für Passage') throw new Error(`the mail's subject: ${mail.subject}`);
+    await page.locator('passage-auth').getByText('Code eingeben').filter({ visible: true }).first().waitFor({ state: 'visible' });
+    await page.screenshot({ path: path.join(out, 'flows-german.png'), fullPage: true });
+    await typeCode(mail.code);
+    await who(email);
+    return `"${label}"; mail "${mail.subject}"; signed in`;
   });
   await signOut();
 

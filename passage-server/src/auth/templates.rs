@@ -53,8 +53,13 @@ pub(crate) const EN: &[(&str, &str)] = &[
     ),
 ];
 
-/// Message templates built in beside English, by language (the first subtag, lower case).
-const BUILT_IN: &[(&str, &[(&str, &str)])] = &[];
+/// Message templates built in beside English, by language (the first subtag, lower case):
+/// JSON objects of the keys of [`EN`], written for this server.
+const BUILT_IN: &[(&str, &str)] = &[
+    ("de", include_str!("../../assets/messages.de.json")),
+    ("es", include_str!("../../assets/messages.es.json")),
+    ("fr", include_str!("../../assets/messages.fr.json")),
+];
 
 /// The message templates of one language (every key present: missing ones are English).
 #[derive(Debug, Clone)]
@@ -147,14 +152,10 @@ pub(crate) struct Locales {
 impl Locales {
     /// The built-in templates, then the operator's `messages.{lang}.json` from `dir`.
     pub(crate) fn load(dir: Option<&Path>) -> Result<Self, ServerError> {
-        let mut messages: HashMap<String, Texts> = BUILT_IN
-            .iter()
-            .map(|(language, texts)| {
-                let texts: Vec<(&str, String)> =
-                    texts.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
-                ((*language).to_owned(), Texts::with(language, &texts))
-            })
-            .collect();
+        let mut messages = HashMap::new();
+        for (language, json) in BUILT_IN {
+            messages.insert((*language).to_owned(), parse(language, json, language)?);
+        }
         if let Some(dir) = dir {
             let entries = std::fs::read_dir(dir).map_err(|err| {
                 ServerError::Config(format!("--locales-dir {}: {err}", dir.display()))
@@ -171,21 +172,8 @@ impl Locales {
                 let text = std::fs::read_to_string(entry.path()).map_err(|err| {
                     ServerError::Config(format!("{}: {err}", entry.path().display()))
                 })?;
-                let map: HashMap<String, String> = serde_json::from_str(&text).map_err(|err| {
-                    ServerError::Config(format!(
-                        "{}: not a JSON object of strings: {err}",
-                        entry.path().display()
-                    ))
-                })?;
-                if let Some(unknown) = map.keys().find(|k| !EN.iter().any(|(e, _)| e == k)) {
-                    return Err(ServerError::Config(format!(
-                        "{}: unknown key {unknown:?}",
-                        entry.path().display()
-                    )));
-                }
-                let overrides: Vec<(&str, String)> =
-                    map.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-                messages.insert(language.clone(), Texts::with(&language, &overrides));
+                let texts = parse(&language, &text, &entry.path().display().to_string())?;
+                messages.insert(language, texts);
             }
         }
         Ok(Self {
@@ -197,8 +185,14 @@ impl Locales {
 }
 
 /// The element's UI strings built in, by language (passage-elements fetches
-/// `{lang}.json` at run time; its npm package holds none): English, written for this server.
-const ELEMENT_STRINGS: &[(&str, &str)] = &[("en", include_str!("../../assets/en.json"))];
+/// `{lang}.json` at run time; its npm package holds none, and the files it fetched went with
+/// the hosted service): English, German, Spanish and French, written for this server.
+const ELEMENT_STRINGS: &[(&str, &str)] = &[
+    ("en", include_str!("../../assets/en.json")),
+    ("de", include_str!("../../assets/de.json")),
+    ("es", include_str!("../../assets/es.json")),
+    ("fr", include_str!("../../assets/fr.json")),
+];
 
 /// The built-in element strings for `language` (a lower-case tag), if any.
 pub(crate) fn element_strings(language: &str) -> Option<&'static str> {
@@ -206,6 +200,21 @@ pub(crate) fn element_strings(language: &str) -> Option<&'static str> {
         .iter()
         .find(|(tag, _)| *tag == language)
         .map(|(_, text)| *text)
+}
+
+/// The templates of `language` from a JSON object of [`EN`]'s keys (`source` names it in
+/// errors): an unknown key is refused, a missing one is English.
+fn parse(language: &str, json: &str, source: &str) -> Result<Texts, ServerError> {
+    let map: HashMap<String, String> = serde_json::from_str(json).map_err(|err| {
+        ServerError::Config(format!("{source}: not a JSON object of strings: {err}"))
+    })?;
+    if let Some(unknown) = map.keys().find(|k| !EN.iter().any(|(e, _)| e == k)) {
+        return Err(ServerError::Config(format!(
+            "{source}: unknown key {unknown:?}"
+        )));
+    }
+    let overrides: Vec<(&str, String)> = map.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    Ok(Texts::with(language, &overrides))
 }
 
 /// The message templates for `language` (as the element sends it: a first subtag, any case):
@@ -220,4 +229,32 @@ pub(crate) fn messages<'a>(locales: &'a Locales, language: Option<&str>) -> &'a 
         })
         .and_then(|l| locales.messages.get(&l))
         .unwrap_or(&locales.english)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_language_has_every_key() {
+        let english: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(ELEMENT_STRINGS[0].1).unwrap_or_default();
+        assert_eq!(english.len(), 165);
+        for (language, text) in ELEMENT_STRINGS {
+            let strings: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(text).unwrap_or_default();
+            let keys: Vec<&String> = strings.keys().collect();
+            assert_eq!(keys, english.keys().collect::<Vec<_>>(), "{language}");
+        }
+        for (language, json) in BUILT_IN {
+            let map: HashMap<String, String> = serde_json::from_str(json).unwrap_or_default();
+            assert_eq!(map.len(), EN.len(), "{language}: every message key");
+            assert!(parse(language, json, language).is_ok(), "{language}");
+        }
+        let locales = Locales::load(None).ok();
+        let german = locales.as_ref().map(|l| messages(l, Some("DE")).language());
+        assert_eq!(german, Some("de"));
+        let unknown = locales.as_ref().map(|l| messages(l, Some("xx")).language());
+        assert_eq!(unknown, Some("en"));
+    }
 }

@@ -10,6 +10,7 @@
 mod authenticator;
 mod cli;
 mod hardening;
+mod languages;
 mod otp;
 mod passkeys;
 mod profile;
