@@ -23,7 +23,8 @@ use crate::mail::{Mail, Mailbox};
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct SmsWebhook {
-    /// The URL each message is posted to.
+    /// The URL each message is posted to: `https://`, or `http://` to this machine only (codes
+    /// and links travel in the body).
     pub url: String,
     /// The shared secret of the `Passage-Signature` header (at least 16 bytes; never printed).
     pub secret: String,
@@ -132,7 +133,9 @@ pub(crate) enum Texter {
 pub(crate) enum SetupError {
     #[error("the SMS webhook secret must be at least 16 bytes")]
     ShortSecret,
-    #[error("the SMS webhook URL must be http:// or https://")]
+    #[error(
+        "the SMS webhook URL must be https:// (plain http:// only to this machine: 127.0.0.1, ::1, localhost)"
+    )]
     Url,
     #[error("the SMS webhook's HTTP client cannot be built: {0}")]
     Client(String),
@@ -156,7 +159,15 @@ impl Texter {
         if settings.secret.len() < 16 {
             return Err(SetupError::ShortSecret);
         }
-        if !(settings.url.starts_with("https://") || settings.url.starts_with("http://")) {
+        // Codes and links travel in the body: never in the clear across a network.
+        let url = url::Url::parse(&settings.url).map_err(|_| SetupError::Url)?;
+        let local = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        if !(url.scheme() == "https" || (url.scheme() == "http" && local)) {
             return Err(SetupError::Url);
         }
         let http = reqwest::Client::builder()

@@ -367,6 +367,26 @@ async fn every_change_needs_a_recent_sign_in_and_a_refresh_is_not_one() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["user_metadata"], json!({ "company": "ACME" }));
+    let (status, body) = as_user(
+        &browser,
+        &refreshed,
+        Method::GET,
+        "/currentuser/social-connections",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({ "social_connections": {} }))
+    );
+    let (status, body) = browser
+        .call(Method::GET, "/currentuser/user-metadata", None)
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, Some("invalid_access_token")),
+        "reading needs a token"
+    );
 }
 
 #[tokio::test]

@@ -387,4 +387,27 @@ async fn the_webhook_secret_never_prints() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("at least 16 bytes"), "{err}");
+    // Codes travel in the body: plain http only to this machine.
+    for url in ["http://sms.example/hook", "ftp://127.0.0.1/x", "not a url"] {
+        let err = dev()
+            .sms_webhook(SmsWebhook::new(url, SECRET))
+            .start()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("must be https://"), "{url}: {err}");
+    }
+    for url in [
+        "https://sms.example/hook",
+        "http://localhost:9/sms",
+        "http://[::1]:9/sms",
+    ] {
+        assert!(
+            dev()
+                .sms_webhook(SmsWebhook::new(url, SECRET))
+                .start()
+                .await
+                .is_ok(),
+            "{url}"
+        );
+    }
 }
