@@ -178,7 +178,7 @@ impl Fail {
     fn into_store(self) -> StoreError {
         match self {
             Self::Store(err) => err,
-            Self::Db(err) => StoreError::Failed(err.to_string()),
+            Self::Db(err) => StoreError::Failed(describe(&err)),
         }
     }
 }
@@ -197,6 +197,22 @@ fn refusal(err: &tokio_postgres::Error) -> Option<StoreError> {
         "devices_cred_id" => StoreError::Refused(refusals::CREDENTIAL_TAKEN),
         _ => return None,
     })
+}
+
+/// An error with its causes, on one line: the driver's and the pool's own text names only the
+/// kind of failure ("db error", "error performing TLS handshake"), their causes say which.
+fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn failed(err: impl fmt::Display) -> StoreError {
@@ -315,7 +331,7 @@ impl PostgresStore {
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool.get().await.map_err(|err| {
             // The pool's error names the driver's, which never holds the password.
-            failed(format!("PostgreSQL at {}: {err}", self.target))
+            failed(format!("PostgreSQL at {}: {}", self.target, describe(&err)))
         })
     }
 }
