@@ -7,10 +7,10 @@
 
 mod memory;
 mod model;
-pub(crate) mod query;
-mod rules;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub(crate) mod query;
+mod rules;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

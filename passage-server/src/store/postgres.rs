@@ -137,7 +137,11 @@ fn redact(url: &str) -> String {
     match authority.rsplit_once('@') {
         Some((credentials, host)) => {
             let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
-            let hidden = if credentials.contains(':') { ":***" } else { "" };
+            let hidden = if credentials.contains(':') {
+                ":***"
+            } else {
+                ""
+            };
             format!("{scheme}://{user}{hidden}@{host}{tail}")
         }
         None => url.to_owned(),
@@ -430,7 +434,11 @@ impl Settings {
             .map(|(i, host)| {
                 (
                     host,
-                    ports.get(i).or_else(|| ports.first()).copied().unwrap_or(5432),
+                    ports
+                        .get(i)
+                        .or_else(|| ports.first())
+                        .copied()
+                        .unwrap_or(5432),
                 )
             })
             .map(|(host, port)| match host {
@@ -467,15 +475,14 @@ impl Settings {
             Some(path) => {
                 use rustls::pki_types::{CertificateDer, pem::PemObject as _};
                 let mut roots = rustls::RootCertStore::empty();
-                let certs = CertificateDer::pem_file_iter(path).map_err(|err| {
-                    failed(format!("sslrootcert {}: {err}", path.display()))
-                })?;
+                let certs = CertificateDer::pem_file_iter(path)
+                    .map_err(|err| failed(format!("sslrootcert {}: {err}", path.display())))?;
                 for cert in certs {
                     let cert = cert
                         .map_err(|err| failed(format!("sslrootcert {}: {err}", path.display())))?;
-                    roots.add(cert).map_err(|err| {
-                        failed(format!("sslrootcert {}: {err}", path.display()))
-                    })?;
+                    roots
+                        .add(cert)
+                        .map_err(|err| failed(format!("sslrootcert {}: {err}", path.display())))?;
                 }
                 if roots.is_empty() {
                     return Err(failed(format!(
@@ -483,9 +490,7 @@ impl Settings {
                         path.display()
                     )));
                 }
-                Ok(builder
-                    .with_root_certificates(roots)
-                    .with_no_client_auth())
+                Ok(builder.with_root_certificates(roots).with_no_client_auth())
             }
             None => {
                 use rustls_platform_verifier::BuilderVerifierExt as _;
@@ -566,7 +571,9 @@ fn user_from(found: &Row) -> Result<User, Fail> {
 }
 
 async fn the_user<C: GenericClient>(c: &C, id: &str) -> Result<User, Fail> {
-    Ok(load_user(c, id, true).await?.ok_or(StoreError::NoSuchUser)?)
+    Ok(load_user(c, id, true)
+        .await?
+        .ok_or(StoreError::NoSuchUser)?)
 }
 
 async fn load_devices<C: GenericClient>(

@@ -123,7 +123,8 @@ async fn a_database_of_the_first_schema_is_upgraded_with_its_rows() {
     let device = &ada.webauthn_devices[0];
     let mut bare = ada.clone();
     bare.webauthn_devices.clear();
-    let micros = |at: time::OffsetDateTime| i64::try_from(at.unix_timestamp_nanos() / 1000).unwrap();
+    let micros =
+        |at: time::OffsetDateTime| i64::try_from(at.unix_timestamp_nanos() / 1000).unwrap();
     admin
         .execute(
             "INSERT INTO users (id, email, phone, status, created_at, updated_at, last_login_at, record)
@@ -198,7 +199,11 @@ async fn a_database_of_the_first_schema_is_upgraded_with_its_rows() {
         matches!(&refused, StoreError::Failed(m) if m.contains("server does not support TLS")),
         "{refused:?}"
     );
-    assert_eq!(versions(&admin).await, [1], "a refused connect migrates nothing");
+    assert_eq!(
+        versions(&admin).await,
+        [1],
+        "a refused connect migrates nothing"
+    );
 
     let store = PostgresStore::connect(&url).await.unwrap();
     assert_eq!(versions(&admin).await, [1, 2]);
@@ -213,13 +218,20 @@ async fn a_database_of_the_first_schema_is_upgraded_with_its_rows() {
     assert!(store.find_passkey(&device.cred_id).await.unwrap().is_some());
     // The session's refresh token keeps working.
     let Refresh::Rotated(rotated) = store
-        .refresh(&hash("old-refresh"), token("new-refresh", "", "", t + 1000), t)
+        .refresh(
+            &hash("old-refresh"),
+            token("new-refresh", "", "", t + 1000),
+            t,
+        )
         .await
         .unwrap()
     else {
         panic!("the old refresh token was lost");
     };
-    assert_eq!((rotated.id.as_str(), rotated.user_id.as_str()), ("s-old", "user-ada"));
+    assert_eq!(
+        (rotated.id.as_str(), rotated.user_id.as_str()),
+        ("s-old", "user-ada")
+    );
     // The link opens by its secret's hash, in the browser that asked.
     let Activation::Activated(opened) = store
         .activate_magic_link(&hash("old-secret"), Some(&hash("browser-a")), now())
@@ -243,10 +255,19 @@ async fn a_database_of_the_first_schema_is_upgraded_with_its_rows() {
         state: "{}".into(),
         expires_at: t + 900,
     };
-    store.put_handshake("h1", handshake.clone(), 10).await.unwrap();
-    assert_eq!(store.take_handshake("h1", t).await.unwrap(), Some(handshake));
+    store
+        .put_handshake("h1", handshake.clone(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_handshake("h1", t).await.unwrap(),
+        Some(handshake)
+    );
     assert_eq!(store.count_send("k", 1000, 600, 1, 10).await.unwrap(), None);
-    assert_eq!(store.count_send("k", 1100, 600, 1, 10).await.unwrap(), Some(500));
+    assert_eq!(
+        store.count_send("k", 1100, 600, 1, 10).await.unwrap(),
+        Some(500)
+    );
     drop(store);
     PostgresStore::connect(&url)
         .await
@@ -391,8 +412,14 @@ async fn two_stores_on_one_database_never_both_pass_a_rule() {
             1,
             "round {round}: {outcomes:?}"
         );
-        assert!(outcomes.contains(&Refresh::Reused), "round {round}: {outcomes:?}");
-        assert!(a.session(&sid).await.unwrap().unwrap().ended, "round {round}");
+        assert!(
+            outcomes.contains(&Refresh::Reused),
+            "round {round}: {outcomes:?}"
+        );
+        assert!(
+            a.session(&sid).await.unwrap().unwrap().ended,
+            "round {round}"
+        );
 
         // Two replicas starting on a database without keys, each with a key of its own: both
         // keep the same one.
@@ -483,7 +510,10 @@ async fn two_stores_on_one_database_never_both_pass_a_rule() {
             1,
             "round {round}: {counted:?}"
         );
-        assert!(counted.contains(&Some(60_000)), "round {round}: {counted:?}");
+        assert!(
+            counted.contains(&Some(60_000)),
+            "round {round}: {counted:?}"
+        );
 
         // A magic link opened twice at once: one sign-in; collected twice at once: once.
         let (lid, secret) = (format!("ml{round}"), format!("secret-{round}"));
@@ -635,7 +665,8 @@ async fn a_database_password_is_never_shown() {
     let builder = Server::builder().api_key("a-key").database_url(&url);
     let shown = format!("{builder:?}");
     assert!(
-        shown.contains(&format!("postgres://ada:***@127.0.0.1:{port}/passage")) && !shown.contains("s3cret"),
+        shown.contains(&format!("postgres://ada:***@127.0.0.1:{port}/passage"))
+            && !shown.contains("s3cret"),
         "{shown}"
     );
     let err = builder.start().await.unwrap_err();
@@ -646,7 +677,9 @@ async fn a_database_password_is_never_shown() {
         source = cause.source();
     }
     assert!(
-        chain.contains("Connection refused") && !chain.contains("s3cret") && !format!("{err:?}").contains("s3cret"),
+        chain.contains("Connection refused")
+            && !chain.contains("s3cret")
+            && !format!("{err:?}").contains("s3cret"),
         "{chain}"
     );
 }

@@ -46,7 +46,12 @@ fn programs() -> PathBuf {
         .map(|dir| dir.join("initdb"))
         .filter(|initdb| initdb.is_file())
         // Through symbolic links, to the directory that holds `postgres` beside it.
-        .filter_map(|initdb| std::fs::canonicalize(initdb).ok()?.parent().map(Path::to_path_buf));
+        .filter_map(|initdb| {
+            std::fs::canonicalize(initdb)
+                .ok()?
+                .parent()
+                .map(Path::to_path_buf)
+        });
     let mut debian: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|entries| {
             entries
@@ -145,7 +150,12 @@ impl PostgresServer {
             .args(["--no-sync", "--no-instructions"])
             .current_dir(dir.path())
             .output()
-            .unwrap_or_else(|err| panic!("initdb in {} does not run ({err}): {MISSING}", bin.display()));
+            .unwrap_or_else(|err| {
+                panic!(
+                    "initdb in {} does not run ({err}): {MISSING}",
+                    bin.display()
+                )
+            });
         assert!(
             initdb.status.success(),
             "initdb failed: {}{}",
@@ -201,7 +211,14 @@ impl PostgresServer {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let ready = Command::new(bin.join("pg_isready"))
-                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -274,12 +291,27 @@ fn certificates(dir: &Path, user: Option<(u32, u32)>) -> (PathBuf, PathBuf, Path
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     openssl(
         &[
             &["req", "-x509"][..],
             &ec,
-            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=passage test CA"],
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=passage test CA",
+            ],
         ]
         .concat(),
     );
@@ -287,13 +319,33 @@ fn certificates(dir: &Path, user: Option<(u32, u32)>) -> (PathBuf, PathBuf, Path
         &[
             &["req"][..],
             &ec,
-            &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
         ]
         .concat(),
     );
     openssl(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
     ]);
     for file in ["server.pem", "server.key"] {
         chown(&tls.join(file), user);
@@ -307,7 +359,11 @@ fn certificates(dir: &Path, user: Option<(u32, u32)>) -> (PathBuf, PathBuf, Path
         )
         .unwrap();
     }
-    (tls.join("ca.pem"), tls.join("server.pem"), tls.join("server.key"))
+    (
+        tls.join("ca.pem"),
+        tls.join("server.pem"),
+        tls.join("server.key"),
+    )
 }
 
 impl Drop for PostgresServer {

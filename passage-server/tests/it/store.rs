@@ -781,7 +781,14 @@ async fn the_postgres_store_keeps_the_rules_and_everything_across_a_reconnect() 
     assert!(ada.email_verified && ada.revoked_at > 0);
     assert_eq!(ada.login_count, 1);
     assert_eq!(reconnected.signing_keys().await.unwrap().len(), 2);
-    assert_eq!(reconnected.list_users(&UserQuery::default()).await.unwrap().total, 4);
+    assert_eq!(
+        reconnected
+            .list_users(&UserQuery::default())
+            .await
+            .unwrap()
+            .total,
+        4
+    );
 }
 
 #[tokio::test]
