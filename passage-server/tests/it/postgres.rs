@@ -664,11 +664,7 @@ async fn a_database_password_is_never_shown() {
     }
     let builder = Server::builder().api_key("a-key").database_url(&url);
     let shown = format!("{builder:?}");
-    assert!(
-        shown.contains(&format!("postgres://ada:***@127.0.0.1:{port}/passage"))
-            && !shown.contains("s3cret"),
-        "{shown}"
-    );
+    assert!(!shown.contains("s3cret"), "{shown}");
     let err = builder.start().await.unwrap_err();
     let mut chain = err.to_string();
     let mut source = std::error::Error::source(&err);

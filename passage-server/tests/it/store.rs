@@ -659,6 +659,12 @@ async fn handshakes(store: &dyn Store) {
     ] {
         store.put_handshake(id, handshake(ends), 3).await.unwrap();
     }
+    assert_eq!(store.handshakes_held(t).await.unwrap(), 3);
+    assert_eq!(
+        store.handshakes_held(t + 300).await.unwrap(),
+        1,
+        "only those not expired"
+    );
     assert_eq!(
         store.take_handshake("a", t).await.unwrap(),
         None,
