@@ -75,6 +75,15 @@ mod lock {
 }
 
 /// A store in PostgreSQL, shared by every server process that connects to the same database.
+///
+/// [`connect`](Self::connect) takes a `postgres://` or `postgresql://` URL as libpq spells it,
+/// plus `pool_size` (the most connections this process opens; default 16). `sslmode=require`,
+/// `verify-ca` or `verify-full` connect over TLS (rustls) and always verify the server's
+/// certificate and name, against `sslrootcert=FILE` (PEM) when given, else the system's roots;
+/// otherwise the connection is not encrypted. The schema is created or upgraded at connect (one
+/// transaction under an advisory lock; a newer release's schema is refused). Every method is one
+/// transaction that locks what its rule reads, so replicas racing cannot both pass a rule. The
+/// URL's password is never shown.
 pub struct PostgresStore {
     pool: Pool,
     /// Where, for people: host, port, database and user — never the password.
@@ -293,8 +302,8 @@ impl PostgresStore {
         text.starts_with("postgres://") || text.starts_with("postgresql://")
     }
 
-    /// Connects to the database at `url` (see the [module docs](self) for TLS and
-    /// `pool_size`), bringing its schema up to date (creating it in an empty database).
+    /// Connects to the database at `url` (see [`PostgresStore`] for TLS and `pool_size`),
+    /// bringing its schema up to date (creating it in an empty database).
     ///
     /// # Errors
     /// [`StoreError::Failed`] for a URL that cannot work, a database that cannot be reached or
