@@ -411,7 +411,11 @@ impl Settings {
         };
         let mut config: tokio_postgres::Config = rest.parse().map_err(|err| {
             // The driver's parse errors name the option, never its value.
-            failed(format!("the PostgreSQL URL {}: {err}", redact(url)))
+            failed(format!(
+                "the PostgreSQL URL {}: {}",
+                redact(url),
+                describe(&err)
+            ))
         })?;
         config.ssl_mode(if tls {
             tokio_postgres::config::SslMode::Require

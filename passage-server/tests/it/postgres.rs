@@ -643,7 +643,7 @@ async fn a_database_password_is_never_shown() {
         ),
         (
             format!("{url}?connect_timeout=soon"),
-            format!("the PostgreSQL URL postgres://ada:***@127.0.0.1:{port}/passage?connect_timeout=soon: "),
+            format!("the PostgreSQL URL postgres://ada:***@127.0.0.1:{port}/passage?connect_timeout=soon: invalid connection string: invalid value for option `connect_timeout`"),
         ),
         (
             "mysql://ada:s3cret-pw@db/passage".to_owned(),
