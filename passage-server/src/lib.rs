@@ -5,7 +5,8 @@
 //! | feature | what it adds | default |
 //! |---|---|---|
 //! | `authentication` | the Authentication API that passage-elements calls: passkeys (webauthn-rs), magic links, sessions | yes |
-//! | `sqlite` | [`SqliteStore`](store::SqliteStore): everything in one SQLite file (SQLite bundled) | yes |
+//! | `sqlite` | [`SqliteStore`](store::SqliteStore): everything in one SQLite file (SQLite bundled), for one server process | yes |
+//! | `postgres` | [`PostgresStore`](store::PostgresStore): everything in PostgreSQL (tokio-postgres, a deadpool pool, rustls for TLS), for several server processes on one database | yes |
 //! | `smtp` | magic links by SMTP (lettre); without it, links go only to the development mailbox | yes |
 //! | `redis` | publishes session revocations to Redis, as passage-redis does | yes |
 //! | `cli` | the `passage-server` binary | yes |

@@ -6,13 +6,18 @@
 //!     --mail-from 'Example <noreply@example.com>'
 //! passage-server serve --dev                      # in memory, development conveniences on
 //! passage-server import users.json --database passage.db
+//! passage-server serve --database postgres://passage:PASSWORD@db.internal/passage …   # replicas
 //! ```
+//!
+//! `--database`: a file path is a SQLite database (one server process); a `postgres://` or
+//! `postgresql://` URL is a PostgreSQL database (as many server processes as you run).
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 use passage_server::{
-    SealingKey, SeedUser, Server, SmtpSettings, import_users, store::SqliteStore,
+    SealingKey, SeedUser, Server, SmtpSettings, import_users,
+    store::{PostgresStore, SqliteStore, Store},
 };
 
 /// `println!` for a running server: a closed stdout (a supervisor that stopped reading) must not
@@ -25,7 +30,7 @@ macro_rules! say {
 }
 
 /// A self-hostable, Passage-compatible server: passkeys and magic links for passage-elements,
-/// the Management API for backends, persistent in SQLite.
+/// the Management API for backends, persistent in SQLite or PostgreSQL.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -43,8 +48,9 @@ enum Command {
     Import {
         /// The JSON file.
         file: PathBuf,
-        /// The SQLite database to load them into (created when missing).
-        #[arg(long, env = "PASSAGE_SERVER_DATABASE")]
+        /// Where to load them: a SQLite file (created when missing) or a PostgreSQL URL
+        /// (postgres://user:password@host/database).
+        #[arg(long, env = "PASSAGE_SERVER_DATABASE", hide_env_values = true)]
         database: PathBuf,
     },
 }
@@ -55,8 +61,10 @@ struct Serve {
     /// /__emulator, magic links in a mailbox (/__passage/mailbox). Never in production.
     #[arg(long)]
     dev: bool,
-    /// The SQLite database (created when missing). Required outside development mode.
-    #[arg(long, env = "PASSAGE_SERVER_DATABASE")]
+    /// Where everything is kept: a SQLite file (created when missing; one server process) or a
+    /// PostgreSQL URL (postgres://user:password@host/database[?sslmode=verify-full]; several
+    /// server processes may share it). Required outside development mode.
+    #[arg(long, env = "PASSAGE_SERVER_DATABASE", hide_env_values = true)]
     database: Option<PathBuf>,
     /// The app id, as the element's app-id attribute and PASSAGE_APP_ID say.
     #[arg(long, env = "PASSAGE_APP_ID", default_value = "passage_app")]
@@ -264,7 +272,10 @@ async fn run(serve: Serve) -> Result<(), String> {
         builder = builder.max_connections(max);
     }
     if let Some(database) = serve.database {
-        builder = builder.database(database);
+        builder = match postgres_url(&database) {
+            Some(url) => builder.database_url(url),
+            None => builder.database(database),
+        };
     }
     if let Some(path) = &serve.users {
         let text = std::fs::read_to_string(path)
@@ -342,8 +353,15 @@ async fn run(serve: Serve) -> Result<(), String> {
 async fn import(file: &std::path::Path, database: &std::path::Path) -> Result<(), String> {
     let json = std::fs::read_to_string(file)
         .map_err(|err| format!("cannot read {}: {err}", file.display()))?;
-    let store = SqliteStore::open(database).map_err(|err| report(&err))?;
-    let report = import_users(&store, &json)
+    let store: Box<dyn Store> = match postgres_url(database) {
+        Some(url) => Box::new(
+            PostgresStore::connect(url)
+                .await
+                .map_err(|err| report(&err))?,
+        ),
+        None => Box::new(SqliteStore::open(database).map_err(|err| report(&err))?),
+    };
+    let report = import_users(store.as_ref(), &json)
         .await
         .map_err(|err| format!("import failed: {err}"))?;
     println!("imported {} users", report.imported);
@@ -351,6 +369,11 @@ async fn import(file: &std::path::Path, database: &std::path::Path) -> Result<()
         println!("skipped {id}: {reason}");
     }
     Ok(())
+}
+
+/// `--database` as a PostgreSQL URL, when it is one (else it is a SQLite file's path).
+fn postgres_url(database: &std::path::Path) -> Option<&str> {
+    database.to_str().filter(|text| PostgresStore::is_url(text))
 }
 
 /// An error and its causes, on one line.

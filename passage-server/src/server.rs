@@ -62,6 +62,8 @@ pub struct ServerBuilder {
     pub(crate) redirect_url: String,
     #[cfg(feature = "sqlite")]
     pub(crate) database: Option<std::path::PathBuf>,
+    #[cfg(feature = "postgres")]
+    pub(crate) database_url: Option<crate::store::DatabaseUrl>,
     pub(crate) store: Option<Arc<dyn Store>>,
     pub(crate) development: bool,
     pub(crate) authentication_api: bool,
@@ -121,6 +123,8 @@ impl Default for ServerBuilder {
             redirect_url: "/".to_owned(),
             #[cfg(feature = "sqlite")]
             database: None,
+            #[cfg(feature = "postgres")]
+            database_url: None,
             store: None,
             development: false,
             authentication_api: true,
@@ -191,6 +195,15 @@ impl ServerBuilder {
     #[cfg(feature = "sqlite")]
     pub fn database(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.database = Some(path.into());
+        self
+    }
+
+    /// Keeps everything in the PostgreSQL database at `url` (`postgres://user:password@host/db`;
+    /// TLS and the pool size as [`PostgresStore`](crate::store::PostgresStore) reads them), which
+    /// several servers may share. The password is never shown (`Debug`, errors, logs).
+    #[cfg(feature = "postgres")]
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(crate::store::DatabaseUrl::from(url.into()));
         self
     }
 
@@ -509,6 +522,10 @@ impl ServerBuilder {
         if self.database.is_some() {
             return true;
         }
+        #[cfg(feature = "postgres")]
+        if self.database_url.is_some() {
+            return true;
+        }
         false
     }
 
@@ -516,6 +533,18 @@ impl ServerBuilder {
     async fn open_store(&self) -> Result<Arc<dyn Store>, ServerError> {
         if let Some(store) = &self.store {
             return Ok(Arc::clone(store));
+        }
+        #[cfg(all(feature = "sqlite", feature = "postgres"))]
+        if self.database.is_some() && self.database_url.is_some() {
+            return Err(ServerError::Config(
+                "both a SQLite file and a PostgreSQL URL were given: choose one".into(),
+            ));
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(url) = &self.database_url {
+            return Ok(Arc::new(
+                crate::store::PostgresStore::connect(url.expose()).await?,
+            ));
         }
         #[cfg(feature = "sqlite")]
         if let Some(path) = &self.database {

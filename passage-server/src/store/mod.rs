@@ -1,11 +1,14 @@
 //! What a Passage keeps — users and their devices, passkey material, sessions and refresh
 //! tokens, magic links, WebAuthn handshakes, message counts, signing keys — behind one trait,
 //! [`Store`], with one implementation per database: [`MemoryStore`] (development and tests),
-//! `SqliteStore` (feature `sqlite`). Secrets are kept as hashes (refresh tokens, link secrets)
+//! `SqliteStore` (feature `sqlite`: one process, one file), `PostgresStore` (feature `postgres`:
+//! several server processes on one database). Secrets are kept as hashes (refresh tokens, link secrets)
 //! or as the server hands them over (signing keys, sealed by the server when it has a key).
 
 mod memory;
 mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub(crate) mod query;
 mod rules;
 #[cfg(feature = "sqlite")]
@@ -21,6 +24,8 @@ pub use query::{Field, Filter, Op, UserQuery};
 
 pub use crate::ids::random_id;
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{DatabaseUrl, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

@@ -339,7 +339,7 @@ pub struct Change {
     pub user_metadata: Option<Map<String, Value>>,
 }
 
-/// What [`Store::add_device`] checks, in the same atomic step as the insert (so two requests at
+/// What [`Store::add_device`](super::Store::add_device) checks, in the same atomic step as the insert (so two requests at
 /// once, on one process or several, cannot both pass).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeviceRules {
@@ -350,7 +350,7 @@ pub struct DeviceRules {
     pub max: usize,
 }
 
-/// Refusal texts of [`Store::add_device`].
+/// Refusal texts of [`Store::add_device`](super::Store::add_device).
 pub mod refusals {
     /// The credential id is another device's.
     pub const CREDENTIAL_TAKEN: &str = "this credential is already registered";

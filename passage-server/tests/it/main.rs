@@ -11,6 +11,8 @@ mod authenticator;
 mod cli;
 mod hardening;
 mod passkeys;
+mod postgres;
+mod postgres_server;
 mod sessions;
 mod store;
 mod support;

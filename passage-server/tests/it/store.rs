@@ -1,15 +1,15 @@
-//! Every store keeps the same rules: the same test runs against memory and a SQLite file (and
-//! against that file again after reopening it). A store only keeps records; the rules it must
+//! Every store keeps the same rules: the same test runs against memory, a SQLite file and a
+//! PostgreSQL database (and against the file and the database again after reopening them). A store only keeps records; the rules it must
 //! keep inside its atomic steps are checked here, one group at a time.
 
 use passage_server::store::{
     Activation, Change, Device, DeviceRules, Field, Filter, Handshake, MagicLink, MemoryStore, Op,
-    Refresh, RefreshToken, SeedUser, Session, SqliteStore, Store, StoreError, StoredKey, UserQuery,
-    hash, now, refusals,
+    PostgresStore, Refresh, RefreshToken, SeedUser, Session, SqliteStore, Store, StoreError,
+    StoredKey, UserQuery, hash, now, refusals,
 };
 use time::Duration;
 
-fn link(id: &str, secret: &str, user_id: &str, minutes: i64) -> MagicLink {
+pub(crate) fn link(id: &str, secret: &str, user_id: &str, minutes: i64) -> MagicLink {
     MagicLink {
         id: id.to_owned(),
         app_id: "app".to_owned(),
@@ -30,7 +30,7 @@ fn link(id: &str, secret: &str, user_id: &str, minutes: i64) -> MagicLink {
     }
 }
 
-fn session(id: &str, user_id: &str, now: i64, lifetime: i64) -> Session {
+pub(crate) fn session(id: &str, user_id: &str, now: i64, lifetime: i64) -> Session {
     Session {
         id: id.to_owned(),
         user_id: user_id.to_owned(),
@@ -41,7 +41,7 @@ fn session(id: &str, user_id: &str, now: i64, lifetime: i64) -> Session {
     }
 }
 
-fn token(hash: &str, session: &str, user: &str, expires_at: i64) -> RefreshToken {
+pub(crate) fn token(hash: &str, session: &str, user: &str, expires_at: i64) -> RefreshToken {
     RefreshToken {
         hash: hash.to_owned(),
         session_id: session.to_owned(),
@@ -659,6 +659,12 @@ async fn handshakes(store: &dyn Store) {
     ] {
         store.put_handshake(id, handshake(ends), 3).await.unwrap();
     }
+    assert_eq!(store.handshakes_held(t).await.unwrap(), 3);
+    assert_eq!(
+        store.handshakes_held(t + 300).await.unwrap(),
+        1,
+        "only those not expired"
+    );
     assert_eq!(
         store.take_handshake("a", t).await.unwrap(),
         None,
@@ -768,6 +774,27 @@ async fn the_sqlite_store_keeps_the_rules_and_everything_across_a_reopen() {
     assert_eq!(ada.webauthn_devices.len(), 1);
     assert!(ada.email_verified && ada.revoked_at > 0);
     assert_eq!(reopened.signing_keys().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_postgres_store_keeps_the_rules_and_everything_across_a_reconnect() {
+    let server = crate::postgres_server::PostgresServer::start();
+    let url = server.database("rules").await;
+    the_rules(&PostgresStore::connect(&url).await.unwrap()).await;
+    let reconnected = PostgresStore::connect(&url).await.unwrap();
+    let ada = reconnected.user("user-ada").await.unwrap().unwrap();
+    assert_eq!(ada.webauthn_devices.len(), 1);
+    assert!(ada.email_verified && ada.revoked_at > 0);
+    assert_eq!(ada.login_count, 1);
+    assert_eq!(reconnected.signing_keys().await.unwrap().len(), 2);
+    assert_eq!(
+        reconnected
+            .list_users(&UserQuery::default())
+            .await
+            .unwrap()
+            .total,
+        4
+    );
 }
 
 #[tokio::test]
