@@ -293,7 +293,6 @@ fn algorithm(value: &Value) -> Result<COSEAlgorithm, Refusal> {
             "ES384" => Some(-35),
             "ES512" | "ES521" => Some(-36),
             "RS256" => Some(-257),
-            "EDDSA" | "ED25519" => Some(-8),
             other => other.parse().ok(),
         },
         _ => None,
@@ -307,11 +306,10 @@ fn algorithm(value: &Value) -> Result<COSEAlgorithm, Refusal> {
                     | COSEAlgorithm::ES384
                     | COSEAlgorithm::ES521
                     | COSEAlgorithm::RS256
-                    | COSEAlgorithm::EDDSA
             )
         })
         .ok_or_else(|| {
-            format!("alg {value}: not one of ES256 (-7), ES384, ES512, RS256 (-257), EdDSA (-8)")
+            format!("alg {value}: not one of ES256 (-7), ES384 (-35), ES512 (-36), RS256 (-257)")
         })
 }
 
@@ -344,13 +342,21 @@ fn transports(value: Option<&Value>) -> Option<Vec<AuthenticatorTransport>> {
     let known: Vec<AuthenticatorTransport> = names
         .iter()
         .take(8)
-        .filter_map(|name| serde_json::from_value(Value::String(name.trim().to_lowercase())).ok())
+        .filter_map(|name| match name.trim().to_lowercase().as_str() {
+            "usb" => Some(AuthenticatorTransport::Usb),
+            "nfc" => Some(AuthenticatorTransport::Nfc),
+            "ble" => Some(AuthenticatorTransport::Ble),
+            "internal" => Some(AuthenticatorTransport::Internal),
+            "hybrid" => Some(AuthenticatorTransport::Hybrid),
+            _ => None,
+        })
         .collect();
     (!known.is_empty()).then_some(known)
 }
 
 /// The COSE key in `text`: PEM (`-----BEGIN PUBLIC KEY-----`), or base64 of COSE or of SPKI
-/// DER. An SPKI key takes `alg` (default: ES256 for P-256, RS256 for RSA, EdDSA for Ed25519);
+/// DER. An SPKI key takes `alg` (default: ES256 for P-256, RS256 for RSA; Ed25519 keys are
+/// read, and refused by webauthn-rs, which verifies no EdDSA signature);
 /// a COSE key names its own, which `alg` must then agree with.
 pub(crate) fn public_key(text: &str, alg: Option<COSEAlgorithm>) -> Result<COSEKey, Refusal> {
     if text.len() > MAX_KEY_TEXT {
@@ -503,4 +509,170 @@ pub(crate) fn cose_bytes(key: &COSEKey) -> Option<Vec<u8>> {
         }
     }
     serde_cbor_2::to_vec(&Cbor::Map(map)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::{
+        encoding::AsDer as _,
+        rand::SystemRandom,
+        rsa::KeySize,
+        signature::{
+            ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
+            RSA_PKCS1_SHA256, RsaKeyPair,
+        },
+    };
+    use serde_json::json;
+
+    use super::*;
+
+    const MESSAGE: &[u8] = b"authenticator data and client data hash";
+
+    fn pem_of(der: &[u8]) -> String {
+        let body = STANDARD.encode(der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            lines.join("\n")
+        )
+    }
+
+    /// Each SPKI key type becomes a COSE key that verifies what the private key signed: the
+    /// conversion keeps the key, not only its shape.
+    #[test]
+    fn spki_keys_become_cose_keys_that_verify_their_signatures() {
+        let rng = SystemRandom::new();
+        let p256 = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+        let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let ed = Ed25519KeyPair::generate().unwrap();
+        let cases: Vec<(Vec<u8>, Vec<u8>, COSEAlgorithm)> = vec![
+            (
+                p256.public_key().as_der().unwrap().as_ref().to_vec(),
+                p256.sign(&rng, MESSAGE).unwrap().as_ref().to_vec(),
+                COSEAlgorithm::ES256,
+            ),
+            (
+                rsa.public_key().as_der().unwrap().as_ref().to_vec(),
+                {
+                    let mut signature = vec![0; rsa.public_modulus_len()];
+                    rsa.sign(&RSA_PKCS1_SHA256, &rng, MESSAGE, &mut signature)
+                        .unwrap();
+                    signature
+                },
+                COSEAlgorithm::RS256,
+            ),
+        ];
+        // webauthn-rs 0.6 verifies no Ed25519 signature: such a key is refused, and says why.
+        let ed = STANDARD.encode(ed.public_key().as_der().unwrap().as_ref());
+        let err = public_key(&ed, None).unwrap_err();
+        assert!(err.contains("ED25519"), "{err}");
+        for (der, signature, alg) in cases {
+            for text in [pem_of(&der), STANDARD.encode(&der), URL_SAFE_NO_PAD.encode(&der)] {
+                let key = public_key(&text, None).unwrap();
+                assert_eq!(key.type_, alg);
+                assert_eq!(key.verify_signature(&signature, MESSAGE), Ok(true), "{alg:?}");
+                let mut other = MESSAGE.to_vec();
+                other[0] ^= 1;
+                assert_eq!(key.verify_signature(&signature, &other), Ok(false), "{alg:?}");
+                // Back to COSE and in again (the export's form): the same key.
+                let cose = URL_SAFE_NO_PAD.encode(cose_bytes(&key).unwrap());
+                assert_eq!(public_key(&cose, Some(alg)).unwrap(), key);
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_keys_are_refused_with_a_reason() {
+        let p256 = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+        let der = p256.public_key().as_der().unwrap().as_ref().to_vec();
+        let mut off_curve = der.clone();
+        let last = off_curve.len() - 1;
+        off_curve[last] ^= 1;
+        let mut trailing = der.clone();
+        trailing.push(0);
+        let cose = cose_bytes(&public_key(&STANDARD.encode(&der), None).unwrap()).unwrap();
+        for (text, alg, says) in [
+            (String::new(), None, "neither a COSE key nor an SPKI"),
+            ("not base64!".to_owned(), None, "not base64url or base64"),
+            (STANDARD.encode(&off_curve), None, "not a usable COSE key"),
+            (STANDARD.encode(&trailing), None, "bytes after the SubjectPublicKeyInfo"),
+            (STANDARD.encode(&der[..40]), None, "not a DER SubjectPublicKeyInfo"),
+            (STANDARD.encode(&cose[..cose.len() - 3]), None, "not well-formed CBOR"),
+            (
+                STANDARD.encode(&cose),
+                Some(COSEAlgorithm::RS256),
+                "does not match the key's own",
+            ),
+            (
+                "-----BEGIN PUBLIC KEY-----\n%%%\n-----END PUBLIC KEY-----".to_owned(),
+                None,
+                "not base64",
+            ),
+            (
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----".to_owned(),
+                None,
+                "one -----BEGIN PUBLIC KEY----- block",
+            ),
+            ("A".repeat(MAX_KEY_TEXT + 1), None, "over 8192 characters"),
+        ] {
+            let err = public_key(&text, alg).unwrap_err();
+            assert!(err.contains(says), "{says}: {err}");
+        }
+    }
+
+    #[test]
+    fn credential_objects_read_their_fields_under_any_name() {
+        let p256 = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+        let der = p256.public_key().as_der().unwrap().as_ref().to_vec();
+        let object = json!({
+            "credentialId": STANDARD.encode([7u8; 20]),
+            "publicKey": pem_of(&der),
+            "signCount": "41",
+            "userHandle": URL_SAFE_NO_PAD.encode([9u8; 32]),
+            "transports": "internal, hybrid, warp-drive",
+            "credential_device_type": "multi_device",
+            "aaguid": "fbfc3007-154e-4ecc-8c0b-6e020557d7bd",
+        });
+        let devices = vec![
+            json!({ "cred_id": URL_SAFE_NO_PAD.encode([7u8; 20]), "friendly_name": "Ada's iPhone\u{7}", "usage_count": 3 })
+                .as_object()
+                .unwrap()
+                .clone(),
+        ];
+        let prepared = prepare(object.as_object().unwrap(), &devices).unwrap();
+        assert_eq!(prepared.cred_id, URL_SAFE_NO_PAD.encode([7u8; 20]));
+        assert_eq!(prepared.device.friendly_name, "Ada's iPhone");
+        assert_eq!(prepared.device.usage_count, 3);
+        assert!(prepared.handle_known);
+        let material = Material::parse(&prepared.material).unwrap();
+        assert_eq!(material.sign_count(), 41);
+        assert_eq!(material.user_handle("any"), vec![9u8; 32]);
+        assert!(!material.backup_eligible_unknown && !material.user_handle_unknown);
+        let stored = serde_json::to_value(&material.passkey).unwrap();
+        assert_eq!(stored["cred"]["backup_eligible"], true);
+        assert_eq!(stored["cred"]["transports"], json!(["internal", "hybrid"]));
+        assert_eq!(
+            material.aaguid.unwrap().to_string(),
+            "fbfc3007-154e-4ecc-8c0b-6e020557d7bd"
+        );
+        for (field, value, says) in [
+            ("credentialId", json!(""), "credential_id: 0 bytes"),
+            ("credentialId", json!("A".repeat(1400)), "credential_id: 1050 bytes"),
+            ("userHandle", json!(URL_SAFE_NO_PAD.encode([1u8; 65])), "user_handle: 65 bytes"),
+            ("signCount", json!(-1), "sign_count"),
+            ("signCount", json!(5_000_000_000u64), "over 2^32"),
+            ("alg", json!("PS256"), "alg"),
+            ("aaguid", json!("not-a-uuid"), "aaguid is not a UUID"),
+            ("be", json!("perhaps"), "backup_eligible"),
+        ] {
+            let mut broken = object.clone();
+            broken[field] = value;
+            let err = prepare(broken.as_object().unwrap(), &[]).unwrap_err();
+            assert!(err.contains(says), "{field}: {says}: {err}");
+        }
+    }
 }
