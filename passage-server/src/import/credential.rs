@@ -571,13 +571,25 @@ mod tests {
         let err = public_key(&ed, None).unwrap_err();
         assert!(err.contains("ED25519"), "{err}");
         for (der, signature, alg) in cases {
-            for text in [pem_of(&der), STANDARD.encode(&der), URL_SAFE_NO_PAD.encode(&der)] {
+            for text in [
+                pem_of(&der),
+                STANDARD.encode(&der),
+                URL_SAFE_NO_PAD.encode(&der),
+            ] {
                 let key = public_key(&text, None).unwrap();
                 assert_eq!(key.type_, alg);
-                assert_eq!(key.verify_signature(&signature, MESSAGE), Ok(true), "{alg:?}");
+                assert_eq!(
+                    key.verify_signature(&signature, MESSAGE),
+                    Ok(true),
+                    "{alg:?}"
+                );
                 let mut other = MESSAGE.to_vec();
                 other[0] ^= 1;
-                assert_eq!(key.verify_signature(&signature, &other), Ok(false), "{alg:?}");
+                assert_eq!(
+                    key.verify_signature(&signature, &other),
+                    Ok(false),
+                    "{alg:?}"
+                );
                 // Back to COSE and in again (the export's form): the same key.
                 let cose = URL_SAFE_NO_PAD.encode(cose_bytes(&key).unwrap());
                 assert_eq!(public_key(&cose, Some(alg)).unwrap(), key);
@@ -599,9 +611,21 @@ mod tests {
             (String::new(), None, "neither a COSE key nor an SPKI"),
             ("not base64!".to_owned(), None, "not base64url or base64"),
             (STANDARD.encode(&off_curve), None, "not a usable COSE key"),
-            (STANDARD.encode(&trailing), None, "bytes after the SubjectPublicKeyInfo"),
-            (STANDARD.encode(&der[..40]), None, "not a DER SubjectPublicKeyInfo"),
-            (STANDARD.encode(&cose[..cose.len() - 3]), None, "not well-formed CBOR"),
+            (
+                STANDARD.encode(&trailing),
+                None,
+                "bytes after the SubjectPublicKeyInfo",
+            ),
+            (
+                STANDARD.encode(&der[..40]),
+                None,
+                "not a DER SubjectPublicKeyInfo",
+            ),
+            (
+                STANDARD.encode(&cose[..cose.len() - 3]),
+                None,
+                "not well-formed CBOR",
+            ),
             (
                 STANDARD.encode(&cose),
                 Some(COSEAlgorithm::RS256),
@@ -661,8 +685,16 @@ mod tests {
         );
         for (field, value, says) in [
             ("credentialId", json!(""), "credential_id: 0 bytes"),
-            ("credentialId", json!("A".repeat(1400)), "credential_id: 1050 bytes"),
-            ("userHandle", json!(URL_SAFE_NO_PAD.encode([1u8; 65])), "user_handle: 65 bytes"),
+            (
+                "credentialId",
+                json!("A".repeat(1400)),
+                "credential_id: 1050 bytes",
+            ),
+            (
+                "userHandle",
+                json!(URL_SAFE_NO_PAD.encode([1u8; 65])),
+                "user_handle: 65 bytes",
+            ),
             ("signCount", json!(-1), "sign_count"),
             ("signCount", json!(5_000_000_000u64), "over 2^32"),
             ("alg", json!("PS256"), "alg"),

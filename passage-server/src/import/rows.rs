@@ -16,7 +16,10 @@ const FIELDS: &[(&str, &[&str])] = &[
         "id",
         &["user_id", "passage_id", "passage_user_id", "userid"],
     ),
-    ("email", &["email_address", "e_mail", "mail"]),
+    (
+        "email",
+        &["email_address", "e_mail", "e_mail_address", "mail"],
+    ),
     ("email_verified", &["verified_email", "email_is_verified"]),
     ("phone", &["phone_number", "mobile", "phonenumber"]),
     ("phone_verified", &["verified_phone", "phone_is_verified"]),
