@@ -197,6 +197,15 @@ struct Serve {
     magic_link_limit: u32,
 }
 
+/// Prints a line of the banner to stdout; a closed stdout (a supervisor that stopped reading)
+/// is no reason for a server to stop, so a failed write is ignored.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -316,37 +325,37 @@ async fn run(serve: Serve) -> Result<(), String> {
     }
     builder = with_metrics(builder)?;
     let server = builder.start().await.map_err(|err| report(&err))?;
-    println!(
+    say!(
         "# passage-server: Authentication API on {} (for passage-elements), Management API on {}",
         server.auth_url(),
         server.api_url()
     );
-    println!("# In the app's page, before the element's module script:");
-    println!(
+    say!("# In the app's page, before the element's module script:");
+    say!(
         "#   <script src=\"{}/passage-fetch.js\"></script>",
         server.auth_url()
     );
-    println!("# The app's backend:");
+    say!("# The app's backend:");
     for (name, value) in server.env_vars() {
         if name == "PASSAGE_API_KEY" && !serve.dev {
-            println!("export {name}=…   # the key you passed");
+            say!("export {name}=…   # the key you passed");
         } else {
-            println!("export {name}={value}");
+            say!("export {name}={value}");
         }
     }
     if serve.dev {
-        println!("# Development mode:");
-        println!(
+        say!("# Development mode:");
+        say!(
             "#   a token for a user:  curl -s -X POST {}/__emulator/token -d '{{\"user_id\":\"USER_ID\"}}'",
             server.api_url()
         );
-        println!(
+        say!(
             "#   magic links sent:    {}/__passage/mailbox",
             server.auth_url()
         );
     }
     passage_server::shutdown_signal().await;
-    println!("# shutting down: finishing the requests in flight");
+    say!("# shutting down: finishing the requests in flight");
     server.stop().await;
     Ok(())
 }
