@@ -202,7 +202,7 @@ pub(crate) fn prepare(
     };
     let transports = transports(lookup(object, &["transports", "transport"]));
     let credential = Credential {
-        cred_id: cred_bytes.into(),
+        cred_id: cred_bytes,
         cred: cose,
         counter,
         transports,

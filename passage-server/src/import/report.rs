@@ -130,11 +130,16 @@ fn sign_in(line: &UserLine, existing: bool) -> String {
         }
         return text;
     }
+    let mut text = "signs in by link or code first".to_owned();
     if line.had_passkey {
-        "signs in by link or code first (had a passkey at Passage; no key in the file)".to_owned()
-    } else {
-        "signs in by link or code first".to_owned()
+        text.push_str(" (had a passkey at Passage; no key in the file)");
     }
+    if line.status == "pending" {
+        text.push_str(
+            " (pending: removed with unfinished sign-ups after --pending-user-ttl-secs unless it signs in)",
+        );
+    }
+    text
 }
 
 impl fmt::Display for ImportReport {
@@ -150,9 +155,8 @@ impl fmt::Display for ImportReport {
         };
         writeln!(
             f,
-            "{} {}{}",
+            "{} ({format}){}",
             plural(self.rows, "row", "rows"),
-            format!("({format})"),
             if self.dry_run {
                 " — dry run: nothing was written"
             } else {

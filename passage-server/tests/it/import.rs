@@ -677,3 +677,46 @@ async fn files_that_cannot_be_read_whole_are_refused_before_anything_is_written(
     .unwrap();
     assert_eq!(report.created.len(), 1, "{report}");
 }
+
+/// The sample in `passage-server/examples/import/` (the README shows its dry run) reads as the
+/// README says: two passkeys kept (one EC, one RSA, both PEM), one for another relying party
+/// refused, duplicates and a mailbox-syntax address reported, nothing written.
+#[tokio::test]
+async fn the_sample_export_dry_runs_as_the_readme_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("passage.db");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/import");
+    let (ok, report, stderr) = passage_server(&[
+        "import",
+        path(&sample.join("passage-users.csv")),
+        "--credentials",
+        path(&sample.join("passkeys.json")),
+        "--column",
+        "Plan=metadata.plan",
+        "--auth-origin",
+        "https://app.example.com",
+        "--database",
+        path(&db),
+        "--dry-run",
+    ]);
+    assert!(!ok && stderr.contains("would not be imported"), "{stderr}");
+    for expected in [
+        "8 rows (CSV) — dry run: nothing was written",
+        "ignored columns (no field; map one with --column 'HEADER=FIELD'): Favourite Colour",
+        "made for the relying party auth.passage.id; this server's is app.example.com",
+        "duplicate in the file: the email edsger@example.com is also on row 7",
+        "email: must be an email address or an E.164 phone number",
+        "FAILED: 5 users to create (2 with a passkey, 3 by link or code first)",
+    ] {
+        assert!(report.contains(expected), "{expected}:\n{report}");
+    }
+    assert!(
+        line(&report, "Gr4ceH0pp3rX00000000000b").contains("keeps 1 passkey"),
+        "{report}"
+    );
+    assert!(
+        line(&report, "M4rgaretX000000000000000").contains("pending: removed"),
+        "{report}"
+    );
+    assert_eq!(users_in(&db).await, 0);
+}
