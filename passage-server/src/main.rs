@@ -15,7 +15,8 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 use clap::{Parser, Subcommand};
 use passage_server::{
     Format, ImportOptions, SealingKey, SeedUser, Server, SmtpSettings, export_users, import_users,
-    relying_party_of, store::SqliteStore,
+    relying_party_of,
+    store::{MemoryStore, SqliteStore, Store},
 };
 
 /// A self-hostable, Passage-compatible server: passkeys and magic links for passage-elements,
@@ -392,9 +393,15 @@ async fn import(import: Import) -> Result<(), String> {
         Some("csv") => options = options.format(Format::Csv),
         _ => {}
     }
-    let store = SqliteStore::open(&import.database).map_err(|err| report(&err))?;
+    // A dry run against a database that does not exist yet plans against an empty store: it
+    // creates no file.
+    let store: Box<dyn Store> = if import.dry_run && !import.database.exists() {
+        Box::new(MemoryStore::new())
+    } else {
+        Box::new(SqliteStore::open(&import.database).map_err(|err| report(&err))?)
+    };
     let name = import.file.to_string_lossy();
-    let result = import_users(&store, &name, &text, &options)
+    let result = import_users(store.as_ref(), &name, &text, &options)
         .await
         .map_err(|err| format!("import: {err}"))?;
     print!("{result}");
