@@ -339,7 +339,7 @@ pub struct Change {
     pub user_metadata: Option<Map<String, Value>>,
 }
 
-/// What [`Store::add_device`] checks, in the same atomic step as the insert (so two requests at
+/// What [`Store::add_device`](crate::store::Store::add_device) checks, in the same atomic step as the insert (so two requests at
 /// once, on one process or several, cannot both pass).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeviceRules {
@@ -350,7 +350,7 @@ pub struct DeviceRules {
     pub max: usize,
 }
 
-/// Refusal texts of [`Store::add_device`].
+/// Refusal texts of [`Store::add_device`](crate::store::Store::add_device).
 pub mod refusals {
     /// The credential id is another device's.
     pub const CREDENTIAL_TAKEN: &str = "this credential is already registered";
@@ -359,14 +359,14 @@ pub mod refusals {
     pub const NOT_FIRST: &str = "the user is registered already";
     /// [`DeviceRules::max`](super::DeviceRules::max) reached.
     pub const TOO_MANY_DEVICES: &str = "the user holds the most passkeys allowed";
-    /// [`Store::import_user`](super::Store::import_user): the id is another user's (one with
+    /// [`Store::import_user`](crate::store::Store::import_user): the id is another user's (one with
     /// other identifiers).
     pub const ID_TAKEN: &str = "the id is taken by a user with other identifiers";
-    /// [`Store::import_user`](super::Store::import_user): the email or phone is another user's.
+    /// [`Store::import_user`](crate::store::Store::import_user): the email or phone is another user's.
     pub const IDENTIFIER_TAKEN: &str = "the email or phone is another user's";
 }
 
-/// What [`Store::import_user`](super::Store::import_user) did.
+/// What [`Store::import_user`](crate::store::Store::import_user) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Imported {
