@@ -128,7 +128,12 @@ fn email(raw: &str) -> Result<String, IdentifierError> {
         && !domain.ends_with('.')
         && domain
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        // A top-level domain is never all digits: `ada@1.2.3.4` is an address literal.
+        && domain
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
     if !domain_ok {
         return Err(IdentifierError::Invalid);
     }
@@ -236,6 +241,8 @@ mod tests {
             ".ada@example.com",
             "a..da@example.com",
             "ada@exa_mple.com",
+            "ada@1.2.3.4",
+            "ada@example.123",
             &format!("{}@example.com", "a".repeat(65)),
             &format!("ada@{}.com", "a".repeat(250)),
         ] {

@@ -23,6 +23,7 @@ mod ids;
 #[cfg(feature = "import")]
 mod import;
 mod keys;
+mod listen;
 #[cfg(feature = "authentication")]
 mod mail;
 mod management;

@@ -85,6 +85,9 @@ pub(crate) enum Mailer {
         transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         from: lettre::message::Mailbox,
         sent: Mailbox,
+        /// How long one message may take, the conversation included (lettre bounds only the
+        /// connection).
+        timeout: std::time::Duration,
     },
     /// Development: kept, printed, and served at `/__passage/mailbox`.
     Mailbox(Mailbox),
@@ -105,7 +108,13 @@ impl Mailer {
 
     /// SMTP when configured; else the development mailbox, or nothing (production).
     #[cfg(feature = "smtp")]
-    pub(crate) fn new(smtp: Option<SmtpSettings>, development: bool) -> Result<Self, ServerError> {
+    /// A mailer for `smtp`; a mail server that does not answer within `timeout` fails the
+    /// message (the request that sends it must be answered in time).
+    pub(crate) fn new(
+        smtp: Option<SmtpSettings>,
+        development: bool,
+        timeout: std::time::Duration,
+    ) -> Result<Self, ServerError> {
         let Some(smtp) = smtp else {
             return Ok(if development {
                 Self::Mailbox(Mailbox::default())
@@ -116,6 +125,7 @@ impl Mailer {
         let transport = Box::new(
             AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url)
                 .map_err(|_| ServerError::Config("the SMTP URL does not parse".into()))?
+                .timeout(Some(timeout))
                 .build(),
         );
         let from = smtp
@@ -126,6 +136,7 @@ impl Mailer {
             transport,
             from,
             sent: Mailbox::default(),
+            timeout,
         })
     }
 
@@ -161,6 +172,7 @@ impl Mailer {
                 transport,
                 from,
                 sent,
+                timeout,
             } => {
                 // A bare address, never a mailbox with a display name: `a <victim@…>` must not
                 // reach the victim under another identifier.
@@ -175,9 +187,12 @@ impl Mailer {
                         "Open this link to sign in to {app_name}:\n\n{link}\n\nOpening it signs in the browser you open it in. If you asked for it on another device or browser, that one is not signed in: open the link there, or sign in here.\n\nIt works once, and only for a short while. If you did not ask for it, ignore this message: nobody can sign in without it.\n"
                     ))
                     .map_err(|e| e.to_string())?;
-                let sent_now = transport.send(message).await;
+                let sent_now = match tokio::time::timeout(*timeout, transport.send(message)).await {
+                    Ok(sent_now) => sent_now.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("the mail server did not answer within {timeout:?}")),
+                };
                 crate::metrics::message("email", sent_now.is_ok());
-                sent_now.map_err(|e| e.to_string())?;
+                sent_now?;
                 tracing::info!(to, "passage-server: magic link sent");
                 sent.push(mail);
                 Ok(())

@@ -19,6 +19,15 @@ use passage_server::{
     store::{MemoryStore, SqliteStore, Store},
 };
 
+/// `println!` for a running server: a closed stdout (a supervisor that stopped reading) must not
+/// stop the server, so what cannot be written is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// A self-hostable, Passage-compatible server: passkeys and magic links for passage-elements,
 /// the Management API for backends, persistent in SQLite.
 #[derive(Debug, Parser)]
@@ -193,18 +202,23 @@ struct Serve {
     /// The most passkeys one user may hold (0: no limit).
     #[arg(long, env = "PASSAGE_SERVER_MAX_PASSKEYS", default_value_t = 20)]
     max_passkeys: usize,
+    /// The most connections each listener holds at once (default: a share of the process's
+    /// open-file limit, `ulimit -n`: three quarters for the Authentication API, a quarter for
+    /// the Management API).
+    #[arg(long, env = "PASSAGE_SERVER_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds a connection may stay silent (keep-alive included) before it is closed.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout_secs: u64,
+    /// Seconds to read a request's body and answer it (then 408).
+    #[arg(long, default_value_t = 30)]
+    request_timeout_secs: u64,
     /// At most this many magic links to one address per 15 minutes (0: no limit).
     #[arg(long, env = "PASSAGE_SERVER_MAGIC_LINK_LIMIT", default_value_t = 5)]
     magic_link_limit: u32,
-}
-
-/// Prints a line of the banner to stdout; a closed stdout (a supervisor that stopped reading)
-/// is no reason for a server to stop, so a failed write is ignored.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
 }
 
 #[tokio::main]
@@ -284,7 +298,13 @@ async fn run(serve: Serve) -> Result<(), String> {
         .pending_user_ttl(Duration::from_secs(serve.pending_user_ttl_secs))
         .magic_link_limit(serve.magic_link_limit)
         .max_passkeys(serve.max_passkeys)
+        .header_timeout(Duration::from_secs(serve.header_timeout_secs.max(1)))
+        .idle_timeout(Duration::from_secs(serve.idle_timeout_secs.max(1)))
+        .request_timeout(Duration::from_secs(serve.request_timeout_secs.max(1)))
         .require_identifier_verification(serve.require_verification);
+    if let Some(max) = serve.max_connections {
+        builder = builder.max_connections(max);
+    }
     if let Some(database) = serve.database {
         builder = builder.database(database);
     }

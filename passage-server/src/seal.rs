@@ -113,6 +113,17 @@ impl SealingKey {
     /// # Errors
     /// [`SealError::Unreadable`] or [`SealError::Malformed`].
     pub fn from_file(path: &Path) -> Result<Self, SealError> {
+        #[cfg(unix)]
+        if let Ok(meta) = std::fs::metadata(path) {
+            use std::os::unix::fs::PermissionsExt as _;
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                    "passage-server: the sealing key file is readable by others: whoever reads it and the database can forge tokens (chmod 600 it)"
+                );
+            }
+        }
         let text = std::fs::read_to_string(path).map_err(|err| SealError::Unreadable {
             path: path.display().to_string(),
             reason: err.to_string(),

@@ -88,6 +88,7 @@ pub struct ServerBuilder {
     pub(crate) sealing_key: Option<SealingKey>,
     pub(crate) previous_sealing_key: Option<SealingKey>,
     pub(crate) jwks_cache_control: String,
+    pub(crate) connections: crate::listen::Settings,
     pub(crate) metrics: Option<MetricsRender>,
 }
 
@@ -146,6 +147,7 @@ impl Default for ServerBuilder {
             sealing_key: None,
             previous_sealing_key: None,
             jwks_cache_control: "public, max-age=300".to_owned(),
+            connections: crate::listen::Settings::default(),
             metrics: None,
         }
     }
@@ -370,6 +372,33 @@ impl ServerBuilder {
         self
     }
 
+    /// The most connections each listener holds at once (default: three quarters of the
+    /// process's open-file limit for the Authentication API, a quarter for the Management API,
+    /// so a flood of one never starves the other). More wait in the kernel's backlog.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.connections.max = Some(connections.max(1));
+        self
+    }
+
+    /// How long a client may take to send a request's headers (default 10 s), then the
+    /// connection closes.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.connections.headers = timeout;
+        self
+    }
+
+    /// How long a connection may stay silent, keep-alive included (default 60 s).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.connections.idle = timeout;
+        self
+    }
+
+    /// How long reading a request's body and answering it may take (default 30 s), then 408.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.connections.request = timeout;
+        self
+    }
+
     /// Answers `GET /metrics` on the Management listener with what `render` returns, in the
     /// Prometheus text format: the renderer of the recorder the process installed, after
     /// [`metrics::describe`](crate::metrics::describe). Without it, `/metrics` is not a route.
@@ -434,9 +463,10 @@ impl ServerBuilder {
         });
         let api_url = format!("http://{api_addr}");
         #[cfg_attr(not(feature = "authentication"), allow(unused_mut))]
-        let mut tasks = vec![serve(
+        let mut tasks = vec![crate::listen::serve(
             api_listener,
             management::router::router(Arc::clone(&shared), self.development, self.metrics.clone()),
+            self.connections.limits(0.25),
             shutdown_rx.clone(),
             "the Management API",
         )];
@@ -544,23 +574,6 @@ pub(crate) fn local_addr(
     listener
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })
-}
-
-/// Serves `router` on `listener` until `stop` turns true, then finishes the requests in flight.
-pub(crate) fn serve(
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
-    mut stop: watch::Receiver<bool>,
-    what: &'static str,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stop| *stop).await;
-        });
-        if let Err(err) = serve.await {
-            tracing::error!(error = %err, "passage-server: {what} stopped");
-        }
-    })
 }
 
 /// The sealing keys a server was given.

@@ -215,12 +215,26 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// `origin + path` with this link's `psg_magic_link` as the only `psg_` parameter: the page's
+/// own parameters stay, but one it slipped in under a Passage name (`psg_magic_link`, even
+/// percent-encoded) is dropped — the element reads the first `psg_magic_link`, and a caller's
+/// would sign the mail's recipient in to the caller's account.
 fn joined(origin: &str, path: &str, secret: &str) -> String {
     let (path, fragment) = path
         .split_once('#')
         .map_or((path, None), |(p, f)| (p, Some(f)));
-    let separator = if path.contains('?') { '&' } else { '?' };
-    let mut url = format!("{origin}{path}{separator}psg_magic_link=ml{secret}");
+    let (path, query) = path.split_once('?').map_or((path, ""), |(p, q)| (p, q));
+    let mut url = format!("{origin}{path}?");
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        let name = percent_decode(&name.replace('+', " ")).to_ascii_lowercase();
+        if !name.trim_start().starts_with("psg_") {
+            url.push_str(pair);
+            url.push('&');
+        }
+    }
+    url.push_str("psg_magic_link=ml");
+    url.push_str(secret);
     if let Some(fragment) = fragment {
         url.push('#');
         url.push_str(fragment);
@@ -345,6 +359,19 @@ mod tests {
                 "http://localhost:3000/?psg_magic_link=mls",
             ),
             ("/\\evil.test", "http://localhost:3000/?psg_magic_link=mls"),
+            // A caller's own psg_magic_link (the element would read the first) never stays.
+            (
+                "/?psg_magic_link=mlATTACKER",
+                "http://localhost:3000/?psg_magic_link=mls",
+            ),
+            (
+                "/welcome?next=%2Fa&psg%5Fmagic%5Flink=mlX&PSG_x=1#top",
+                "http://localhost:3000/welcome?next=%2Fa&psg_magic_link=mls#top",
+            ),
+            (
+                "/?+psg_magic_link=mlX&a=1&&",
+                "http://localhost:3000/?a=1&psg_magic_link=mls",
+            ),
             (
                 "https://evil.test/",
                 "http://localhost:3000/?psg_magic_link=mls",

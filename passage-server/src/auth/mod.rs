@@ -30,7 +30,7 @@ use webauthn_rs::{Webauthn, WebauthnBuilder};
 use crate::{
     ServerBuilder, ServerError,
     mail::{Mailbox, Mailer},
-    server::{bind, local_addr, serve},
+    server::{bind, local_addr},
     state::Shared as Passage,
     store::Store,
 };
@@ -168,7 +168,9 @@ pub(crate) async fn start(
         .trim_end_matches('/')
         .to_owned();
     #[cfg(feature = "smtp")]
-    let mailer = Mailer::new(builder.smtp, builder.development)?;
+    // The mail server must answer within half the request's time, at most 10 s.
+    let smtp_timeout = (builder.connections.request / 2).min(Duration::from_secs(10));
+    let mailer = Mailer::new(builder.smtp, builder.development, smtp_timeout)?;
     #[cfg(not(feature = "smtp"))]
     let mailer = Mailer::new(builder.development);
     if builder.require_verification && !mailer.delivers() {
@@ -215,7 +217,13 @@ pub(crate) async fn start(
     let state = Arc::new(State::new(settings, passage, mailer, &local_url)?);
     let mailbox = state.mailbox();
     tokio::spawn(upkeep(Arc::clone(&state), shutdown.clone()));
-    let task = serve(listener, router(state), shutdown, "the Authentication API");
+    let task = crate::listen::serve(
+        listener,
+        router(state),
+        builder.connections.limits(0.75),
+        shutdown,
+        "the Authentication API",
+    );
     Ok(Started {
         addr,
         public_url,
@@ -311,6 +319,13 @@ pub(crate) fn router(state: Shared) -> Router {
     router
         .fallback(|| async {
             AuthApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+        })
+        .method_not_allowed_fallback(|| async {
+            AuthApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not answer that method",
+            )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(cors)

@@ -57,6 +57,7 @@ async fn session(
     if record {
         state.store.record_login(&user.id).await?;
     }
+    after_revocation(user.revoked_at).await;
     let now = now().unix_timestamp();
     let settings = &state.settings;
     let session = Session {
@@ -86,6 +87,19 @@ async fn session(
         expires_at,
     )?;
     Ok(ok(json!({ "auth_result": result })))
+}
+
+/// Waits, when the user's sessions were revoked in this very second, for the next one: tokens
+/// issued at or before a revocation's second are refused (`iat ≤ revoked_at`, the rule every
+/// validator applies), and a sign-in right after "sign out everywhere" must not get a dead token.
+async fn after_revocation(revoked_at: i64) {
+    let now = now();
+    if revoked_at >= now.unix_timestamp() {
+        let next =
+            time::OffsetDateTime::from_unix_timestamp(revoked_at.saturating_add(1)).unwrap_or(now);
+        let wait = (next - now).clamp(time::Duration::ZERO, time::Duration::seconds(2));
+        tokio::time::sleep(wait.unsigned_abs()).await;
+    }
 }
 
 fn secs(duration: std::time::Duration) -> i64 {

@@ -35,6 +35,21 @@ fn parse_time(raw: &str) -> Option<OffsetDateTime> {
         .or_else(|| OffsetDateTime::parse(raw, &Rfc3339).ok())
 }
 
+/// The list's parameters: paging, order, and the filters.
+const KNOWN: [&str; 11] = [
+    "page",
+    "limit",
+    "created_before",
+    "order_by",
+    "identifier",
+    "id",
+    "status",
+    "login_count",
+    "created_at",
+    "updated_at",
+    "last_login_at",
+];
+
 /// The filter a query parameter names, if it names one.
 fn filter(name: &str, raw: &str) -> Result<Option<Filter>, ApiError> {
     let (op, value) = Op::split(raw);
@@ -128,6 +143,13 @@ pub(super) async fn list_users(
     })?;
     let mut filters = Vec::new();
     for (name, value) in &params {
+        // An unknown parameter is refused, not ignored: `?email=…` listing everyone would hand
+        // a backend that takes the first result the wrong user.
+        if !KNOWN.contains(&name.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "{name}: not a parameter of this list (filter by identifier, id, status, login_count, created_at, updated_at or last_login_at)"
+            )));
+        }
         filters.extend(filter(name, value)?);
     }
     let query = UserQuery {

@@ -312,6 +312,44 @@ async fn one_database_file_one_server_and_a_warning_without_a_sealing_key() {
     );
     let _ = first.kill();
     let _ = first.wait();
+
+    // A sealing key file others can read is used, with a warning.
+    let key_file = dir.path().join("sealing.key");
+    let key = Command::new(env!("CARGO_BIN_EXE_passage-server"))
+        .arg("generate-key")
+        .output()
+        .unwrap();
+    std::fs::write(&key_file, &key.stdout).unwrap();
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let mut sealed = Command::new(env!("CARGO_BIN_EXE_passage-server"))
+        .args(["serve", "--api-key", "a-key-of-some-length", "--key-file"])
+        .arg(&key_file)
+        .arg("--database")
+        .arg(dir.path().join("sealed.db"))
+        .args(["--auth-bind", "127.0.0.1:0", "--api-bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut started = String::new();
+    let stdout = sealed.stdout.take().unwrap();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+        started.push_str(&line);
+        if line.contains("Authentication API on") {
+            break;
+        }
+    }
+    let _ = sealed.kill();
+    let _ = sealed.wait();
+    assert!(
+        started.contains("the sealing key file is readable by others")
+            && !started.contains("NO SEALING KEY"),
+        "{started}"
+    );
 }
 
 #[tokio::test]
@@ -406,4 +444,36 @@ async fn the_binary_exports_ceremonies_messages_and_handshakes_on_the_management
         !text.contains("example.com") && !text.contains("browser-one"),
         "no label holds what a caller sent:\n{text}"
     );
+}
+
+#[tokio::test]
+async fn a_mail_server_that_says_nothing_fails_the_link_in_time() {
+    // Accepts connections and never greets: the request must not hang with it.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let browser = Browser::start(
+        dev()
+            .development(false)
+            .request_timeout(std::time::Duration::from_secs(2))
+            .user(passage_server::SeedUser::email("ada@example.com"))
+            .smtp(SmtpSettings {
+                url: format!("smtp://127.0.0.1:{port}"),
+                from: "Passage <noreply@example.com>".into(),
+            }),
+    )
+    .await;
+    let (status, body) = browser
+        .post(
+            "/login/magic-link",
+            json!({ "identifier": "ada@example.com", "magic_link_path": "/" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["code"], "magic_link_not_sent", "{body}");
 }

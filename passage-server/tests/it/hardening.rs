@@ -43,7 +43,8 @@ async fn manage(browser: &Browser, method: Method, path: &str) -> StatusCode {
         .status()
 }
 
-/// The next second: tokens issued from now on are after every revocation made so far.
+/// Waits for the start of the next second: what follows within milliseconds happens in one
+/// second (a revocation and a sign-in right after it, as a user who signs in again at once).
 async fn next_second() {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -109,6 +110,7 @@ async fn signing_out_everywhere_deactivating_or_deleting_ends_every_token() {
     assert_eq!(current(&browser, &token(second)).await.0, StatusCode::OK);
 
     // "Sign out everywhere" (the Management API).
+    next_second().await;
     assert_eq!(
         manage(
             &browser,
@@ -132,8 +134,8 @@ async fn signing_out_everywhere_deactivating_or_deleting_ends_every_token() {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 
-    // A new sign-in works again; then deactivating and activating brings nothing back.
-    next_second().await;
+    // A new sign-in works again, in the very second of the revocation (its token is issued
+    // after it); then deactivating and activating brings nothing back.
     let (status, third) = browser.sign_in(&mut key, Some("ada@example.com")).await;
     assert_eq!(status, StatusCode::OK, "{third}");
     let third = &third["auth_result"];
@@ -142,6 +144,7 @@ async fn signing_out_everywhere_deactivating_or_deleting_ends_every_token() {
         StatusCode::OK,
         "control"
     );
+    next_second().await;
     assert_eq!(
         manage(
             &browser,
@@ -177,7 +180,6 @@ async fn signing_out_everywhere_deactivating_or_deleting_ends_every_token() {
     );
 
     // Deleting: the token's user no longer exists.
-    next_second().await;
     let (_, fourth) = browser.sign_in(&mut key, Some("ada@example.com")).await;
     let fourth = &fourth["auth_result"];
     assert_eq!(
@@ -628,7 +630,16 @@ async fn out_of_range_values_are_refused_not_panicked_on() {
             browser.server.app_id()
         )
     };
-    for query in ["page=18446744073709551615", "page=0", "limit=100000000"] {
+    // Unknown filters are refused too: `?email=` listing everyone would hand a backend that
+    // takes the first result the wrong user.
+    for query in [
+        "page=18446744073709551615",
+        "page=0",
+        "limit=100000000",
+        "email=nobody@example.com",
+        "phone=%2B15555550100",
+        "user_id=x",
+    ] {
         let response = browser
             .http
             .get(api(&format!("/users?{query}")))
@@ -730,4 +741,144 @@ async fn signing_keys_are_sealed_at_rest() {
         start(Some(sealing), None).await.is_err(),
         "the old key no longer opens them"
     );
+}
+
+/// Reads from `stream` until the server closes it (or `limit` passes): what it sent.
+async fn until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(limit, async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    closed
+        .ok()
+        .map(|()| String::from_utf8_lossy(&received).into_owned())
+}
+
+#[tokio::test]
+async fn no_client_holds_a_connection_or_the_other_listener() {
+    use tokio::{io::AsyncWriteExt as _, net::TcpStream};
+    let browser = Browser::start(
+        dev()
+            .header_timeout(Duration::from_secs(1))
+            .idle_timeout(Duration::from_secs(2))
+            .request_timeout(Duration::from_secs(1)),
+    )
+    .await;
+    let auth = browser.server.auth_addr();
+    // Headers that never end: closed after the header timeout, not held for ever.
+    let mut slow_headers = TcpStream::connect(auth).await.unwrap();
+    slow_headers
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    assert!(
+        until_closed(&mut slow_headers, Duration::from_secs(20))
+            .await
+            .is_some(),
+        "half-sent headers hold the connection"
+    );
+    // A connection that says nothing at all: closed once idle too long.
+    let mut silent = TcpStream::connect(auth).await.unwrap();
+    assert!(
+        until_closed(&mut silent, Duration::from_secs(20))
+            .await
+            .is_some(),
+        "a silent connection stays open"
+    );
+    // A body that never arrives: 408, as JSON.
+    let mut slow_body = TcpStream::connect(auth).await.unwrap();
+    slow_body
+        .write_all(
+            b"POST /v1/apps/test_app/login/magic-link HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let answer = until_closed(&mut slow_body, Duration::from_secs(20))
+        .await
+        .expect("the server answers a body that never comes");
+    assert!(
+        answer.starts_with("HTTP/1.1 408") && answer.contains("\"code\":\"request_timeout\""),
+        "{answer}"
+    );
+
+    // With room for four connections, four held (within the default timeouts): the fifth
+    // waits, and the Management API still answers — a flood of one listener never takes the
+    // other's connections.
+    let browser = Browser::start(dev().max_connections(4)).await;
+    let auth = browser.server.auth_addr();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(auth).await.unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fifth = tokio::spawn({
+        let http = browser.http.clone();
+        let url = format!("http://{auth}/v1/apps/test_app");
+        async move { http.get(url).send().await.map(|r| r.status()) }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !fifth.is_finished(),
+        "a fifth connection was served beside four held ones"
+    );
+    assert_eq!(
+        manage(&browser, Method::GET, "/users").await,
+        StatusCode::OK,
+        "the Management API answers while the Authentication API is full"
+    );
+    drop(held);
+    let status = tokio::time::timeout(Duration::from_secs(20), fifth)
+        .await
+        .expect("the fifth is served once the others close")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+
+    // Every refusal is JSON, a method a route does not answer included.
+    let (status, body) = browser.call(Method::PUT, "/tokens", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["code"], "method_not_allowed", "{body}");
+}
+
+#[tokio::test]
+async fn a_mailed_link_carries_only_its_own_secret() {
+    let browser = Browser::start(dev().user(SeedUser::email("victim@example.com"))).await;
+    // The attacker's own link secret, slipped into the path of a link mailed to the victim:
+    // the element reads the first `psg_magic_link`, which would sign the victim in to the
+    // attacker's account.
+    let attacker = browser
+        .mailed(
+            "/register/magic-link",
+            json!({ "identifier": "attacker@example.com", "magic_link_path": "/" }),
+        )
+        .await;
+    let secret = attacker.link.split("psg_magic_link=").nth(1).unwrap();
+    for path in [
+        format!("/?psg_magic_link={secret}"),
+        format!("/welcome?psg%5Fmagic%5Flink={secret}&next=%2Fhome"),
+    ] {
+        let mail = browser
+            .mailed(
+                "/login/magic-link",
+                json!({ "identifier": "victim@example.com", "magic_link_path": path }),
+            )
+            .await;
+        assert_eq!(
+            mail.link.matches("psg_magic_link").count(),
+            1,
+            "{}",
+            mail.link
+        );
+        assert!(!mail.link.contains(secret), "{}", mail.link);
+    }
 }
