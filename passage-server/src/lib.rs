@@ -9,6 +9,7 @@
 //! | `postgres` | [`PostgresStore`](store::PostgresStore): everything in PostgreSQL (tokio-postgres, a deadpool pool, rustls for TLS), for several server processes on one database | yes |
 //! | `smtp` | magic links by SMTP (lettre); without it, links go only to the development mailbox | yes |
 //! | `redis` | publishes session revocations to Redis, as passage-redis does | yes |
+//! | `import` | `import_users` and `export_users`: Passage's console export (JSON or CSV) with passkeys, and back | yes |
 //! | `cli` | the `passage-server` binary | yes |
 //!
 //! Without features, a server is the Management API and the JWKS over a
@@ -20,6 +21,7 @@ mod auth;
 mod dev;
 mod identifier;
 mod ids;
+#[cfg(feature = "import")]
 mod import;
 mod keys;
 mod listen;
@@ -27,6 +29,8 @@ mod listen;
 mod mail;
 mod management;
 pub mod metrics;
+#[cfg(feature = "authentication")]
+mod passkey;
 mod seal;
 mod server;
 mod state;
@@ -35,7 +39,11 @@ mod token;
 
 pub use dev::faults::{Fault, Target};
 pub use identifier::{Identifier, IdentifierError};
-pub use import::{ImportReport, import_users};
+#[cfg(feature = "import")]
+pub use import::{
+    Format, ImportError, ImportOptions, ImportReport, MAX_FILE_BYTES, MAX_ROWS, PasskeyRefusal,
+    Refusal, UserLine, export_users, import_users, relying_party_of,
+};
 pub use keys::{CryptoError, SigningKey};
 #[cfg(feature = "authentication")]
 pub use mail::Mail;

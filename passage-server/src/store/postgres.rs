@@ -46,8 +46,8 @@ use time::OffsetDateTime;
 use tokio_postgres::{Row, error::SqlState, types::ToSql};
 
 use super::{
-    Activation, Change, Device, DeviceRules, Handshake, MagicLink, Refresh, RefreshToken, SeedUser,
-    Session, Store, StoreError, StoreFuture, StoredKey, User, UserPage, UserQuery, now,
+    Activation, Change, Device, DeviceRules, Handshake, Imported, MagicLink, Refresh, RefreshToken,
+    SeedUser, Session, Store, StoreError, StoreFuture, StoredKey, User, UserPage, UserQuery, now,
     query::{Dialect, SqlValue, micros},
     refusals, rules,
 };
@@ -194,6 +194,49 @@ impl Fail {
             Self::Db(err) => StoreError::Failed(describe(&err)),
         }
     }
+}
+
+/// Inserts `user`'s row (its devices apart).
+async fn insert_user_row<C: GenericClient>(c: &C, user: &User) -> Result<(), Fail> {
+    execute(
+        c,
+        "INSERT INTO users (id, email, phone, status, login_count, created_at,
+            updated_at, last_login_at, record)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &user.id,
+            &user.email,
+            &user.phone,
+            &user.status,
+            &user.login_count,
+            &micros(user.created_at),
+            &micros(user.updated_at),
+            &micros(user.last_login_at),
+            &record(user)?,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The id of the user holding `identifier` as email (`column` = "email") or phone.
+async fn identifier_holder<C: GenericClient>(
+    c: &C,
+    column: &str,
+    identifier: &str,
+) -> Result<Option<String>, Fail> {
+    if identifier.is_empty() {
+        return Ok(None);
+    }
+    let sql = if column == "email" {
+        "SELECT id FROM users WHERE email = $1"
+    } else {
+        "SELECT id FROM users WHERE phone = $1"
+    };
+    row(c, sql, &[&identifier])
+        .await?
+        .map(|found| get::<String>(&found, 0))
+        .transpose()
 }
 
 /// A unique index that says which rule a change broke.
@@ -851,24 +894,7 @@ impl Store for PostgresStore {
                 if taken.is_some() {
                     return Err(StoreError::Refused("a user with this id already exists").into());
                 }
-                execute(
-                    &tx,
-                    "INSERT INTO users (id, email, phone, status, login_count, created_at,
-                        updated_at, last_login_at, record)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    &[
-                        &user.id,
-                        &user.email,
-                        &user.phone,
-                        &user.status,
-                        &user.login_count,
-                        &micros(user.created_at),
-                        &micros(user.updated_at),
-                        &micros(user.last_login_at),
-                        &record(&user)?,
-                    ],
-                )
-                .await?;
+                insert_user_row(&tx, &user).await?;
                 for device in &devices {
                     execute(
                         &tx,
@@ -882,6 +908,64 @@ impl Store for PostgresStore {
             })?;
             user.set_devices(devices);
             Ok(user)
+        })
+    }
+
+    fn import_user<'a>(
+        &'a self,
+        user: User,
+        passkeys: Vec<(Device, String)>,
+    ) -> StoreFuture<'a, Imported> {
+        Box::pin(async move {
+            transaction!(self, tx => async {
+                // The user's row is locked (when it exists) before the rules read it; a new id
+                // or identifier taken at the same moment is refused by the unique indexes.
+                let existing = load_user(&tx, &user.id, true).await?;
+                let email_holder = identifier_holder(&tx, "email", &user.email).await?;
+                let phone_holder = identifier_holder(&tx, "phone", &user.phone).await?;
+                let mut credential_holders = Vec::with_capacity(passkeys.len());
+                for (device, _) in &passkeys {
+                    let holder = row(
+                        &tx,
+                        "SELECT user_id FROM devices WHERE cred_id = $1",
+                        &[&device.cred_id],
+                    )
+                    .await?
+                    .map(|found| get::<String>(&found, 0))
+                    .transpose()?;
+                    credential_holders.push(holder);
+                }
+                let step = rules::import(
+                    &user,
+                    existing.as_ref(),
+                    email_holder.as_deref(),
+                    phone_holder.as_deref(),
+                    &credential_holders,
+                )?;
+                let (add, outcome) = match step {
+                    None => {
+                        insert_user_row(&tx, &user).await?;
+                        ((0..passkeys.len()).collect::<Vec<_>>(), Imported::Created)
+                    }
+                    Some(add) => {
+                        let added = add.len();
+                        (add, Imported::Existing { added })
+                    }
+                };
+                for index in add {
+                    let Some((device, material)) = passkeys.get(index) else {
+                        continue;
+                    };
+                    execute(
+                        &tx,
+                        "INSERT INTO devices (id, user_id, cred_id, record, passkey)
+                         VALUES ($1, $2, $3, $4, $5)",
+                        &[&device.id, &user.id, &device.cred_id, &to_json(device)?, material],
+                    )
+                    .await?;
+                }
+                Ok(outcome)
+            })
         })
     }
 

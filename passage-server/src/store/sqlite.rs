@@ -19,8 +19,9 @@ use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use time::OffsetDateTime;
 
 use super::{
-    Activation, Change, Device, DeviceRules, Handshake, MagicLink, Refresh, RefreshToken, SeedUser,
-    Session, Store, StoreError, StoreFuture, StoredKey, User, UserPage, UserQuery, hash, now,
+    Activation, Change, Device, DeviceRules, Handshake, Imported, MagicLink, Refresh, RefreshToken,
+    SeedUser, Session, Store, StoreError, StoreFuture, StoredKey, User, UserPage, UserQuery, hash,
+    now,
     query::{Dialect, SqlValue, micros},
     refusals, rules,
 };
@@ -292,6 +293,47 @@ fn save_user(tx: &Transaction<'_>, user: &User) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Inserts a new user's row (its devices go into their own table).
+fn insert_user_row(tx: &Transaction<'_>, user: &User) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO users (id, email, phone, status, login_count, created_at,
+            updated_at, last_login_at, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            user.id,
+            user.email,
+            user.phone,
+            user.status,
+            user.login_count,
+            micros(user.created_at),
+            micros(user.updated_at),
+            micros(user.last_login_at),
+            record(user)?
+        ],
+    )
+    .map_err(unique_or_failed)?;
+    Ok(())
+}
+
+/// The id of the user holding `identifier` as email (`column` = "email") or phone.
+fn identifier_holder(
+    tx: &Transaction<'_>,
+    column: &str,
+    identifier: &str,
+) -> Result<Option<String>, StoreError> {
+    if identifier.is_empty() {
+        return Ok(None);
+    }
+    let sql = if column == "email" {
+        "SELECT id FROM users WHERE email = ?1"
+    } else {
+        "SELECT id FROM users WHERE phone = ?1"
+    };
+    tx.query_row(sql, [identifier], |r| r.get(0))
+        .optional()
+        .map_err(failed)
+}
+
 /// A unique-index violation is a duplicate identifier; anything else a failure.
 fn unique_or_failed(err: rusqlite::Error) -> StoreError {
     match &err {
@@ -479,23 +521,7 @@ impl Store for SqliteStore {
                 if taken {
                     return Err(StoreError::Refused("a user with this id already exists"));
                 }
-                tx.execute(
-                    "INSERT INTO users (id, email, phone, status, login_count, created_at,
-                        updated_at, last_login_at, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    params![
-                        user.id,
-                        user.email,
-                        user.phone,
-                        user.status,
-                        user.login_count,
-                        micros(user.created_at),
-                        micros(user.updated_at),
-                        micros(user.last_login_at),
-                        record(&user)?
-                    ],
-                )
-                .map_err(unique_or_failed)?;
+                insert_user_row(tx, &user)?;
                 for device in &devices {
                     tx.execute(
                         "INSERT INTO devices (id, user_id, cred_id, record, passkey) VALUES (?1, ?2, ?3, ?4, '')",
@@ -507,6 +533,63 @@ impl Store for SqliteStore {
             })?;
             user.set_devices(devices);
             Ok(user)
+        })
+    }
+
+    fn import_user<'a>(
+        &'a self,
+        user: User,
+        passkeys: Vec<(Device, String)>,
+    ) -> StoreFuture<'a, Imported> {
+        Box::pin(async move {
+            self.write(|tx| {
+                let existing = load_user(tx, &user.id)?;
+                let email_holder = identifier_holder(tx, "email", &user.email)?;
+                let phone_holder = identifier_holder(tx, "phone", &user.phone)?;
+                let mut credential_holders = Vec::with_capacity(passkeys.len());
+                for (device, _) in &passkeys {
+                    credential_holders.push(
+                        tx.query_row(
+                            "SELECT user_id FROM devices WHERE cred_id = ?1",
+                            [&device.cred_id],
+                            |r| r.get::<_, String>(0),
+                        )
+                        .optional()
+                        .map_err(failed)?,
+                    );
+                }
+                let step = rules::import(
+                    &user,
+                    existing.as_ref(),
+                    email_holder.as_deref(),
+                    phone_holder.as_deref(),
+                    &credential_holders,
+                )?;
+                let (add, outcome) = match step {
+                    None => {
+                        insert_user_row(tx, &user)?;
+                        ((0..passkeys.len()).collect(), Imported::Created)
+                    }
+                    Some(add) => {
+                        let added = add.len();
+                        (add, Imported::Existing { added })
+                    }
+                };
+                for index in add {
+                    let Some((device, material)) = passkeys.get(index) else {
+                        continue;
+                    };
+                    tx.execute(
+                        "INSERT INTO devices (id, user_id, cred_id, record, passkey) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![device.id, user.id, device.cred_id, to_json(device)?, material],
+                    )
+                    .map_err(|err| match unique_or_failed(err) {
+                        StoreError::Refused(_) => StoreError::Refused(refusals::CREDENTIAL_TAKEN),
+                        other => other,
+                    })?;
+                }
+                Ok(outcome)
+            })
         })
     }
 

@@ -10,6 +10,7 @@
 mod authenticator;
 mod cli;
 mod hardening;
+mod import;
 mod passkeys;
 mod postgres;
 mod postgres_server;

@@ -731,13 +731,16 @@ async fn servers_and_the_cli_on_one_postgres_database() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
+    // A row that conflicts with the database is reported, and the exit status says so.
     assert!(
-        output.status.success(),
+        !output.status.success(),
         "{stdout} {}",
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains("imported 1 users") && stdout.contains("skipped dupe0001"),
+        stdout.contains("1 user created")
+            && stdout.contains("dupe0001")
+            && stdout.contains("another user's (in the database)"),
         "{stdout}"
     );
     let store = PostgresStore::connect(&url).await.unwrap();

@@ -795,6 +795,10 @@ async fn the_postgres_store_keeps_the_rules_and_everything_across_a_reconnect() 
             .total,
         4
     );
+    // The import's rules too, on a database of their own (one PostgreSQL for both: initdb
+    // takes a while).
+    let import = server.database("import").await;
+    crate::import::the_import_rules(&PostgresStore::connect(&import).await.unwrap()).await;
 }
 
 #[tokio::test]
