@@ -172,6 +172,13 @@ struct Serve {
         default_value_t = 3600
     )]
     pending_user_ttl_secs: u64,
+    /// At most this many unfinished sign-ups are kept; beyond, the oldest go.
+    #[arg(
+        long,
+        env = "PASSAGE_SERVER_MAX_PENDING_USERS",
+        default_value_t = 10_000
+    )]
+    max_pending_users: usize,
     /// The file with the key that seals the signing keys at rest (32 random bytes in base64:
     /// `passage-server generate-key > key`, chmod 600). Without it the private signing key is
     /// kept unsealed in the database.
@@ -303,6 +310,7 @@ async fn run(serve: Serve) -> Result<(), String> {
         .refresh_inactivity_lifetime(Duration::from_secs(serve.refresh_inactivity_secs))
         .recent_sign_in(Duration::from_secs(serve.recent_sign_in_secs))
         .pending_user_ttl(Duration::from_secs(serve.pending_user_ttl_secs))
+        .max_pending_users(serve.max_pending_users)
         .magic_link_limit(serve.magic_link_limit)
         .max_passkeys(serve.max_passkeys)
         .header_timeout(Duration::from_secs(serve.header_timeout_secs.max(1)))

@@ -77,6 +77,7 @@ pub struct ServerBuilder {
     pub(crate) refresh_inactivity_lifetime: Duration,
     pub(crate) recent_sign_in: Duration,
     pub(crate) pending_user_ttl: Duration,
+    pub(crate) max_pending_users: usize,
     pub(crate) redis_url: Option<String>,
     pub(crate) redis_namespace: String,
     pub(crate) magic_link_ttl: Duration,
@@ -138,6 +139,7 @@ impl Default for ServerBuilder {
             refresh_inactivity_lifetime: Duration::from_secs(5 * 24 * 3600),
             recent_sign_in: Duration::from_secs(10 * 60),
             pending_user_ttl: Duration::from_secs(3600),
+            max_pending_users: 10_000,
             redis_url: None,
             redis_namespace: "passage".to_owned(),
             magic_link_ttl: Duration::from_secs(15 * 60),
@@ -292,6 +294,14 @@ impl ServerBuilder {
     /// a sign-up.
     pub fn pending_user_ttl(mut self, ttl: Duration) -> Self {
         self.pending_user_ttl = ttl;
+        self
+    }
+
+    /// At most this many unfinished sign-ups are kept (default 10 000): beyond it, the oldest
+    /// go as new ones come, so anonymous sign-ups cannot fill the disk. (A person whose sign-up
+    /// is removed starts again.)
+    pub fn max_pending_users(mut self, max: usize) -> Self {
+        self.max_pending_users = max.max(1);
         self
     }
 

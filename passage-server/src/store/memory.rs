@@ -258,19 +258,23 @@ impl Store for MemoryStore {
         })
     }
 
-    fn expire_pending<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, usize> {
+    fn expire_pending<'a>(&'a self, before: OffsetDateTime, keep: usize) -> StoreFuture<'a, usize> {
         Box::pin(async move {
             let mut data = self.data();
-            let expired: Vec<String> = data
+            let mut unfinished: Vec<&User> = data
                 .users
                 .iter()
                 .filter(|u| {
-                    u.status == "pending"
-                        && u.webauthn_devices.is_empty()
-                        && u.login_count == 0
-                        && u.created_at < before
+                    u.status == "pending" && u.webauthn_devices.is_empty() && u.login_count == 0
                 })
-                .map(|u| u.id.clone())
+                .collect();
+            // Newest first: the first `keep` may stay, unless too old.
+            unfinished.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            let expired: Vec<String> = unfinished
+                .iter()
+                .enumerate()
+                .filter(|(n, u)| *n >= keep || u.created_at < before)
+                .map(|(_, u)| u.id.clone())
                 .collect();
             data.users.retain(|u| !expired.contains(&u.id));
             data.magic_links.retain(|l| !expired.contains(&l.user_id));

@@ -140,11 +140,12 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     fn record_login<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
 
     /// Removes pending users (sign-ups never finished: no passkey, never signed in) created
-    /// before `before`; returns how many.
+    /// before `before`, and the oldest beyond the newest `keep` of them (a bound on what
+    /// anonymous sign-ups can fill); returns how many.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn expire_pending<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, usize>;
+    fn expire_pending<'a>(&'a self, before: OffsetDateTime, keep: usize) -> StoreFuture<'a, usize>;
 
     /// Registers a device with its passkey material (opaque to the store), if `rules` allow it
     /// at that moment.

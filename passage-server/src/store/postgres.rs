@@ -1017,7 +1017,7 @@ impl Store for PostgresStore {
         })
     }
 
-    fn expire_pending<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, usize> {
+    fn expire_pending<'a>(&'a self, before: OffsetDateTime, keep: usize) -> StoreFuture<'a, usize> {
         Box::pin(async move {
             transaction!(self, tx => async {
                 // Lock the candidates first (skipping any a registration holds), then delete
@@ -1025,10 +1025,13 @@ impl Store for PostgresStore {
                 // ago keeps its user.
                 let candidates = rows(
                     &tx,
-                    "SELECT id FROM users WHERE status = 'pending' AND created_at < $1
-                        AND login_count = 0
+                    "SELECT id FROM users WHERE status = 'pending' AND login_count = 0
+                        AND (created_at < $1 OR id IN (
+                            SELECT id FROM users WHERE status = 'pending' AND login_count = 0
+                                AND NOT EXISTS (SELECT 1 FROM devices WHERE devices.user_id = users.id)
+                            ORDER BY created_at DESC OFFSET $2))
                      FOR UPDATE SKIP LOCKED",
-                    &[&micros(before)],
+                    &[&micros(before), &int(keep)],
                 )
                 .await?
                 .iter()

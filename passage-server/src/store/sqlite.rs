@@ -645,15 +645,18 @@ impl Store for SqliteStore {
         })
     }
 
-    fn expire_pending<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, usize> {
+    fn expire_pending<'a>(&'a self, before: OffsetDateTime, keep: usize) -> StoreFuture<'a, usize> {
         Box::pin(async move {
             self.write(|tx| {
                 let removed = tx
                     .execute(
-                        "DELETE FROM users WHERE status = 'pending' AND created_at < ?1
-                            AND login_count = 0
-                            AND NOT EXISTS (SELECT 1 FROM devices WHERE devices.user_id = users.id)",
-                        [micros(before)],
+                        "DELETE FROM users WHERE id IN (
+                            SELECT id FROM users WHERE status = 'pending' AND login_count = 0
+                                AND NOT EXISTS (SELECT 1 FROM devices WHERE devices.user_id = users.id)
+                            ORDER BY created_at DESC LIMIT -1 OFFSET ?2)
+                         OR (status = 'pending' AND created_at < ?1 AND login_count = 0
+                            AND NOT EXISTS (SELECT 1 FROM devices WHERE devices.user_id = users.id))",
+                        params![micros(before), i64::try_from(keep).unwrap_or(i64::MAX)],
                     )
                     .map_err(failed)?;
                 Ok(removed)

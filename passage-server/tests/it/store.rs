@@ -751,9 +751,28 @@ async fn pending(store: &dyn Store) {
         )
         .await
         .unwrap();
+    // Beyond the newest `keep` unfinished sign-ups, the oldest go even when young.
+    for n in 0..3 {
+        store
+            .insert_user(
+                SeedUser::email(&format!("young-{n}@example.com"))
+                    .with_id(&format!("young-{n}"))
+                    .with_status("pending"),
+            )
+            .await
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let long_ago = now() - Duration::days(1);
+    assert_eq!(store.expire_pending(long_ago, 2).await.unwrap(), 2);
+    for gone in ["p-old", "young-0"] {
+        assert!(store.user(gone).await.unwrap().is_none(), "{gone}");
+    }
+    for kept in ["young-1", "young-2", "p-keyed", "a-old", "user-ada"] {
+        assert!(store.user(kept).await.unwrap().is_some(), "{kept}");
+    }
     let cutoff = now() + Duration::seconds(1);
-    assert_eq!(store.expire_pending(cutoff).await.unwrap(), 1);
-    assert!(store.user("p-old").await.unwrap().is_none());
+    assert_eq!(store.expire_pending(cutoff, 100).await.unwrap(), 2);
     for kept in ["p-keyed", "a-old", "user-ada"] {
         assert!(store.user(kept).await.unwrap().is_some(), "{kept}");
     }
