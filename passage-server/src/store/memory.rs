@@ -269,7 +269,7 @@ impl Store for MemoryStore {
                 })
                 .collect();
             // Newest first: the first `keep` may stay, unless too old.
-            unfinished.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            unfinished.sort_by_key(|u| std::cmp::Reverse(u.created_at));
             let expired: Vec<String> = unfinished
                 .iter()
                 .enumerate()
