@@ -755,8 +755,8 @@ async fn pending(store: &dyn Store) {
     for n in 0..3 {
         store
             .insert_user(
-                SeedUser::email(&format!("young-{n}@example.com"))
-                    .with_id(&format!("young-{n}"))
+                SeedUser::email(format!("young-{n}@example.com"))
+                    .with_id(format!("young-{n}"))
                     .with_status("pending"),
             )
             .await
