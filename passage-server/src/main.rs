@@ -47,6 +47,22 @@ enum Command {
     Serve(Box<Serve>),
     /// Prints a new sealing key (32 random bytes, base64) for --key-file.
     GenerateKey,
+    /// Stores a new signing key that every server on the database serves from its next key
+    /// reload and signs with from --signs-in-secs on; the key before it stays served while
+    /// tokens it signed may be valid. (A SQLite file: with its server stopped.)
+    RotateKey {
+        /// The database: a SQLite file or a PostgreSQL URL.
+        #[arg(long, env = "PASSAGE_SERVER_DATABASE", hide_env_values = true)]
+        database: PathBuf,
+        /// The sealing key the servers run with (required when the stored keys are sealed).
+        #[arg(long, env = "PASSAGE_SERVER_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        /// Seconds until the new key signs: longer than the servers' --key-reload-secs, and than
+        /// the JWKS's cache lifetime (5 minutes) for validators that do not fetch it again on
+        /// an unknown key id.
+        #[arg(long, default_value_t = 600)]
+        signs_in_secs: u64,
+    },
     /// Loads users exported from Passage — the console's CSV or JSON export, or Management API
     /// user objects — keeping their ids, with their passkeys when the file (or --credentials)
     /// holds their public keys. Prints what it did (with --dry-run: what it would do, writing
@@ -199,6 +215,10 @@ struct Serve {
         default_value = "passage"
     )]
     redis_namespace: String,
+    /// Seconds between two readings of the signing keys from the database (a key rotated by
+    /// `passage-server rotate-key` is served, then signs, from the next one).
+    #[arg(long, env = "PASSAGE_SERVER_KEY_RELOAD_SECS", default_value_t = 30)]
+    key_reload_secs: u64,
     /// Serves the passage-elements bundle (npm @passageidentity/passage-elements, its
     /// dist/package directory) under /elements/.
     #[arg(long, env = "PASSAGE_ELEMENTS_DIR")]
@@ -251,6 +271,11 @@ async fn main() -> ExitCode {
             database,
             auth_origin,
         } => export(&database, auth_origin.as_deref()).await,
+        Command::RotateKey {
+            database,
+            key_file,
+            signs_in_secs,
+        } => rotate_key(&database, key_file.as_deref(), signs_in_secs).await,
         Command::GenerateKey => passage_server::SealingKey::generate()
             .map(|key| println!("{}", key.to_text()))
             .map_err(|err| err.to_string()),
@@ -311,6 +336,7 @@ async fn run(serve: Serve) -> Result<(), String> {
         .recent_sign_in(Duration::from_secs(serve.recent_sign_in_secs))
         .pending_user_ttl(Duration::from_secs(serve.pending_user_ttl_secs))
         .max_pending_users(serve.max_pending_users)
+        .key_reload_interval(Duration::from_secs(serve.key_reload_secs.max(1)))
         .magic_link_limit(serve.magic_link_limit)
         .max_passkeys(serve.max_passkeys)
         .header_timeout(Duration::from_secs(serve.header_timeout_secs.max(1)))
@@ -464,6 +490,30 @@ async fn export(database: &std::path::Path, auth_origin: Option<&str>) -> Result
         .map_err(|err| format!("export: {err}"))?;
     let text = serde_json::to_string_pretty(&users).map_err(|err| err.to_string())?;
     println!("{text}");
+    Ok(())
+}
+
+async fn rotate_key(
+    database: &std::path::Path,
+    key_file: Option<&std::path::Path>,
+    signs_in_secs: u64,
+) -> Result<(), String> {
+    let sealing = key_file
+        .map(SealingKey::from_file)
+        .transpose()
+        .map_err(|err| err.to_string())?;
+    let store = open(database).await?;
+    let rotation = passage_server::rotate_signing_key(
+        store.as_ref(),
+        sealing,
+        Duration::from_secs(signs_in_secs),
+    )
+    .await
+    .map_err(|err| report(&err))?;
+    println!(
+        "new signing key {}: served by every server from its next key reload, signing from {} (unix time; in {signs_in_secs} s)",
+        rotation.kid, rotation.signs_from
+    );
     Ok(())
 }
 

@@ -662,7 +662,7 @@ impl Store for MemoryStore {
         Box::pin(async move {
             let mut data = self.data();
             if let Some(kept) = data.keys.iter_mut().find(|k| k.kid == key.kid) {
-                *kept = key;
+                kept.pkcs8 = key.pkcs8;
             }
             Ok(())
         })

@@ -330,7 +330,8 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// [`StoreError::Failed`].
     fn first_signing_key<'a>(&'a self, key: StoredKey) -> StoreFuture<'a, Vec<StoredKey>>;
 
-    /// Replaces the stored form of the key `kid` (to seal it under another key).
+    /// Replaces the stored form of the key `kid` (to seal it under another key): its material
+    /// only, never when it signs from.
     ///
     /// # Errors
     /// [`StoreError::Failed`].

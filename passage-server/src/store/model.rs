@@ -403,6 +403,9 @@ pub struct StoredKey {
     pub kid: String,
     /// The private key: PKCS#8 DER, or sealed.
     pub pkcs8: Vec<u8>,
+    /// When it starts signing, in seconds since the epoch (0: from the start); until then it is
+    /// only served, announced.
+    pub signs_from: i64,
 }
 
 impl std::fmt::Debug for StoredKey {

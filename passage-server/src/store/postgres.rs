@@ -53,7 +53,7 @@ use super::{
 };
 
 /// The schema's current version.
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 /// Connections per process when the URL does not say (`pool_size`).
 const DEFAULT_POOL_SIZE: usize = 16;
@@ -783,16 +783,21 @@ async fn load_link<C: GenericClient>(
 }
 
 async fn load_keys<C: GenericClient>(c: &C) -> Result<Vec<StoredKey>, Fail> {
-    rows(c, "SELECT kid, pkcs8 FROM signing_keys ORDER BY seq", &[])
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(StoredKey {
-                kid: get(r, 0)?,
-                pkcs8: get(r, 1)?,
-            })
+    rows(
+        c,
+        "SELECT kid, pkcs8, signs_from FROM signing_keys ORDER BY seq",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(StoredKey {
+            kid: get(r, 0)?,
+            pkcs8: get(r, 1)?,
+            signs_from: get(r, 2)?,
         })
-        .collect()
+    })
+    .collect()
 }
 
 /// [`Store::list_users`]: the count and the page in one snapshot, the page's devices in one
@@ -1604,9 +1609,9 @@ impl Store for PostgresStore {
             transaction!(self, tx => async {
                 execute(
                     &tx,
-                    "INSERT INTO signing_keys (kid, pkcs8) VALUES ($1, $2)
+                    "INSERT INTO signing_keys (kid, pkcs8, signs_from) VALUES ($1, $2, $3)
                      ON CONFLICT (kid) DO NOTHING",
-                    &[&key.kid, &key.pkcs8],
+                    &[&key.kid, &key.pkcs8, &key.signs_from],
                 )
                 .await?;
                 Ok(())
@@ -1622,10 +1627,11 @@ impl Store for PostgresStore {
                 advisory_lock(&tx, lock::KEYS).await?;
                 execute(
                     &tx,
-                    "INSERT INTO signing_keys (kid, pkcs8)
-                     SELECT $1::text, $2::bytea WHERE NOT EXISTS (SELECT 1 FROM signing_keys)
+                    "INSERT INTO signing_keys (kid, pkcs8, signs_from)
+                     SELECT $1::text, $2::bytea, $3::bigint
+                     WHERE NOT EXISTS (SELECT 1 FROM signing_keys)
                      ON CONFLICT (kid) DO NOTHING",
-                    &[&key.kid, &key.pkcs8],
+                    &[&key.kid, &key.pkcs8, &key.signs_from],
                 )
                 .await?;
                 load_keys(&tx).await
@@ -1669,7 +1675,7 @@ mod migrations {
     use super::{Fail, GenericClient, StoreError, VERSION, advisory_lock, execute, get, lock};
 
     /// Each version's step. Never change a step once released: add one.
-    pub(super) const STEPS: [(i64, &str); 2] = [(1, V1), (2, V2)];
+    pub(super) const STEPS: [(i64, &str); 3] = [(1, V1), (2, V2), (3, V3)];
 
     /// Version 1: the records that outlive a process — users and their passkeys, sessions and
     /// refresh tokens, magic links, signing keys.
@@ -1761,6 +1767,10 @@ CREATE INDEX sends_key ON sends (key, at);
 CREATE INDEX sends_at ON sends (at);
 CREATE INDEX users_status ON users (status, created_at);
 ";
+
+    /// Version 3: when each signing key starts signing, so a key rotated by one replica is
+    /// served by every replica before any signs with it.
+    const V3: &str = "ALTER TABLE signing_keys ADD COLUMN signs_from BIGINT NOT NULL DEFAULT 0;";
 
     pub(super) async fn run(client: &mut deadpool_postgres::Client) -> Result<(), Fail> {
         let tx = client.transaction().await?;

@@ -27,7 +27,7 @@ use super::{
 };
 
 /// The schema's current version.
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE users (
@@ -104,7 +104,8 @@ CREATE INDEX sends_at ON sends(at);
 CREATE TABLE signing_keys (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     kid TEXT NOT NULL UNIQUE,
-    pkcs8 BLOB NOT NULL
+    pkcs8 BLOB NOT NULL,
+    signs_from INTEGER NOT NULL DEFAULT 0
 );
 ";
 
@@ -1112,8 +1113,8 @@ impl Store for SqliteStore {
         Box::pin(async move {
             self.write(|tx| {
                 tx.execute(
-                    "INSERT OR IGNORE INTO signing_keys (kid, pkcs8) VALUES (?1, ?2)",
-                    params![key.kid, key.pkcs8],
+                    "INSERT OR IGNORE INTO signing_keys (kid, pkcs8, signs_from) VALUES (?1, ?2, ?3)",
+                    params![key.kid, key.pkcs8, key.signs_from],
                 )
                 .map_err(failed)?;
                 Ok(())
@@ -1125,9 +1126,9 @@ impl Store for SqliteStore {
         Box::pin(async move {
             self.write(|tx| {
                 tx.execute(
-                    "INSERT INTO signing_keys (kid, pkcs8)
-                     SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
-                    params![key.kid, key.pkcs8],
+                    "INSERT INTO signing_keys (kid, pkcs8, signs_from)
+                     SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+                    params![key.kid, key.pkcs8, key.signs_from],
                 )
                 .map_err(failed)?;
                 load_keys(tx)
@@ -1164,13 +1165,14 @@ impl Store for SqliteStore {
 
 fn load_keys(conn: &Connection) -> Result<Vec<StoredKey>, StoreError> {
     let mut statement = conn
-        .prepare("SELECT kid, pkcs8 FROM signing_keys ORDER BY seq")
+        .prepare("SELECT kid, pkcs8, signs_from FROM signing_keys ORDER BY seq")
         .map_err(failed)?;
     let keys = statement
         .query_map([], |r| {
             Ok(StoredKey {
                 kid: r.get(0)?,
                 pkcs8: r.get(1)?,
+                signs_from: r.get(2)?,
             })
         })
         .map_err(failed)?
@@ -1206,9 +1208,20 @@ mod migrations {
         }
         if !has_users {
             tx.execute_batch(super::SCHEMA).map_err(failed)?;
-        } else if version < 2 {
-            // Version 0: the first release's files (with or without `magic_links.delivered`).
-            to_2(&tx)?;
+        } else {
+            if version < 2 {
+                // Version 0: the first release's files (with or without
+                // `magic_links.delivered`).
+                to_2(&tx)?;
+            }
+            if version < 3 {
+                // Version 3: when each signing key starts signing (a rotation announces a key
+                // before it signs).
+                tx.execute_batch(
+                    "ALTER TABLE signing_keys ADD COLUMN signs_from INTEGER NOT NULL DEFAULT 0",
+                )
+                .map_err(failed)?;
+            }
         }
         tx.pragma_update(None, "user_version", VERSION)
             .map_err(failed)?;

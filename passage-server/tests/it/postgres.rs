@@ -206,7 +206,7 @@ async fn a_database_of_the_first_schema_is_upgraded_with_its_rows() {
     );
 
     let store = PostgresStore::connect(&url).await.unwrap();
-    assert_eq!(versions(&admin).await, [1, 2]);
+    assert_eq!(versions(&admin).await, [1, 2, 3]);
     // The user, listed and filtered by status (version 2's index), with their passkey.
     let active = UserQuery {
         filters: vec![Filter::Text(Field::Status, Op::Eq, "active".into())],
@@ -245,7 +245,8 @@ async fn a_database_of_the_first_schema_is_upgraded_with_its_rows() {
         store.signing_keys().await.unwrap(),
         [StoredKey {
             kid: "k1".into(),
-            pkcs8: vec![1, 2, 3, 4]
+            pkcs8: vec![1, 2, 3, 4],
+            signs_from: 0,
         }]
     );
     // Version 2's tables: handshakes and message counts.
@@ -272,28 +273,28 @@ async fn a_database_of_the_first_schema_is_upgraded_with_its_rows() {
     PostgresStore::connect(&url)
         .await
         .expect("connects again, already upgraded");
-    assert_eq!(versions(&admin).await, [1, 2]);
+    assert_eq!(versions(&admin).await, [1, 2, 3]);
 
     // A database a newer release migrated: refused, and left as it is.
     admin
-        .execute("INSERT INTO schema_version VALUES (3, 1900000000)", &[])
+        .execute("INSERT INTO schema_version VALUES (4, 1900000000)", &[])
         .await
         .unwrap();
     let newer = PostgresStore::connect(&url).await.unwrap_err();
     assert_eq!(
         newer,
         StoreError::Failed(format!(
-            "PostgreSQL at 127.0.0.1:{}/old (user postgres): the database's schema (version 3) is newer than this passage-server's (2): upgrade passage-server",
+            "PostgreSQL at 127.0.0.1:{}/old (user postgres): the database's schema (version 4) is newer than this passage-server's (3): upgrade passage-server",
             server.port
         ))
     );
     admin
-        .execute("DELETE FROM schema_version WHERE version = 3", &[])
+        .execute("DELETE FROM schema_version WHERE version = 4", &[])
         .await
         .unwrap();
     PostgresStore::connect(&url)
         .await
-        .expect("the control: version 2 is this release's");
+        .expect("the control: version 3 is this release's");
 }
 
 /// Runs `a` and `b` at once, both held at a gate: the tables named are locked against writes
@@ -354,7 +355,7 @@ async fn two_stores_on_one_database_never_both_pass_a_rule() {
         a.unwrap();
         b.unwrap();
         let admin = server.admin(&format!("start{round}")).await;
-        assert_eq!(versions(&admin).await, [1, 2]);
+        assert_eq!(versions(&admin).await, [1, 2, 3]);
     }
 
     let url = server.database("races").await;
@@ -430,6 +431,7 @@ async fn two_stores_on_one_database_never_both_pass_a_rule() {
         let stored = |side: &str| StoredKey {
             kid: format!("kid-{round}-{side}"),
             pkcs8: side.as_bytes().to_vec(),
+            signs_from: 0,
         };
         let (ra, rb) = race(
             &mut admin,

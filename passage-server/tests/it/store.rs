@@ -712,6 +712,7 @@ async fn keys(store: &dyn Store) {
     let key = |kid: &str, byte: u8| StoredKey {
         kid: kid.to_owned(),
         pkcs8: vec![byte; 4],
+        signs_from: i64::from(byte),
     };
     assert_eq!(
         store.first_signing_key(key("k1", 1)).await.unwrap(),
@@ -725,9 +726,16 @@ async fn keys(store: &dyn Store) {
     store.add_signing_key(key("k3", 3)).await.unwrap();
     store.add_signing_key(key("k3", 9)).await.unwrap();
     store.replace_signing_key(key("k1", 7)).await.unwrap();
+    // Replacing keeps when the key signs from; only its material changes (sealed again).
     assert_eq!(
         store.signing_keys().await.unwrap(),
-        [key("k1", 7), key("k3", 3)]
+        [
+            StoredKey {
+                signs_from: 1,
+                ..key("k1", 7)
+            },
+            key("k3", 3)
+        ]
     );
 }
 
@@ -995,7 +1003,8 @@ async fn a_database_file_from_the_first_release_is_upgraded() {
         store.signing_keys().await.unwrap(),
         [StoredKey {
             kid: "k1".into(),
-            pkcs8: vec![1, 2, 3, 4]
+            pkcs8: vec![1, 2, 3, 4],
+            signs_from: 0,
         }]
     );
     drop(store);
@@ -1022,7 +1031,7 @@ async fn a_database_file_from_the_first_release_is_upgraded() {
     let version: i64 = raw
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     drop(raw);
     SqliteStore::open(&path).expect("opens again, already upgraded");
 }
