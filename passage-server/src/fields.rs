@@ -123,6 +123,13 @@ struct Declaration {
 
 /// Who is writing metadata, which decides what is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(feature = "authentication"),
+    allow(
+        dead_code,
+        reason = "the browser writes only through the Authentication API"
+    )
+)]
 pub(crate) enum Writer {
     /// The browser, registering: the fields asked at registration.
     Registration,

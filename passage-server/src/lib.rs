@@ -5,9 +5,11 @@
 //! | feature | what it adds | default |
 //! |---|---|---|
 //! | `authentication` | the Authentication API that passage-elements calls: passkeys (webauthn-rs), magic links, sessions | yes |
-//! | `sqlite` | [`SqliteStore`](store::SqliteStore): everything in one SQLite file (SQLite bundled) | yes |
+//! | `sqlite` | [`SqliteStore`](store::SqliteStore): everything in one SQLite file (SQLite bundled), for one server process | yes |
+//! | `postgres` | [`PostgresStore`](store::PostgresStore): everything in PostgreSQL (tokio-postgres, a deadpool pool, rustls for TLS), for several server processes on one database | yes |
 //! | `smtp` | magic links by SMTP (lettre); without it, links go only to the development mailbox | yes |
 //! | `redis` | publishes session revocations to Redis, as passage-redis does | yes |
+//! | `import` | `import_users` and `export_users`: Passage's console export (JSON or CSV) with passkeys, and back | yes |
 //! | `cli` | the `passage-server` binary | yes |
 //!
 //! Without features, a server is the Management API and the JWKS over a
@@ -20,6 +22,7 @@ mod dev;
 mod fields;
 mod identifier;
 mod ids;
+#[cfg(feature = "import")]
 mod import;
 mod keys;
 mod listen;
@@ -28,8 +31,11 @@ mod mail;
 mod management;
 mod methods;
 pub mod metrics;
+#[cfg(feature = "authentication")]
+mod passkey;
 mod seal;
 mod server;
+mod signing;
 #[cfg(feature = "authentication")]
 mod sms;
 mod state;
@@ -42,7 +48,11 @@ pub use fields::{
     UserField, UserFields,
 };
 pub use identifier::{Identifier, IdentifierError};
-pub use import::{ImportReport, import_users};
+#[cfg(feature = "import")]
+pub use import::{
+    Format, ImportError, ImportOptions, ImportReport, MAX_FILE_BYTES, MAX_ROWS, PasskeyRefusal,
+    Refusal, UserLine, export_users, import_users, relying_party_of,
+};
 pub use keys::{CryptoError, SigningKey};
 #[cfg(feature = "authentication")]
 pub use mail::Mail;
@@ -51,6 +61,7 @@ pub use mail::SmtpSettings;
 pub use methods::{AuthMethods, Identifiers, UnknownValue};
 pub use seal::{SealError, SealingKey};
 pub use server::{Server, ServerBuilder, ServerError, shutdown_signal};
+pub use signing::{Rotation, rotate as rotate_signing_key};
 #[cfg(feature = "authentication")]
 pub use sms::{SmsWebhook, signature as sms_signature};
 pub use store::SeedUser;

@@ -5,15 +5,22 @@
 //!     --public-url https://auth.example.com --smtp-url smtps://user:pass@smtp.example.com \
 //!     --mail-from 'Example <noreply@example.com>'
 //! passage-server serve --dev                      # in memory, development conveniences on
-//! passage-server import users.json --database passage.db
+//! passage-server import export.csv --credentials passkeys.json --auth-origin https://app.example.com \
+//!     --database passage.db --dry-run
+//! passage-server export --database passage.db --auth-origin https://app.example.com > users.json
+//! passage-server serve --database postgres://passage:PASSWORD@db.internal/passage …   # replicas
 //! ```
+//!
+//! `--database`: a file path is a SQLite database (one server process); a `postgres://` or
+//! `postgresql://` URL is a PostgreSQL database (as many server processes as you run).
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 use passage_server::{
-    AuthMethods, Identifiers, SealingKey, SeedUser, Server, SmsWebhook, SmtpSettings, import_users,
-    store::SqliteStore,
+    AuthMethods, Format, Identifiers, ImportOptions, SealingKey, SeedUser, Server, SmsWebhook,
+    SmtpSettings, export_users, import_users, relying_party_of,
+    store::{MemoryStore, PostgresStore, SqliteStore, Store},
 };
 
 /// `println!` for a running server: a closed stdout (a supervisor that stopped reading) must not
@@ -26,7 +33,7 @@ macro_rules! say {
 }
 
 /// A self-hostable, Passage-compatible server: passkeys and magic links for passage-elements,
-/// the Management API for backends, persistent in SQLite.
+/// the Management API for backends, persistent in SQLite or PostgreSQL.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -40,14 +47,65 @@ enum Command {
     Serve(Box<Serve>),
     /// Prints a new sealing key (32 random bytes, base64) for --key-file.
     GenerateKey,
-    /// Loads users exported from Passage (a JSON array of Management API user objects).
-    Import {
-        /// The JSON file.
-        file: PathBuf,
-        /// The SQLite database to load them into (created when missing).
-        #[arg(long, env = "PASSAGE_SERVER_DATABASE")]
+    /// Stores a new signing key that every server on the database serves from its next key
+    /// reload and signs with from --signs-in-secs on; the key before it stays served while
+    /// tokens it signed may be valid. (A SQLite file: with its server stopped.)
+    RotateKey {
+        /// The database: a SQLite file or a PostgreSQL URL.
+        #[arg(long, env = "PASSAGE_SERVER_DATABASE", hide_env_values = true)]
         database: PathBuf,
+        /// The sealing key the servers run with (required when the stored keys are sealed).
+        #[arg(long, env = "PASSAGE_SERVER_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        /// Seconds until the new key signs: longer than the servers' --key-reload-secs, and than
+        /// the JWKS's cache lifetime (5 minutes) for validators that do not fetch it again on
+        /// an unknown key id.
+        #[arg(long, default_value_t = 600)]
+        signs_in_secs: u64,
     },
+    /// Loads users exported from Passage — the console's CSV or JSON export, or Management API
+    /// user objects — keeping their ids, with their passkeys when the file (or --credentials)
+    /// holds their public keys. Prints what it did (with --dry-run: what it would do, writing
+    /// nothing); exits non-zero when any row or passkey was not imported.
+    Import(Box<Import>),
+    /// Prints every user with their passkeys' public keys as JSON that `import` reads (to move
+    /// to another database). No session, token, link or signing key leaves.
+    Export {
+        /// The database: a SQLite file or a PostgreSQL URL.
+        #[arg(long, env = "PASSAGE_SERVER_DATABASE", hide_env_values = true)]
+        database: PathBuf,
+        /// The server's auth origin: its host is written as each passkey's rp_id.
+        #[arg(long, env = "PASSAGE_SERVER_AUTH_ORIGIN")]
+        auth_origin: Option<String>,
+    },
+}
+
+#[derive(Debug, Parser)]
+struct Import {
+    /// The export: .csv or .json (otherwise told by its content).
+    file: PathBuf,
+    /// Where to load them: a SQLite file (created when missing) or a PostgreSQL URL
+    /// (postgres://user:password@host/database).
+    #[arg(long, env = "PASSAGE_SERVER_DATABASE", hide_env_values = true)]
+    database: PathBuf,
+    /// Read everything and report what would be done, without writing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The origin the server serves (--auth-origin of `serve`): passkeys must be for its host.
+    /// Required when the file holds passkeys.
+    #[arg(long, env = "PASSAGE_SERVER_AUTH_ORIGIN")]
+    auth_origin: Option<String>,
+    /// Passkeys in a file of their own: a JSON array of credential objects, each with its
+    /// user_id.
+    #[arg(long)]
+    credentials: Option<PathBuf>,
+    /// A CSV column's meaning, HEADER=FIELD (FIELD: id, email, phone, status, …, or
+    /// metadata.KEY; empty to ignore the column). Repeat for each column.
+    #[arg(long = "column", value_name = "HEADER=FIELD")]
+    columns: Vec<String>,
+    /// The file's format, when its name does not say.
+    #[arg(long, value_parser = ["json", "csv"])]
+    format: Option<String>,
 }
 
 #[derive(Debug, Parser)]
@@ -56,8 +114,10 @@ struct Serve {
     /// /__emulator, magic links in a mailbox (/__passage/mailbox). Never in production.
     #[arg(long)]
     dev: bool,
-    /// The SQLite database (created when missing). Required outside development mode.
-    #[arg(long, env = "PASSAGE_SERVER_DATABASE")]
+    /// Where everything is kept: a SQLite file (created when missing; one server process) or a
+    /// PostgreSQL URL (postgres://user:password@host/database[?sslmode=verify-full]; several
+    /// server processes may share it). Required outside development mode.
+    #[arg(long, env = "PASSAGE_SERVER_DATABASE", hide_env_values = true)]
     database: Option<PathBuf>,
     /// The app id, as the element's app-id attribute and PASSAGE_APP_ID say.
     #[arg(long, env = "PASSAGE_APP_ID", default_value = "passage_app")]
@@ -128,6 +188,13 @@ struct Serve {
         default_value_t = 3600
     )]
     pending_user_ttl_secs: u64,
+    /// At most this many unfinished sign-ups are kept; beyond, the oldest go.
+    #[arg(
+        long,
+        env = "PASSAGE_SERVER_MAX_PENDING_USERS",
+        default_value_t = 10_000
+    )]
+    max_pending_users: usize,
     /// The file with the key that seals the signing keys at rest (32 random bytes in base64:
     /// `passage-server generate-key > key`, chmod 600). Without it the private signing key is
     /// kept unsealed in the database.
@@ -148,6 +215,10 @@ struct Serve {
         default_value = "passage"
     )]
     redis_namespace: String,
+    /// Seconds between two readings of the signing keys from the database (a key rotated by
+    /// `passage-server rotate-key` is served, then signs, from the next one).
+    #[arg(long, env = "PASSAGE_SERVER_KEY_RELOAD_SECS", default_value_t = 30)]
+    key_reload_secs: u64,
     /// Serves the passage-elements bundle (npm @passageidentity/passage-elements, its
     /// dist/package directory) under /elements/.
     #[arg(long, env = "PASSAGE_ELEMENTS_DIR")]
@@ -227,7 +298,16 @@ async fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Serve(serve) => run(*serve).await,
-        Command::Import { file, database } => import(&file, &database).await,
+        Command::Import(options) => import(*options).await,
+        Command::Export {
+            database,
+            auth_origin,
+        } => export(&database, auth_origin.as_deref()).await,
+        Command::RotateKey {
+            database,
+            key_file,
+            signs_in_secs,
+        } => rotate_key(&database, key_file.as_deref(), signs_in_secs).await,
         Command::GenerateKey => passage_server::SealingKey::generate()
             .map(|key| println!("{}", key.to_text()))
             .map_err(|err| err.to_string()),
@@ -287,6 +367,8 @@ async fn run(serve: Serve) -> Result<(), String> {
         .refresh_inactivity_lifetime(Duration::from_secs(serve.refresh_inactivity_secs))
         .recent_sign_in(Duration::from_secs(serve.recent_sign_in_secs))
         .pending_user_ttl(Duration::from_secs(serve.pending_user_ttl_secs))
+        .max_pending_users(serve.max_pending_users)
+        .key_reload_interval(Duration::from_secs(serve.key_reload_secs.max(1)))
         .magic_link_limit(serve.magic_link_limit)
         .max_passkeys(serve.max_passkeys)
         .header_timeout(Duration::from_secs(serve.header_timeout_secs.max(1)))
@@ -327,7 +409,10 @@ async fn run(serve: Serve) -> Result<(), String> {
         builder = builder.max_connections(max);
     }
     if let Some(database) = serve.database {
-        builder = builder.database(database);
+        builder = match postgres_url(&database) {
+            Some(url) => builder.database_url(url),
+            None => builder.database(database),
+        };
     }
     if let Some(path) = &serve.users {
         let text = std::fs::read_to_string(path)
@@ -402,18 +487,113 @@ async fn run(serve: Serve) -> Result<(), String> {
     Ok(())
 }
 
-async fn import(file: &std::path::Path, database: &std::path::Path) -> Result<(), String> {
-    let json = std::fs::read_to_string(file)
-        .map_err(|err| format!("cannot read {}: {err}", file.display()))?;
-    let store = SqliteStore::open(database).map_err(|err| report(&err))?;
-    let report = import_users(&store, &json)
+/// Reads a file the import takes, refusing one over the import's limit unread.
+fn read_limited(path: &std::path::Path) -> Result<String, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?
+        .len();
+    if size > u64::try_from(passage_server::MAX_FILE_BYTES).unwrap_or(u64::MAX) {
+        return Err(format!(
+            "{} is over {} MiB: split it (a CSV keeps its header row in every part)",
+            path.display(),
+            passage_server::MAX_FILE_BYTES / 1024 / 1024
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
+}
+
+async fn import(import: Import) -> Result<(), String> {
+    let text = read_limited(&import.file)?;
+    let mut options = ImportOptions::new(import.dry_run);
+    if let Some(origin) = &import.auth_origin {
+        options = options.relying_party(relying_party_of(origin)?);
+    }
+    if let Some(path) = &import.credentials {
+        options = options.credentials(read_limited(path)?);
+    }
+    for column in import.columns {
+        options = options.column(column);
+    }
+    match import.format.as_deref() {
+        Some("json") => options = options.format(Format::Json),
+        Some("csv") => options = options.format(Format::Csv),
+        _ => {}
+    }
+    // A dry run against a SQLite file that does not exist yet plans against an empty store: it
+    // creates no file.
+    let store: Box<dyn Store> = if import.dry_run
+        && postgres_url(&import.database).is_none()
+        && !import.database.exists()
+    {
+        Box::new(MemoryStore::new())
+    } else {
+        open(&import.database).await?
+    };
+    let name = import.file.to_string_lossy();
+    let result = import_users(store.as_ref(), &name, &text, &options)
         .await
-        .map_err(|err| format!("import failed: {err}"))?;
-    println!("imported {} users", report.imported);
-    for (id, reason) in &report.skipped {
-        println!("skipped {id}: {reason}");
+        .map_err(|err| format!("import: {err}"))?;
+    print!("{result}");
+    if result.failed() {
+        return Err(if import.dry_run {
+            "the dry run found rows or passkeys that would not be imported (above)".into()
+        } else {
+            "some rows or passkeys were not imported (above); fix them and run the import again: it creates nothing twice".into()
+        });
     }
     Ok(())
+}
+
+async fn export(database: &std::path::Path, auth_origin: Option<&str>) -> Result<(), String> {
+    let relying_party = auth_origin.map(relying_party_of).transpose()?;
+    let store = open(database).await?;
+    let users = export_users(store.as_ref(), relying_party.as_deref())
+        .await
+        .map_err(|err| format!("export: {err}"))?;
+    let text = serde_json::to_string_pretty(&users).map_err(|err| err.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+async fn rotate_key(
+    database: &std::path::Path,
+    key_file: Option<&std::path::Path>,
+    signs_in_secs: u64,
+) -> Result<(), String> {
+    let sealing = key_file
+        .map(SealingKey::from_file)
+        .transpose()
+        .map_err(|err| err.to_string())?;
+    let store = open(database).await?;
+    let rotation = passage_server::rotate_signing_key(
+        store.as_ref(),
+        sealing,
+        Duration::from_secs(signs_in_secs),
+    )
+    .await
+    .map_err(|err| report(&err))?;
+    println!(
+        "new signing key {}: served by every server from its next key reload, signing from {} (unix time; in {signs_in_secs} s)",
+        rotation.kid, rotation.signs_from
+    );
+    Ok(())
+}
+
+/// The store `--database` names: PostgreSQL for a URL, else a SQLite file.
+async fn open(database: &std::path::Path) -> Result<Box<dyn Store>, String> {
+    Ok(match postgres_url(database) {
+        Some(url) => Box::new(
+            PostgresStore::connect(url)
+                .await
+                .map_err(|err| report(&err))?,
+        ),
+        None => Box::new(SqliteStore::open(database).map_err(|err| report(&err))?),
+    })
+}
+
+/// `--database` as a PostgreSQL URL, when it is one (else it is a SQLite file's path).
+fn postgres_url(database: &std::path::Path) -> Option<&str> {
+    database.to_str().filter(|text| PostgresStore::is_url(text))
 }
 
 /// An error and its causes, on one line.

@@ -94,12 +94,14 @@ pub fn ceremony_kind(method: &axum::http::Method, route: &str) -> Option<&'stati
 }
 
 /// A ceremony was answered: `outcome` is `ok` or the refusal's code.
+#[cfg_attr(not(feature = "authentication"), allow(dead_code))] // called by the Authentication API
 pub(crate) fn ceremony(kind: &'static str, outcome: &'static str, took: Duration) {
     counter!(CEREMONIES, "kind" => kind, "outcome" => outcome).increment(1);
     histogram!(CEREMONY_DURATION, "kind" => kind).record(took.as_secs_f64());
 }
 
 /// A message was handed to the mail server, or refused.
+#[cfg_attr(not(feature = "authentication"), allow(dead_code))] // called by the Authentication API
 pub(crate) fn message(channel: &'static str, sent: bool) {
     let result = if sent { "sent" } else { "failed" };
     counter!(MESSAGES, "channel" => channel, "result" => result).increment(1);
@@ -111,6 +113,7 @@ pub(crate) fn store_error(api: &'static str) {
 }
 
 /// How many handshakes the store holds.
+#[cfg_attr(not(feature = "authentication"), allow(dead_code))] // called by the Authentication API
 pub(crate) fn handshakes(held: u64) {
     #[allow(clippy::cast_precision_loss)] // a count far below 2^52
     gauge!(HANDSHAKES).set(held as f64);

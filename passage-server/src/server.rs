@@ -14,11 +14,11 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     dev::faults::{Fault, Faults, Target},
-    keys::{CryptoError, KeyRing, SigningKey},
+    keys::{CryptoError, SigningKey},
     management,
     seal::SealingKey,
     state::{Shared, lock},
-    store::{MemoryStore, SeedUser, Store, StoreError, StoredKey},
+    store::{MemoryStore, SeedUser, Store, StoreError},
     token::TokenBuilder,
 };
 
@@ -62,6 +62,8 @@ pub struct ServerBuilder {
     pub(crate) redirect_url: String,
     #[cfg(feature = "sqlite")]
     pub(crate) database: Option<std::path::PathBuf>,
+    #[cfg(feature = "postgres")]
+    pub(crate) database_url: Option<crate::store::DatabaseUrl>,
     pub(crate) store: Option<Arc<dyn Store>>,
     pub(crate) development: bool,
     pub(crate) authentication_api: bool,
@@ -75,6 +77,7 @@ pub struct ServerBuilder {
     pub(crate) refresh_inactivity_lifetime: Duration,
     pub(crate) recent_sign_in: Duration,
     pub(crate) pending_user_ttl: Duration,
+    pub(crate) max_pending_users: usize,
     pub(crate) redis_url: Option<String>,
     pub(crate) redis_namespace: String,
     pub(crate) magic_link_ttl: Duration,
@@ -96,6 +99,7 @@ pub struct ServerBuilder {
     pub(crate) sealing_key: Option<SealingKey>,
     pub(crate) previous_sealing_key: Option<SealingKey>,
     pub(crate) jwks_cache_control: String,
+    pub(crate) key_reload: Duration,
     pub(crate) connections: crate::listen::Settings,
     pub(crate) metrics: Option<MetricsRender>,
 }
@@ -131,6 +135,8 @@ impl Default for ServerBuilder {
             redirect_url: "/".to_owned(),
             #[cfg(feature = "sqlite")]
             database: None,
+            #[cfg(feature = "postgres")]
+            database_url: None,
             store: None,
             development: false,
             authentication_api: true,
@@ -144,6 +150,7 @@ impl Default for ServerBuilder {
             refresh_inactivity_lifetime: Duration::from_secs(5 * 24 * 3600),
             recent_sign_in: Duration::from_secs(10 * 60),
             pending_user_ttl: Duration::from_secs(3600),
+            max_pending_users: 10_000,
             redis_url: None,
             redis_namespace: "passage".to_owned(),
             magic_link_ttl: Duration::from_secs(15 * 60),
@@ -165,6 +172,7 @@ impl Default for ServerBuilder {
             sealing_key: None,
             previous_sealing_key: None,
             jwks_cache_control: "public, max-age=300".to_owned(),
+            key_reload: Duration::from_secs(30),
             connections: crate::listen::Settings::default(),
             metrics: None,
         }
@@ -209,6 +217,15 @@ impl ServerBuilder {
     #[cfg(feature = "sqlite")]
     pub fn database(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.database = Some(path.into());
+        self
+    }
+
+    /// Keeps everything in the PostgreSQL database at `url` (`postgres://user:password@host/db`;
+    /// TLS and the pool size as [`PostgresStore`](crate::store::PostgresStore) reads them), which
+    /// several servers may share. The password is never shown (`Debug`, errors, logs).
+    #[cfg(feature = "postgres")]
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(crate::store::DatabaseUrl::from(url.into()));
         self
     }
 
@@ -297,6 +314,14 @@ impl ServerBuilder {
     /// a sign-up.
     pub fn pending_user_ttl(mut self, ttl: Duration) -> Self {
         self.pending_user_ttl = ttl;
+        self
+    }
+
+    /// At most this many unfinished sign-ups are kept (default 10 000): beyond it, the oldest
+    /// go as new ones come, so anonymous sign-ups cannot fill the disk. (A person whose sign-up
+    /// is removed starts again.)
+    pub fn max_pending_users(mut self, max: usize) -> Self {
+        self.max_pending_users = max.max(1);
         self
     }
 
@@ -449,6 +474,14 @@ impl ServerBuilder {
         self
     }
 
+    /// How often the signing keys are read again from the store (default 30 s), so a key
+    /// rotated by another process (`passage-server rotate-key`) is served, then signs, here too.
+    /// Not in development mode, nor with a [`signing_key`](Self::signing_key) given.
+    pub fn key_reload_interval(mut self, interval: Duration) -> Self {
+        self.key_reload = interval.max(Duration::from_millis(100));
+        self
+    }
+
     /// The most connections each listener holds at once (default: three quarters of the
     /// process's open-file limit for the Authentication API, a quarter for the Management API,
     /// so a flood of one never starves the other). More wait in the kernel's backlog.
@@ -515,11 +548,19 @@ impl ServerBuilder {
                 "passage-server: NO SEALING KEY: the private signing key is kept in the database unsealed, so anyone who can read the database can forge tokens for every user; give one with --key-file (openssl rand -base64 32 > key, chmod 600)"
             );
         }
-        let sealing = Sealing {
+        let sealing = crate::signing::Sealing {
             current: self.sealing_key.take(),
             previous: self.previous_sealing_key.take(),
         };
-        let keys = signing_keys(store.as_ref(), self.signing_key.take(), &sealing).await?;
+        // A key stays served while tokens it signed may be valid: the session length, and five
+        // minutes for clocks that differ.
+        let retain = i64::try_from(self.session_length.as_secs())
+            .unwrap_or(i64::MAX)
+            .saturating_add(300);
+        let reloads = !self.development && self.signing_key.is_none();
+        let (keys, opened) =
+            crate::signing::start(store.as_ref(), self.signing_key.take(), &sealing, retain)
+                .await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let api_listener = bind(self.api_bind).await?;
         let api_addr = local_addr(&api_listener, self.api_bind)?;
@@ -548,6 +589,18 @@ impl ServerBuilder {
             shutdown_rx.clone(),
             "the Management API",
         )];
+        if reloads {
+            tasks.push(crate::signing::reload(
+                Arc::clone(&shared),
+                sealing,
+                opened,
+                self.key_reload,
+                retain,
+                shutdown_rx.clone(),
+            ));
+        } else {
+            drop((sealing, opened));
+        }
         #[cfg(feature = "authentication")]
         let auth = if self.authentication_api {
             let auth = crate::auth::start(self, Arc::clone(&shared), shutdown_rx).await?;
@@ -587,6 +640,10 @@ impl ServerBuilder {
         if self.database.is_some() {
             return true;
         }
+        #[cfg(feature = "postgres")]
+        if self.database_url.is_some() {
+            return true;
+        }
         false
     }
 
@@ -594,6 +651,18 @@ impl ServerBuilder {
     async fn open_store(&self) -> Result<Arc<dyn Store>, ServerError> {
         if let Some(store) = &self.store {
             return Ok(Arc::clone(store));
+        }
+        #[cfg(all(feature = "sqlite", feature = "postgres"))]
+        if self.database.is_some() && self.database_url.is_some() {
+            return Err(ServerError::Config(
+                "both a SQLite file and a PostgreSQL URL were given: choose one".into(),
+            ));
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(url) = &self.database_url {
+            return Ok(Arc::new(
+                crate::store::PostgresStore::connect(url.expose()).await?,
+            ));
         }
         #[cfg(feature = "sqlite")]
         if let Some(path) = &self.database {
@@ -652,80 +721,6 @@ pub(crate) fn local_addr(
     listener
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })
-}
-
-/// The sealing keys a server was given.
-struct Sealing {
-    current: Option<SealingKey>,
-    previous: Option<SealingKey>,
-}
-
-impl Sealing {
-    /// A key as the store keeps it: sealed under the current key, when there is one.
-    fn store(&self, key: &SigningKey) -> Result<StoredKey, ServerError> {
-        let pkcs8 = key.to_pkcs8()?;
-        let pkcs8 = match &self.current {
-            Some(sealing) => sealing.seal(key.kid(), &pkcs8)?,
-            None => pkcs8,
-        };
-        Ok(StoredKey {
-            kid: key.kid().to_owned(),
-            pkcs8,
-        })
-    }
-
-    /// A stored key opened, and whether it must be stored again (sealed now, or under the
-    /// current key rather than a previous one).
-    fn open(&self, stored: &StoredKey) -> Result<(SigningKey, bool), ServerError> {
-        if !crate::seal::is_sealed(&stored.pkcs8) {
-            let key = SigningKey::from_pkcs8(stored.kid.clone(), &stored.pkcs8)?;
-            return Ok((key, self.current.is_some()));
-        }
-        let keys: Vec<&SealingKey> = self.current.iter().chain(self.previous.iter()).collect();
-        let plain = crate::seal::open(&stored.kid, &stored.pkcs8, &keys)?;
-        let under_current = self.current.as_ref().is_some_and(|current| {
-            crate::seal::open(&stored.kid, &stored.pkcs8, &[current]).is_ok()
-        });
-        Ok((
-            SigningKey::from_pkcs8(stored.kid.clone(), &plain)?,
-            !under_current,
-        ))
-    }
-}
-
-/// The key ring: the store's keys (the newest signs), the given key, or a new one — kept in
-/// the store (sealed when a sealing key is given), so a restart, and every replica on the same
-/// database, serves and signs with the same keys. Of two servers starting at once on an empty
-/// database, both keep the first key stored.
-async fn signing_keys(
-    store: &dyn Store,
-    given: Option<SigningKey>,
-    sealing: &Sealing,
-) -> Result<KeyRing, ServerError> {
-    let mut stored = store.signing_keys().await?;
-    if stored.is_empty() && given.is_none() {
-        let candidate = SigningKey::generate()?;
-        stored = store.first_signing_key(sealing.store(&candidate)?).await?;
-    }
-    let mut kept = Vec::new();
-    for key in &stored {
-        let (opened, reseal) = sealing.open(key)?;
-        if reseal {
-            store.replace_signing_key(sealing.store(&opened)?).await?;
-            tracing::info!(kid = %key.kid, "passage-server: a signing key was sealed under the current sealing key");
-        }
-        kept.push(opened);
-    }
-    let current = match (given, kept.last()) {
-        (Some(key), _) => key,
-        (None, Some(newest)) => return Ok(KeyRing::with_served(newest.clone(), kept)),
-        (None, None) => SigningKey::generate()?,
-    };
-    if !kept.iter().any(|k| k.kid() == current.kid()) {
-        store.add_signing_key(sealing.store(&current)?).await?;
-        kept.push(current.clone());
-    }
-    Ok(KeyRing::with_served(current, kept))
 }
 
 /// A running Passage-compatible server: the Management API (and the JWKS) on one listener, the

@@ -86,6 +86,8 @@ pub(crate) struct Settings {
     pub(crate) publish: Option<revocations::Publish>,
     /// How long an unfinished sign-up (a pending user) is kept.
     pub(crate) pending_user_ttl: Duration,
+    /// At most this many unfinished sign-ups are kept (the oldest go first).
+    pub(crate) max_pending_users: usize,
 }
 
 /// What every handler shares.
@@ -105,6 +107,8 @@ pub(crate) struct State {
     assets: assets::Assets,
     /// Validates the tokens this server issued, exactly as an app's backend does.
     verifier: passage_core::Passage,
+    /// Sign-ups started since the unfinished ones were last trimmed to their bound.
+    sign_ups: std::sync::atomic::AtomicUsize,
 }
 
 impl State {
@@ -153,6 +157,7 @@ impl State {
             texter,
             locales,
             verifier,
+            sign_ups: 0.into(),
         })
     }
 
@@ -188,10 +193,13 @@ pub(crate) async fn start(
         .unwrap_or_else(|| format!("http://localhost:{}", addr.port()))
         .trim_end_matches('/')
         .to_owned();
-    #[cfg(feature = "smtp")]
     // The mail server must answer within half the request's time, at most 10 s.
-    let smtp_timeout = (builder.connections.request / 2).min(Duration::from_secs(10));
-    let mailer = Mailer::new(builder.smtp, builder.development, smtp_timeout)?;
+    #[cfg(feature = "smtp")]
+    let mailer = Mailer::new(
+        builder.smtp,
+        builder.development,
+        (builder.connections.request / 2).min(Duration::from_secs(10)),
+    )?;
     #[cfg(not(feature = "smtp"))]
     let mailer = Mailer::new(builder.development);
     let texter = Texter::new(
@@ -262,6 +270,7 @@ pub(crate) async fn start(
             namespace: builder.redis_namespace,
         }),
         pending_user_ttl: builder.pending_user_ttl,
+        max_pending_users: builder.max_pending_users,
     };
     // The server validates its own tokens (for /currentuser) through this listener's JWKS, at
     // the address it is bound to: a wildcard bind is reached on loopback, a specific address
@@ -314,7 +323,11 @@ async fn upkeep(state: Shared, mut shutdown: tokio::sync::watch::Receiver<bool>)
         let now = crate::store::now();
         let ttl = time::Duration::try_from(state.settings.pending_user_ttl)
             .unwrap_or(time::Duration::DAY);
-        match state.store.expire_pending(now - ttl).await {
+        match state
+            .store
+            .expire_pending(now - ttl, state.settings.max_pending_users)
+            .await
+        {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "passage-server: unfinished sign-ups expired"),
             Err(err) => {

@@ -7,8 +7,10 @@
 //! (challenge, origin, RP id, signature, user verification, sign counter), when the credential
 //! belongs to another user than the handshake's, or when it is registered already.
 
-use crate::store::{Device, DeviceRules, StoreError, User, now, refusals};
-use aws_lc_rs::digest;
+use crate::{
+    passkey::{Material, derived_handle},
+    store::{Device, DeviceRules, StoreError, User, now, refusals},
+};
 use axum::{
     extract::State,
     http::{HeaderMap, StatusCode, header::USER_AGENT},
@@ -19,7 +21,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use webauthn_rs::prelude::{
     CredentialID, Passkey, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    Uuid,
 };
 use webauthn_rs_proto::{AllowCredentials, AuthenticatorAttachment, ResidentKeyRequirement};
 
@@ -29,15 +30,6 @@ use super::{
     ok, sessions,
     users::{RecentUser, identifier, identifier_for, pending_user, public_user},
 };
-
-/// The WebAuthn user handle of a user: 16 bytes derived from the user id, so a discoverable
-/// sign-in can be checked against the user who owns the credential.
-fn user_handle(user_id: &str) -> Uuid {
-    let digest = digest::digest(&digest::SHA256, user_id.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest.as_ref()[..16]);
-    Uuid::from_bytes(bytes)
-}
 
 /// A credential id as the browser writes it (and `Device::cred_id` keeps it): base64url.
 fn encode_id(id: &[u8]) -> String {
@@ -149,7 +141,7 @@ fn registration(
     let exclude = (!exclude.is_empty()).then_some(exclude);
     let (mut challenge, registration) = state
         .webauthn
-        .start_passkey_registration(user_handle(&user.id), name, name, exclude)
+        .start_passkey_registration(derived_handle(&user.id), name, name, exclude)
         .map_err(|err| {
             tracing::error!(error = %err, "passage-server: a registration could not start");
             AuthApiError::internal()
@@ -284,7 +276,9 @@ async fn keep_passkey(
     {
         return Err(taken().into());
     }
-    let material = serde_json::to_string(&passkey).map_err(|_| AuthApiError::internal())?;
+    let material = Material::new(passkey)
+        .to_text()
+        .map_err(|_| AuthApiError::internal())?;
     let device = Device::passkey(device_name(headers), cred_id, now());
     match state
         .store
@@ -400,7 +394,8 @@ async fn passkeys_of(state: &Shared, user_id: &str) -> Result<Vec<Passkey>, Auth
         .passkeys(user_id).await?
         .into_iter()
         .filter_map(|(device, material)| {
-            serde_json::from_str(&material)
+            Material::parse(&material)
+                .map(|material| material.passkey)
                 .inspect_err(|err| {
                     tracing::error!(device = %device.id, error = %err, "passage-server: a stored passkey does not parse");
                 })
@@ -433,59 +428,54 @@ pub(crate) async fn login_finish(
     }
     let credential: PublicKeyCredential =
         serde_json::from_value(response).map_err(AuthApiError::webauthn)?;
-    let (user, device, mut passkey, result) = match ceremony {
+    // The credential id names the stored passkey; the user handle the authenticator presents
+    // must then be the one that passkey was made with — this server's handle for its user, or,
+    // for an imported passkey, the handle its first server gave it.
+    let (user, device, mut material) =
+        stored_passkey(&state, credential.get_credential_id()).await?;
+    let presented = credential.get_user_unique_id();
+    let (authentication, discoverable) = match ceremony {
         Ceremony::Login {
             user_id,
             state: authentication,
         } => {
-            if request.user_id.as_ref().is_some_and(|id| *id != user_id) {
-                return Err(mismatch());
-            }
-            let (user, device, passkey) =
-                stored_passkey(&state, credential.get_credential_id()).await?;
             if user.id != user_id {
                 return Err(mismatch());
             }
-            let result = state
-                .webauthn
-                .finish_discoverable_authentication_v2(&credential, authentication, &passkey)
-                .map_err(AuthApiError::webauthn)?;
-            (user, device, passkey, result)
+            (authentication, false)
         }
         Ceremony::Discoverable {
-            state: discoverable,
-        } => {
-            let (handle, cred_id) = state
-                .webauthn
-                .identify_discoverable_authentication(&credential)
-                .map_err(AuthApiError::webauthn)?;
-            let (user, device, passkey) = stored_passkey(&state, cred_id).await?;
-            if user_handle(&user.id) != handle
-                || request.user_id.as_ref().is_some_and(|id| *id != user.id)
-            {
-                return Err(mismatch());
-            }
-            let result = state
-                .webauthn
-                .finish_discoverable_authentication_v2(&credential, discoverable, &passkey)
-                .map_err(AuthApiError::webauthn)?;
-            (user, device, passkey, result)
-        }
+            state: authentication,
+        } => (authentication, true),
         Ceremony::Register { .. } | Ceremony::AddDevice { .. } => {
             return Err(AuthApiError::handshake_not_found());
         }
     };
+    // With an identifier, an authenticator may leave the handle out; when it gives one, it
+    // must be the passkey's. Without one (discoverable), the handle is required.
+    let handle_fits = match presented {
+        Some(_) => material.check_handle(&user.id, presented),
+        None => !discoverable,
+    };
+    if !handle_fits || request.user_id.as_ref().is_some_and(|id| *id != user.id) {
+        return Err(mismatch());
+    }
+    material.learn_backup_eligibility(credential.response.authenticator_data.as_ref());
+    let result = state
+        .webauthn
+        .finish_discoverable_authentication_v2(&credential, authentication, &material.passkey)
+        .map_err(AuthApiError::webauthn)?;
     // webauthn-rs checks the counter against the passkey as it was when the handshake started;
     // check it against the passkey as stored now, so an assertion made before a later sign-in
     // (a cloned authenticator) is refused too.
-    let stored = sign_count(&passkey);
+    let stored = material.sign_count();
     if (stored > 0 || result.counter() > 0) && result.counter() <= stored {
         return Err(AuthApiError::webauthn(
             "the sign counter went back: a cloned authenticator?",
         ));
     }
-    passkey.update_credential(&result);
-    let material = serde_json::to_string(&passkey).map_err(|_| AuthApiError::internal())?;
+    material.passkey.update_credential(&result);
+    let material = material.to_text().map_err(|_| AuthApiError::internal())?;
     state
         .store
         .use_device(&user.id, &device.id, material)
@@ -493,30 +483,21 @@ pub(crate) async fn login_finish(
     sessions::sign_in(&state, &user, &state.settings.redirect_url).await
 }
 
-/// A passkey's sign counter (webauthn-rs keeps it private; it is in the stored form).
-fn sign_count(passkey: &Passkey) -> u32 {
-    serde_json::to_value(passkey)
-        .ok()
-        .and_then(|value| value.pointer("/cred/counter").and_then(Value::as_u64))
-        .and_then(|counter| u32::try_from(counter).ok())
-        .unwrap_or(0)
-}
-
 /// The stored passkey with this credential id, with its user and device.
 async fn stored_passkey(
     state: &Shared,
     cred_id: &[u8],
-) -> Result<(User, Device, Passkey), AuthApiError> {
+) -> Result<(User, Device, Material), AuthApiError> {
     let (user, device, material) = state
         .store
         .find_passkey(&encode_id(cred_id))
         .await?
         .ok_or_else(|| AuthApiError::webauthn("the credential is not registered"))?;
-    let passkey = serde_json::from_str(&material).map_err(|err| {
+    let material = Material::parse(&material).map_err(|err| {
         tracing::error!(device = %device.id, error = %err, "passage-server: a stored passkey does not parse");
         AuthApiError::internal()
     })?;
-    Ok((user, device, passkey))
+    Ok((user, device, material))
 }
 
 #[derive(Deserialize)]

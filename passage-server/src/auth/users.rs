@@ -179,7 +179,42 @@ pub(crate) async fn pending_user(
             // passage-elements shows this text as is when it starts with "Public signup".
             "Public signup is disabled for this app",
         )),
-        None => Ok(state.store.insert_user(seed(identifier)).await?),
+        None => {
+            let user = state.store.insert_user(seed(identifier)).await?;
+            trim_sign_ups(state).await;
+            Ok(user)
+        }
+    }
+}
+
+/// Keeps unfinished sign-ups within `max_pending_users` as they come (anonymous callers can
+/// start thousands a second; each is a row on disk until it expires): every tenth of the bound,
+/// the oldest beyond it go — so at most a tenth more are held between two trims, per replica.
+async fn trim_sign_ups(state: &Shared) {
+    use std::sync::atomic::Ordering;
+    let max = state.settings.max_pending_users;
+    let every = (max / 10).max(1);
+    if state.sign_ups.fetch_add(1, Ordering::Relaxed) + 1 < every {
+        return;
+    }
+    state.sign_ups.store(0, Ordering::Relaxed);
+    let ttl =
+        time::Duration::try_from(state.settings.pending_user_ttl).unwrap_or(time::Duration::DAY);
+    match state
+        .store
+        .expire_pending(crate::store::now() - ttl, max)
+        .await
+    {
+        Ok(0) => {}
+        Ok(removed) => tracing::warn!(
+            removed,
+            max,
+            "passage-server: more unfinished sign-ups than --max-pending-users: the oldest were removed"
+        ),
+        Err(err) => {
+            crate::metrics::store_error("authentication");
+            tracing::error!(error = %err, "passage-server: unfinished sign-ups could not be trimmed");
+        }
     }
 }
 

@@ -9,9 +9,9 @@ use std::{
 use time::OffsetDateTime;
 
 use super::{
-    Activation, Change, CodeActivation, Device, DeviceRules, Handshake, MagicLink, Refresh,
-    RefreshToken, SeedUser, Session, Store, StoreError, StoreFuture, StoredKey, User, UserPage,
-    UserQuery, now, refusals, rules,
+    Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Imported, MagicLink,
+    Refresh, RefreshToken, SeedUser, Session, Store, StoreError, StoreFuture, StoredKey, User,
+    UserPage, UserQuery, now, refusals, rules,
 };
 
 /// A store in memory: the emulator's, and `passage-server --dev`'s.
@@ -142,6 +142,64 @@ impl Store for MemoryStore {
         })
     }
 
+    fn import_user<'a>(
+        &'a self,
+        mut user: User,
+        passkeys: Vec<(Device, String)>,
+    ) -> StoreFuture<'a, Imported> {
+        Box::pin(async move {
+            let mut data = self.data();
+            let holder = |identifier: &str| {
+                (!identifier.is_empty())
+                    .then(|| data.by_identifier(identifier).map(|u| u.id.clone()))
+                    .flatten()
+            };
+            let (email_holder, phone_holder) = (holder(&user.email), holder(&user.phone));
+            let credential_holders: Vec<Option<String>> = passkeys
+                .iter()
+                .map(|(device, _)| {
+                    data.users
+                        .iter()
+                        .find(|u| {
+                            u.webauthn_devices
+                                .iter()
+                                .any(|d| d.cred_id == device.cred_id)
+                        })
+                        .map(|u| u.id.clone())
+                })
+                .collect();
+            let existing = data.users.iter().find(|u| u.id == user.id);
+            let step = rules::import(
+                &user,
+                existing,
+                email_holder.as_deref(),
+                phone_holder.as_deref(),
+                &credential_holders,
+            )?;
+            let (target, add, outcome) = match step {
+                None => {
+                    user.set_devices(Vec::new());
+                    data.users.push(user.clone());
+                    let count = passkeys.len();
+                    (user.id, (0..count).collect::<Vec<_>>(), Imported::Created)
+                }
+                Some(add) => {
+                    let added = add.len();
+                    (user.id, add, Imported::Existing { added })
+                }
+            };
+            let mut passkeys: Vec<Option<(Device, String)>> =
+                passkeys.into_iter().map(Some).collect();
+            for index in add {
+                if let Some((device, material)) = passkeys.get_mut(index).and_then(Option::take) {
+                    data.passkeys.insert(device.id.clone(), material);
+                    rules::attach(data.user_mut(&target)?, device);
+                }
+            }
+            Ok(outcome)
+        })
+    }
+
     fn update_user<'a>(&'a self, id: &'a str, change: Change) -> StoreFuture<'a, User> {
         Box::pin(async move {
             let mut data = self.data();
@@ -200,19 +258,23 @@ impl Store for MemoryStore {
         })
     }
 
-    fn expire_pending<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, usize> {
+    fn expire_pending<'a>(&'a self, before: OffsetDateTime, keep: usize) -> StoreFuture<'a, usize> {
         Box::pin(async move {
             let mut data = self.data();
-            let expired: Vec<String> = data
+            let mut unfinished: Vec<&User> = data
                 .users
                 .iter()
                 .filter(|u| {
-                    u.status == "pending"
-                        && u.webauthn_devices.is_empty()
-                        && u.login_count == 0
-                        && u.created_at < before
+                    u.status == "pending" && u.webauthn_devices.is_empty() && u.login_count == 0
                 })
-                .map(|u| u.id.clone())
+                .collect();
+            // Newest first: the first `keep` may stay, unless too old.
+            unfinished.sort_by_key(|u| std::cmp::Reverse(u.created_at));
+            let expired: Vec<String> = unfinished
+                .iter()
+                .enumerate()
+                .filter(|(n, u)| *n >= keep || u.created_at < before)
+                .map(|(_, u)| u.id.clone())
                 .collect();
             data.users.retain(|u| !expired.contains(&u.id));
             data.magic_links.retain(|l| !expired.contains(&l.user_id));
@@ -669,7 +731,7 @@ impl Store for MemoryStore {
         Box::pin(async move {
             let mut data = self.data();
             if let Some(kept) = data.keys.iter_mut().find(|k| k.kid == key.kid) {
-                *kept = key;
+                kept.pkcs8 = key.pkcs8;
             }
             Ok(())
         })

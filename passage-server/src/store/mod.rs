@@ -1,26 +1,32 @@
 //! What a Passage keeps — users and their devices, passkey material, sessions and refresh
 //! tokens, magic links, WebAuthn handshakes, message counts, signing keys — behind one trait,
 //! [`Store`], with one implementation per database: [`MemoryStore`] (development and tests),
-//! `SqliteStore` (feature `sqlite`). Secrets are kept as hashes (refresh tokens, link secrets)
+//! `SqliteStore` (feature `sqlite`: one process, one file), `PostgresStore` (feature `postgres`:
+//! several server processes on one database). Secrets are kept as hashes (refresh tokens, link secrets)
 //! or as the server hands them over (signing keys, sealed by the server when it has a key).
 
 mod memory;
 mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub(crate) mod query;
-mod rules;
+pub(crate) mod rules;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 use time::OffsetDateTime;
 
 pub use model::{
-    Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Icons, MagicLink, Refresh,
-    RefreshToken, SeedUser, Session, StoredKey, User, UserPage, refusals,
+    Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Icons, Imported, MagicLink,
+    Refresh, RefreshToken, SeedUser, Session, StoredKey, User, UserPage, refusals,
 };
 pub use query::{Field, Filter, Op, UserQuery};
 
 pub use crate::ids::random_id;
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{DatabaseUrl, PostgresStore};
+#[cfg(feature = "authentication")]
 pub(crate) use rules::{CHANGE_EMAIL, CHANGE_PHONE};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
@@ -94,6 +100,21 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// status.
     fn insert_user<'a>(&'a self, seed: SeedUser) -> StoreFuture<'a, User>;
 
+    /// Imports a user kept elsewhere before (its id, identifiers, status, dates and flags as
+    /// given) with its passkeys (devices with their material), all or nothing: a new user is
+    /// created with every passkey; a user with this id and the same identifiers (an earlier
+    /// import) is left as it is and gains the passkeys it does not hold yet, so importing twice
+    /// creates nothing twice. A dry run can tell the outcome beforehand with [`plan_import`].
+    ///
+    /// # Errors
+    /// [`StoreError::Refused`] ([`refusals`]): the id is a user's with other identifiers, an
+    /// identifier is another user's, a credential id is another user's.
+    fn import_user<'a>(
+        &'a self,
+        user: User,
+        passkeys: Vec<(Device, String)>,
+    ) -> StoreFuture<'a, Imported>;
+
     /// Changes a user's email, phone or metadata.
     ///
     /// # Errors
@@ -121,11 +142,12 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     fn record_login<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
 
     /// Removes pending users (sign-ups never finished: no passkey, never signed in) created
-    /// before `before`; returns how many.
+    /// before `before`, and the oldest beyond the newest `keep` of them (a bound on what
+    /// anonymous sign-ups can fill); returns how many.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
-    fn expire_pending<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, usize>;
+    fn expire_pending<'a>(&'a self, before: OffsetDateTime, keep: usize) -> StoreFuture<'a, usize>;
 
     /// Registers a device with its passkey material (opaque to the store), if `rules` allow it
     /// at that moment.
@@ -344,7 +366,8 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// [`StoreError::Failed`].
     fn first_signing_key<'a>(&'a self, key: StoredKey) -> StoreFuture<'a, Vec<StoredKey>>;
 
-    /// Replaces the stored form of the key `kid` (to seal it under another key).
+    /// Replaces the stored form of the key `kid` (to seal it under another key): its material
+    /// only, never when it signs from.
     ///
     /// # Errors
     /// [`StoreError::Failed`].
@@ -355,6 +378,41 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::Failed`].
     fn clear<'a>(&'a self) -> StoreFuture<'a, ()>;
+}
+
+/// What [`Store::import_user`] would do with `user` and passkeys of these credential ids, read
+/// from `store` without changing anything (for a dry run): `Ok(None)` creates it, `Ok(Some(n))`
+/// finds it there already and adds `n` passkeys; the refusal it would meet otherwise. The same
+/// rule the store applies inside its atomic step (another process may still change the answer
+/// between the two).
+///
+/// # Errors
+/// [`StoreError::Refused`] as [`Store::import_user`]; [`StoreError::Failed`].
+pub async fn plan_import(
+    store: &dyn Store,
+    user: &User,
+    cred_ids: &[String],
+) -> Result<Option<usize>, StoreError> {
+    let existing = store.user(&user.id).await?;
+    let mut holders = [None, None];
+    for (holder, identifier) in holders.iter_mut().zip([&user.email, &user.phone]) {
+        if !identifier.is_empty() {
+            *holder = store.user_by_identifier(identifier).await?.map(|u| u.id);
+        }
+    }
+    let mut credential_holders = Vec::with_capacity(cred_ids.len());
+    for cred_id in cred_ids {
+        credential_holders.push(store.find_passkey(cred_id).await?.map(|(u, _, _)| u.id));
+    }
+    let [email_holder, phone_holder] = holders;
+    rules::import(
+        user,
+        existing.as_ref(),
+        email_holder.as_deref(),
+        phone_holder.as_deref(),
+        &credential_holders,
+    )
+    .map(|add| add.map(|indices| indices.len()))
 }
 
 /// The zero time Passage reports for "never".

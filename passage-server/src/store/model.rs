@@ -394,6 +394,26 @@ pub mod refusals {
     pub const NOT_FIRST: &str = "the user is registered already";
     /// [`DeviceRules::max`](super::DeviceRules::max) reached.
     pub const TOO_MANY_DEVICES: &str = "the user holds the most passkeys allowed";
+    /// [`Store::import_user`](crate::store::Store::import_user): the id is another user's (one with
+    /// other identifiers).
+    pub const ID_TAKEN: &str = "the id is taken by a user with other identifiers";
+    /// [`Store::import_user`](crate::store::Store::import_user): the email or phone is another user's.
+    pub const IDENTIFIER_TAKEN: &str = "the email or phone is another user's";
+}
+
+/// What [`Store::import_user`](crate::store::Store::import_user) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Imported {
+    /// The user was created, with every passkey given.
+    Created,
+    /// The user was there already (the same id with the same identifiers, from an earlier
+    /// import): nothing about it changed, and of the passkeys given, those it did not hold yet
+    /// were added (`added` of them).
+    Existing {
+        /// How many passkeys were added.
+        added: usize,
+    },
 }
 
 /// A refresh token as kept: its SHA-256 (hex), never the token itself.
@@ -418,6 +438,9 @@ pub struct StoredKey {
     pub kid: String,
     /// The private key: PKCS#8 DER, or sealed.
     pub pkcs8: Vec<u8>,
+    /// When it starts signing, in seconds since the epoch (0: from the start); until then it is
+    /// only served, announced.
+    pub signs_from: i64,
 }
 
 impl std::fmt::Debug for StoredKey {

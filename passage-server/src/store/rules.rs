@@ -55,6 +55,42 @@ pub(crate) fn new_user(seed: super::SeedUser) -> Result<(User, Vec<Device>), Sto
     Ok((user, devices))
 }
 
+/// What importing `user` with passkeys does, given what the store holds: the user with that id
+/// (`existing`), the ids of the users who hold its email and its phone, and the id of the user
+/// who holds each passkey's credential id (`None`: nobody). `Ok(None)`: create it with every
+/// passkey; `Ok(Some(indices))`: it is there already (same id, same identifiers), add the
+/// passkeys at `indices`. A credential of another user, an id of a user with other identifiers,
+/// or (for a new user) an identifier held by anyone refuses the whole import of the user.
+pub(crate) fn import(
+    user: &User,
+    existing: Option<&User>,
+    email_holder: Option<&str>,
+    phone_holder: Option<&str>,
+    credential_holders: &[Option<String>],
+) -> Result<Option<Vec<usize>>, StoreError> {
+    if let Some(existing) = existing {
+        if existing.email != user.email || existing.phone != user.phone {
+            return Err(StoreError::Refused(refusals::ID_TAKEN));
+        }
+        let mut add = Vec::new();
+        for (index, holder) in credential_holders.iter().enumerate() {
+            match holder {
+                None => add.push(index),
+                Some(holder) if *holder == user.id => {}
+                Some(_) => return Err(StoreError::Refused(refusals::CREDENTIAL_TAKEN)),
+            }
+        }
+        return Ok(Some(add));
+    }
+    if email_holder.is_some() || phone_holder.is_some() {
+        return Err(StoreError::Refused(refusals::IDENTIFIER_TAKEN));
+    }
+    if credential_holders.iter().any(Option::is_some) {
+        return Err(StoreError::Refused(refusals::CREDENTIAL_TAKEN));
+    }
+    Ok(None)
+}
+
 /// Whether a user with `status` and `devices` may add one under `rules`.
 pub(crate) fn check_rules(
     status: &str,

@@ -19,15 +19,15 @@ use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use time::OffsetDateTime;
 
 use super::{
-    Activation, Change, CodeActivation, Device, DeviceRules, Handshake, MagicLink, Refresh,
-    RefreshToken, SeedUser, Session, Store, StoreError, StoreFuture, StoredKey, User, UserPage,
-    UserQuery, hash, now,
+    Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Imported, MagicLink,
+    Refresh, RefreshToken, SeedUser, Session, Store, StoreError, StoreFuture, StoredKey, User,
+    UserPage, UserQuery, hash, now,
     query::{Dialect, SqlValue, micros},
     refusals, rules,
 };
 
 /// The schema's current version.
-const VERSION: i64 = 3;
+const VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE users (
@@ -107,7 +107,8 @@ CREATE INDEX sends_at ON sends(at);
 CREATE TABLE signing_keys (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     kid TEXT NOT NULL UNIQUE,
-    pkcs8 BLOB NOT NULL
+    pkcs8 BLOB NOT NULL,
+    signs_from INTEGER NOT NULL DEFAULT 0
 );
 ";
 
@@ -294,6 +295,47 @@ fn save_user(tx: &Transaction<'_>, user: &User) -> Result<(), StoreError> {
         return Err(StoreError::NoSuchUser);
     }
     Ok(())
+}
+
+/// Inserts a new user's row (its devices go into their own table).
+fn insert_user_row(tx: &Transaction<'_>, user: &User) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO users (id, email, phone, status, login_count, created_at,
+            updated_at, last_login_at, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            user.id,
+            user.email,
+            user.phone,
+            user.status,
+            user.login_count,
+            micros(user.created_at),
+            micros(user.updated_at),
+            micros(user.last_login_at),
+            record(user)?
+        ],
+    )
+    .map_err(unique_or_failed)?;
+    Ok(())
+}
+
+/// The id of the user holding `identifier` as email (`column` = "email") or phone.
+fn identifier_holder(
+    tx: &Transaction<'_>,
+    column: &str,
+    identifier: &str,
+) -> Result<Option<String>, StoreError> {
+    if identifier.is_empty() {
+        return Ok(None);
+    }
+    let sql = if column == "email" {
+        "SELECT id FROM users WHERE email = ?1"
+    } else {
+        "SELECT id FROM users WHERE phone = ?1"
+    };
+    tx.query_row(sql, [identifier], |r| r.get(0))
+        .optional()
+        .map_err(failed)
 }
 
 /// A unique-index violation is a duplicate identifier; anything else a failure.
@@ -498,23 +540,7 @@ impl Store for SqliteStore {
                 if taken {
                     return Err(StoreError::Refused("a user with this id already exists"));
                 }
-                tx.execute(
-                    "INSERT INTO users (id, email, phone, status, login_count, created_at,
-                        updated_at, last_login_at, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    params![
-                        user.id,
-                        user.email,
-                        user.phone,
-                        user.status,
-                        user.login_count,
-                        micros(user.created_at),
-                        micros(user.updated_at),
-                        micros(user.last_login_at),
-                        record(&user)?
-                    ],
-                )
-                .map_err(unique_or_failed)?;
+                insert_user_row(tx, &user)?;
                 for device in &devices {
                     tx.execute(
                         "INSERT INTO devices (id, user_id, cred_id, record, passkey) VALUES (?1, ?2, ?3, ?4, '')",
@@ -526,6 +552,63 @@ impl Store for SqliteStore {
             })?;
             user.set_devices(devices);
             Ok(user)
+        })
+    }
+
+    fn import_user<'a>(
+        &'a self,
+        user: User,
+        passkeys: Vec<(Device, String)>,
+    ) -> StoreFuture<'a, Imported> {
+        Box::pin(async move {
+            self.write(|tx| {
+                let existing = load_user(tx, &user.id)?;
+                let email_holder = identifier_holder(tx, "email", &user.email)?;
+                let phone_holder = identifier_holder(tx, "phone", &user.phone)?;
+                let mut credential_holders = Vec::with_capacity(passkeys.len());
+                for (device, _) in &passkeys {
+                    credential_holders.push(
+                        tx.query_row(
+                            "SELECT user_id FROM devices WHERE cred_id = ?1",
+                            [&device.cred_id],
+                            |r| r.get::<_, String>(0),
+                        )
+                        .optional()
+                        .map_err(failed)?,
+                    );
+                }
+                let step = rules::import(
+                    &user,
+                    existing.as_ref(),
+                    email_holder.as_deref(),
+                    phone_holder.as_deref(),
+                    &credential_holders,
+                )?;
+                let (add, outcome) = match step {
+                    None => {
+                        insert_user_row(tx, &user)?;
+                        ((0..passkeys.len()).collect(), Imported::Created)
+                    }
+                    Some(add) => {
+                        let added = add.len();
+                        (add, Imported::Existing { added })
+                    }
+                };
+                for index in add {
+                    let Some((device, material)) = passkeys.get(index) else {
+                        continue;
+                    };
+                    tx.execute(
+                        "INSERT INTO devices (id, user_id, cred_id, record, passkey) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![device.id, user.id, device.cred_id, to_json(device)?, material],
+                    )
+                    .map_err(|err| match unique_or_failed(err) {
+                        StoreError::Refused(_) => StoreError::Refused(refusals::CREDENTIAL_TAKEN),
+                        other => other,
+                    })?;
+                }
+                Ok(outcome)
+            })
         })
     }
 
@@ -581,15 +664,18 @@ impl Store for SqliteStore {
         })
     }
 
-    fn expire_pending<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, usize> {
+    fn expire_pending<'a>(&'a self, before: OffsetDateTime, keep: usize) -> StoreFuture<'a, usize> {
         Box::pin(async move {
             self.write(|tx| {
                 let removed = tx
                     .execute(
-                        "DELETE FROM users WHERE status = 'pending' AND created_at < ?1
-                            AND login_count = 0
-                            AND NOT EXISTS (SELECT 1 FROM devices WHERE devices.user_id = users.id)",
-                        [micros(before)],
+                        "DELETE FROM users WHERE id IN (
+                            SELECT id FROM users WHERE status = 'pending' AND login_count = 0
+                                AND NOT EXISTS (SELECT 1 FROM devices WHERE devices.user_id = users.id)
+                            ORDER BY created_at DESC LIMIT -1 OFFSET ?2)
+                         OR (status = 'pending' AND created_at < ?1 AND login_count = 0
+                            AND NOT EXISTS (SELECT 1 FROM devices WHERE devices.user_id = users.id))",
+                        params![micros(before), i64::try_from(keep).unwrap_or(i64::MAX)],
                     )
                     .map_err(failed)?;
                 Ok(removed)
@@ -1138,8 +1224,8 @@ impl Store for SqliteStore {
         Box::pin(async move {
             self.write(|tx| {
                 tx.execute(
-                    "INSERT OR IGNORE INTO signing_keys (kid, pkcs8) VALUES (?1, ?2)",
-                    params![key.kid, key.pkcs8],
+                    "INSERT OR IGNORE INTO signing_keys (kid, pkcs8, signs_from) VALUES (?1, ?2, ?3)",
+                    params![key.kid, key.pkcs8, key.signs_from],
                 )
                 .map_err(failed)?;
                 Ok(())
@@ -1151,9 +1237,9 @@ impl Store for SqliteStore {
         Box::pin(async move {
             self.write(|tx| {
                 tx.execute(
-                    "INSERT INTO signing_keys (kid, pkcs8)
-                     SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
-                    params![key.kid, key.pkcs8],
+                    "INSERT INTO signing_keys (kid, pkcs8, signs_from)
+                     SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+                    params![key.kid, key.pkcs8, key.signs_from],
                 )
                 .map_err(failed)?;
                 load_keys(tx)
@@ -1190,13 +1276,14 @@ impl Store for SqliteStore {
 
 fn load_keys(conn: &Connection) -> Result<Vec<StoredKey>, StoreError> {
     let mut statement = conn
-        .prepare("SELECT kid, pkcs8 FROM signing_keys ORDER BY seq")
+        .prepare("SELECT kid, pkcs8, signs_from FROM signing_keys ORDER BY seq")
         .map_err(failed)?;
     let keys = statement
         .query_map([], |r| {
             Ok(StoredKey {
                 kid: r.get(0)?,
                 pkcs8: r.get(1)?,
+                signs_from: r.get(2)?,
             })
         })
         .map_err(failed)?
@@ -1234,11 +1321,20 @@ mod migrations {
             tx.execute_batch(super::SCHEMA).map_err(failed)?;
         } else {
             if version < 2 {
-                // Version 0: the first release's files (with or without `magic_links.delivered`).
+                // Version 0: the first release's files (with or without
+                // `magic_links.delivered`).
                 to_2(&tx)?;
             }
             if version < 3 {
-                to_3(&tx)?;
+                // Version 3: when each signing key starts signing (a rotation announces a key
+                // before it signs).
+                tx.execute_batch(
+                    "ALTER TABLE signing_keys ADD COLUMN signs_from INTEGER NOT NULL DEFAULT 0",
+                )
+                .map_err(failed)?;
+            }
+            if version < 4 {
+                to_4(&tx)?;
             }
         }
         tx.pragma_update(None, "user_version", VERSION)
@@ -1258,9 +1354,9 @@ mod migrations {
         Ok(names)
     }
 
-    /// Version 3: one-time passcodes beside magic links (whether a row is a code, its wrong
+    /// Version 4: one-time passcodes beside magic links (whether a row is a code, its wrong
     /// tries), and an index to purge expired ones.
-    fn to_3(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    fn to_4(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
         tx.execute_batch(
             "ALTER TABLE magic_links ADD COLUMN code INTEGER NOT NULL DEFAULT 0;
              ALTER TABLE magic_links ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;

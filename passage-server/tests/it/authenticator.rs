@@ -151,6 +151,32 @@ impl Authenticator {
         response
     }
 
+    /// A credential made outside any ceremony here, as another server's users hold theirs:
+    /// for `rp_id`, with the user handle that server gave; returns its id and its public key
+    /// as SubjectPublicKeyInfo DER (what a key export would hold).
+    pub(crate) fn make_credential(
+        &mut self,
+        rp_id: &str,
+        user_handle: &[u8],
+    ) -> (Vec<u8>, Vec<u8>) {
+        use aws_lc_rs::encoding::AsDer as _;
+        let rng = SystemRandom::new();
+        let mut id = vec![0u8; 32];
+        rng.fill(&mut id).unwrap();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let key =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).unwrap();
+        let spki = key.public_key().as_der().unwrap().as_ref().to_vec();
+        self.credentials.push(Credential {
+            id: id.clone(),
+            key,
+            user_handle: user_handle.to_vec(),
+            rp_id: rp_id.to_owned(),
+            counter: 7,
+        });
+        (id, spki)
+    }
+
     /// `navigator.credentials.get` with a handshake's challenge: the first allowed credential,
     /// or (none listed: discoverable) the newest one held; `userHandle` `""` when `with_handle`
     /// is false, as passage-js sends it.

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use passage_server::{
-    SmtpSettings, import_users,
+    ImportOptions, SmtpSettings, import_users,
     store::{SqliteStore, Store as _, UserQuery},
 };
 use reqwest::{Method, StatusCode};
@@ -85,7 +85,9 @@ async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
         { "id": "2Jr8aHq5", "email": "Ada@Example.com", "phone": "", "status": "active",
           "user_metadata": { "plan": "pro" }, "webauthn": true, "login_count": 12 },
         { "id": "9Xk2LmPq", "email": "", "phone": "+14155550100", "status": "inactive" },
-        { "id": "dupe0001", "email": "ada@example.com" },
+        // Two rows claiming one address: which is right is the operator's call, so neither.
+        { "id": "dupe0001", "email": "carol@example.com" },
+        { "id": "dupe0002", "email": "Carol@example.com" },
         // Rows sign-up would refuse are reported and skipped, never stored half-read.
         { "id": "bad00001", "email": "ada\u{7}@example.com" },
         { "id": "bad00002", "email": "Ada <ada2@example.com>" },
@@ -104,21 +106,49 @@ async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        output.status.success(),
-        "{stdout} {}",
+        !output.status.success(),
+        "refused rows make the exit status non-zero: {stdout} {}",
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains("imported 2 users") && stdout.contains("skipped dupe0001"),
+        stdout.contains("FAILED: 2 users created (0 with a passkey, 2 by link or code first)"),
         "{stdout}"
     );
+    for created in ["2Jr8aHq5", "9Xk2LmPq"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains(created) && l.contains("signs in by link or code first")),
+            "{created}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("had a passkey at Passage; no key in the file"),
+        "Ada had a passkey: {stdout}"
+    );
+    for (dupe, other) in [("dupe0001", 4), ("dupe0002", 3)] {
+        assert!(
+            stdout.lines().any(|l| l.contains(dupe)
+                && l.contains(&format!(
+                    "duplicate in the file: the email carol@example.com is also on row {other}"
+                ))),
+            "{dupe}: {stdout}"
+        );
+    }
     for refused in ["bad00001", "bad00002", "bad00003", "bad00004", "bad00005"] {
         assert!(
-            stdout.contains(&format!("skipped {refused}: email:")),
+            stdout
+                .lines()
+                .any(|l| l.contains(refused) && l.contains("email: must")),
             "{refused}: {stdout}"
         );
     }
-    assert!(stdout.contains("skipped : the id is empty"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("(no id)") && l.contains("the id is empty")),
+        "{stdout}"
+    );
 
     let (port, mut mails) = smtp_sink().await;
     let browser = Browser::start(dev().development(false).database(&db).smtp(SmtpSettings {
@@ -185,10 +215,19 @@ async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
-    assert!(stdout.contains("imported 0 users"), "{stdout}");
-    for id in ["2Jr8aHq5", "9Xk2LmPq", "dupe0001"] {
-        assert!(stdout.contains(&format!("skipped {id}")), "{id}: {stdout}");
+    assert!(
+        stdout.contains(
+            "FAILED: 0 users created (0 with a passkey, 0 by link or code first), 2 imported before"
+        ),
+        "{stdout}"
+    );
+    for id in ["2Jr8aHq5", "9Xk2LmPq"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains(id) && l.contains("unchanged")),
+            "{id}: {stdout}"
+        );
     }
     let store = SqliteStore::open(&db).unwrap();
     assert_eq!(
@@ -197,15 +236,25 @@ async fn imported_users_keep_their_ids_and_sign_in_by_mailed_link() {
     );
     assert_eq!(
         store.user("2Jr8aHq5").await.unwrap().unwrap().login_count,
-        1,
-        "the imported user's sign-in is kept"
+        13,
+        "Passage's count (12) and the sign-in here are kept"
     );
     // Into a fresh database, the library call imports the same two.
     let fresh = SqliteStore::open(&dir.path().join("other.db")).unwrap();
-    let report = import_users(&fresh, &users.to_string()).await.unwrap();
-    assert_eq!((report.imported, report.skipped.len()), (2, 7));
+    let options = ImportOptions::new(false);
+    let report = import_users(&fresh, "users.json", &users.to_string(), &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.created.len(),
+            report.conflicts.len(),
+            report.refused.len()
+        ),
+        (2, 2, 6)
+    );
     assert!(
-        import_users(&fresh, "{\"not\": \"an array\"}")
+        import_users(&fresh, "users.json", "{\"not\": \"an array\"}", &options)
             .await
             .is_err()
     );

@@ -10,9 +10,12 @@
 mod authenticator;
 mod cli;
 mod hardening;
+mod import;
 mod languages;
 mod otp;
 mod passkeys;
+mod postgres;
+mod postgres_server;
 mod profile;
 mod sessions;
 mod sms;

@@ -1,15 +1,15 @@
-//! Every store keeps the same rules: the same test runs against memory and a SQLite file (and
-//! against that file again after reopening it). A store only keeps records; the rules it must
+//! Every store keeps the same rules: the same test runs against memory, a SQLite file and a
+//! PostgreSQL database (and against the file and the database again after reopening them). A store only keeps records; the rules it must
 //! keep inside its atomic steps are checked here, one group at a time.
 
 use passage_server::store::{
     Activation, Change, Device, DeviceRules, Field, Filter, Handshake, MagicLink, MemoryStore, Op,
-    Refresh, RefreshToken, SeedUser, Session, SqliteStore, Store, StoreError, StoredKey, UserQuery,
-    hash, now, refusals,
+    PostgresStore, Refresh, RefreshToken, SeedUser, Session, SqliteStore, Store, StoreError,
+    StoredKey, UserQuery, hash, now, refusals,
 };
 use time::Duration;
 
-fn link(id: &str, secret: &str, user_id: &str, minutes: i64) -> MagicLink {
+pub(crate) fn link(id: &str, secret: &str, user_id: &str, minutes: i64) -> MagicLink {
     MagicLink {
         id: id.to_owned(),
         app_id: "app".to_owned(),
@@ -32,7 +32,7 @@ fn link(id: &str, secret: &str, user_id: &str, minutes: i64) -> MagicLink {
     }
 }
 
-fn session(id: &str, user_id: &str, now: i64, lifetime: i64) -> Session {
+pub(crate) fn session(id: &str, user_id: &str, now: i64, lifetime: i64) -> Session {
     Session {
         id: id.to_owned(),
         user_id: user_id.to_owned(),
@@ -43,7 +43,7 @@ fn session(id: &str, user_id: &str, now: i64, lifetime: i64) -> Session {
     }
 }
 
-fn token(hash: &str, session: &str, user: &str, expires_at: i64) -> RefreshToken {
+pub(crate) fn token(hash: &str, session: &str, user: &str, expires_at: i64) -> RefreshToken {
     RefreshToken {
         hash: hash.to_owned(),
         session_id: session.to_owned(),
@@ -661,6 +661,12 @@ async fn handshakes(store: &dyn Store) {
     ] {
         store.put_handshake(id, handshake(ends), 3).await.unwrap();
     }
+    assert_eq!(store.handshakes_held(t).await.unwrap(), 3);
+    assert_eq!(
+        store.handshakes_held(t + 300).await.unwrap(),
+        1,
+        "only those not expired"
+    );
     assert_eq!(
         store.take_handshake("a", t).await.unwrap(),
         None,
@@ -708,6 +714,7 @@ async fn keys(store: &dyn Store) {
     let key = |kid: &str, byte: u8| StoredKey {
         kid: kid.to_owned(),
         pkcs8: vec![byte; 4],
+        signs_from: i64::from(byte),
     };
     assert_eq!(
         store.first_signing_key(key("k1", 1)).await.unwrap(),
@@ -721,9 +728,16 @@ async fn keys(store: &dyn Store) {
     store.add_signing_key(key("k3", 3)).await.unwrap();
     store.add_signing_key(key("k3", 9)).await.unwrap();
     store.replace_signing_key(key("k1", 7)).await.unwrap();
+    // Replacing keeps when the key signs from; only its material changes (sealed again).
     assert_eq!(
         store.signing_keys().await.unwrap(),
-        [key("k1", 7), key("k3", 3)]
+        [
+            StoredKey {
+                signs_from: 1,
+                ..key("k1", 7)
+            },
+            key("k3", 3)
+        ]
     );
 }
 
@@ -747,9 +761,28 @@ async fn pending(store: &dyn Store) {
         )
         .await
         .unwrap();
+    // Beyond the newest `keep` unfinished sign-ups, the oldest go even when young.
+    for n in 0..3 {
+        store
+            .insert_user(
+                SeedUser::email(format!("young-{n}@example.com"))
+                    .with_id(format!("young-{n}"))
+                    .with_status("pending"),
+            )
+            .await
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let long_ago = now() - Duration::days(1);
+    assert_eq!(store.expire_pending(long_ago, 2).await.unwrap(), 2);
+    for gone in ["p-old", "young-0"] {
+        assert!(store.user(gone).await.unwrap().is_none(), "{gone}");
+    }
+    for kept in ["young-1", "young-2", "p-keyed", "a-old", "user-ada"] {
+        assert!(store.user(kept).await.unwrap().is_some(), "{kept}");
+    }
     let cutoff = now() + Duration::seconds(1);
-    assert_eq!(store.expire_pending(cutoff).await.unwrap(), 1);
-    assert!(store.user("p-old").await.unwrap().is_none());
+    assert_eq!(store.expire_pending(cutoff, 100).await.unwrap(), 2);
     for kept in ["p-keyed", "a-old", "user-ada"] {
         assert!(store.user(kept).await.unwrap().is_some(), "{kept}");
     }
@@ -770,6 +803,31 @@ async fn the_sqlite_store_keeps_the_rules_and_everything_across_a_reopen() {
     assert_eq!(ada.webauthn_devices.len(), 1);
     assert!(ada.email_verified && ada.revoked_at > 0);
     assert_eq!(reopened.signing_keys().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_postgres_store_keeps_the_rules_and_everything_across_a_reconnect() {
+    let server = crate::postgres_server::PostgresServer::start();
+    let url = server.database("rules").await;
+    the_rules(&PostgresStore::connect(&url).await.unwrap()).await;
+    let reconnected = PostgresStore::connect(&url).await.unwrap();
+    let ada = reconnected.user("user-ada").await.unwrap().unwrap();
+    assert_eq!(ada.webauthn_devices.len(), 1);
+    assert!(ada.email_verified && ada.revoked_at > 0);
+    assert_eq!(ada.login_count, 1);
+    assert_eq!(reconnected.signing_keys().await.unwrap().len(), 2);
+    assert_eq!(
+        reconnected
+            .list_users(&UserQuery::default())
+            .await
+            .unwrap()
+            .total,
+        4
+    );
+    // The import's rules too, on a database of their own (one PostgreSQL for both: initdb
+    // takes a while).
+    let import = server.database("import").await;
+    crate::import::the_import_rules(&PostgresStore::connect(&import).await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -947,7 +1005,8 @@ async fn a_database_file_from_the_first_release_is_upgraded() {
         store.signing_keys().await.unwrap(),
         [StoredKey {
             kid: "k1".into(),
-            pkcs8: vec![1, 2, 3, 4]
+            pkcs8: vec![1, 2, 3, 4],
+            signs_from: 0,
         }]
     );
     drop(store);
@@ -973,12 +1032,12 @@ async fn a_database_file_from_the_first_release_is_upgraded() {
     assert!(!columns.iter().any(|c| c == "secret"), "{columns:?}");
     assert!(
         columns.iter().any(|c| c == "code") && columns.iter().any(|c| c == "tries"),
-        "one-time passcodes beside the links (version 3): {columns:?}"
+        "one-time passcodes beside the links (version 4): {columns:?}"
     );
     let version: i64 = raw
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     drop(raw);
     SqliteStore::open(&path).expect("opens again, already upgraded");
 }
