@@ -276,14 +276,9 @@ async fn one_database_file_one_server_and_a_warning_without_a_sealing_key() {
             .spawn()
             .unwrap()
     };
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let mut first = serve(free());
+    // Port 0: the system picks a free one at bind (a port picked here and bound later could be
+    // taken meanwhile by another test, and the server would stop for that instead).
+    let mut first = serve(0);
     // The first is up once it answers on its Authentication API port… wait for its banner.
     let mut banner = String::new();
     let stdout = first.stdout.take().unwrap();
@@ -296,7 +291,7 @@ async fn one_database_file_one_server_and_a_warning_without_a_sealing_key() {
         }
     }
     assert!(banner.contains("Authentication API on"), "{banner}");
-    let second = serve(free()).wait_with_output().unwrap();
+    let second = serve(0).wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(
         !second.status.success(),
