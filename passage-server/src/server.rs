@@ -579,6 +579,7 @@ impl ServerBuilder {
             store,
             shutdown: shutdown_rx.clone(),
             on_revoke: OnceLock::new(),
+            sign_in: OnceLock::new(),
         });
         let api_url = format!("http://{api_addr}");
         #[cfg_attr(not(feature = "authentication"), allow(unused_mut))]

@@ -36,6 +36,18 @@ pub(crate) struct Shared {
     /// deletion) once the store has it: the Authentication API's validator, which publishes it
     /// to the backends when Redis is configured.
     pub(crate) on_revoke: OnceLock<OnRevoke>,
+    /// How users sign in, as the Authentication API resolved it at start (unset without it):
+    /// what the Management API's app info reports.
+    pub(crate) sign_in: OnceLock<SignIn>,
+}
+
+/// The sign-in settings in force ([`Shared::sign_in`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignIn {
+    pub(crate) methods: crate::methods::AuthMethods,
+    pub(crate) identifiers: crate::methods::Identifiers,
+    pub(crate) otp_ttl_secs: u64,
+    pub(crate) magic_link_ttl_secs: u64,
 }
 
 /// What [`Shared::on_revoke`] calls.

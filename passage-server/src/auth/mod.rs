@@ -284,6 +284,12 @@ pub(crate) async fn start(
         }
         _ => format!("http://{addr}"),
     };
+    let _ = passage.sign_in.set(crate::state::SignIn {
+        methods: settings.auth_methods,
+        identifiers: settings.identifiers,
+        otp_ttl_secs: settings.otp_ttl.as_secs(),
+        magic_link_ttl_secs: settings.magic_link_ttl.as_secs(),
+    });
     let state = Arc::new(State::new(
         settings,
         passage,

@@ -415,6 +415,30 @@ async fn app_info_offers_what_the_server_does_and_nothing_else() {
         &json!({ "otp": { "ttl": 300, "ttl_display_unit": "s" } })
     );
     assert_eq!(app["app"]["auth_fallback_method"], "otp");
+    // The Management API's app info says the same, in its own shape.
+    let managed: Value = browser
+        .http
+        .get(format!(
+            "{}/v1/apps/{}",
+            browser.server.api_url(),
+            browser.server.app_id()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        managed["app"]["auth_methods"],
+        json!({
+            "passkeys": { "enabled": false },
+            "otp": { "enabled": true, "ttl": 300, "ttl_display_unit": "s" },
+            "magic_link": { "enabled": false, "ttl": 900, "ttl_display_unit": "s" },
+        })
+    );
+    assert_eq!(managed["app"]["auth_fallback_method"], "otp");
+    assert_eq!(managed["app"]["allowed_identifier"], "email");
     let (status, body) = browser
         .post(
             "/register/webauthn/start",
