@@ -12,8 +12,9 @@
 //            ("Company", in the element's registration form) and a passkey; in the profile, edit
 //            and save the fields, rename the passkey, remove it and add another, change the email
 //            (the change is made only once the link mailed to the new address is opened, where
-//            <passage-auth> reports it; the old address is told). Each change is checked
-//            through the Management API.
+//            <passage-auth> reports it; the old address is told), add a phone number (typed in
+//            the profile's phone input; the link goes through the signed SMS webhook). Each
+//            change is checked through the Management API.
 //
 //   PASSAGE_SERVER=/path/to/passage-server ELEMENTS_DIR=…/dist/package node tests/browser/flows.mjs
 //   (CHROMIUM=/path overrides /usr/bin/chromium; BROWSER_OUT=dir for screenshots and logs)
@@ -476,13 +477,35 @@ async function main() {
     await page.screenshot({ path: path.join(out, 'flows-email-changed.png'), fullPage: true });
     return `${user.email} verified; the old address told`;
   });
+  const newPhone = '+14155550133';
+  await step(`a phone number is added: ${newPhone}, once the link texted to it (the signed webhook) is opened`, async () => {
+    await page.goto(`${profile.origin}/profile`, { waitUntil: 'load' });
+    await emailShown(newEmail);
+    const seen = texts.length;
+    await byTestId('edit-button').nth(1).click();
+    const input = byTestId('profile-phone-input');
+    await input.click();
+    await input.fill('');
+    await page.keyboard.type('(415) 555-0133', { delay: 20 });
+    await byTestId('save-button').first().click();
+    await profileEl.getByText('Check your phone').filter({ visible: true }).first().waitFor({ state: 'visible' });
+    const text = await newText(seen, newPhone);
+    if (!text.verified) throw new Error("the webhook request's signature did not verify");
+    if (text.json.type !== 'magic_link' || !text.json.link.startsWith(`${profile.origin}/?psg_verify_link=`)) {
+      throw new Error(`unexpected webhook body ${JSON.stringify({ ...text.json, link: '…' })}`);
+    }
+    if ((await patUser()).phone !== '') throw new Error('the phone changed before the link was opened');
+    await page.goto(text.json.link, { waitUntil: 'load' });
+    const user = await until('the phone added', (u) => u.phone === newPhone && u.phone_verified);
+    return `${user.phone} verified (typed as a US number in the element's phone input)`;
+  });
   await step('the profile shows the new email', async () => {
     await page.goto(`${profile.origin}/profile`, { waitUntil: 'load' });
     await emailShown(newEmail);
     return 'yes';
   });
 
-  return `${email} and ${phone} registered and signed in with one-time passcodes; ${pat} registered with the app's field and a passkey, then in <passage-profile> edited its fields, renamed, removed and added a passkey, and changed its email by the link sent to the new address`;
+  return `${email} and ${phone} registered and signed in with one-time passcodes; ${pat} registered with the app's field and a passkey, then in <passage-profile> edited its fields, renamed, removed and added a passkey, changed its email by the link mailed to the new address and added a phone number by the link texted to it`;
 }
 
 async function saveFailure(err) {
