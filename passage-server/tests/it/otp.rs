@@ -104,6 +104,34 @@ async fn a_code_registers_signs_in_once_and_is_kept_hashed() {
 }
 
 #[tokio::test]
+async fn a_registration_resent_by_the_login_route_signs_the_pending_user_in() {
+    // The element's "Resend code" always calls /login/otp, also in the middle of a sign-up.
+    let browser = Browser::start(dev().auth_methods(with_otp())).await;
+    let (first_id, _) = code_for(&browser, "/register/otp", "new@example.com").await;
+    assert_eq!(
+        browser.stored_user("new@example.com").await.status,
+        "pending"
+    );
+    let (otp_id, code) = code_for(&browser, "/login/otp", "new@example.com").await;
+    assert_ne!(otp_id, first_id);
+    let (status, body) = activate(&browser, &otp_id, &code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let user = browser.stored_user("new@example.com").await;
+    assert_eq!(
+        (user.status.as_str(), user.email_verified),
+        ("active", true)
+    );
+    // A code for nobody is not sent.
+    let (status, body) = browser
+        .post("/login/otp", json!({ "identifier": "nobody@example.com" }))
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::NOT_FOUND, Some("user_not_found"))
+    );
+}
+
+#[tokio::test]
 async fn wrong_tries_kill_the_code_even_for_the_right_digits() {
     let browser = Browser::start(
         dev()
