@@ -14,6 +14,7 @@ mod import;
 mod passkeys;
 mod postgres;
 mod postgres_server;
+mod replicas;
 mod sessions;
 mod store;
 mod support;
