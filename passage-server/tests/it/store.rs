@@ -1031,7 +1031,16 @@ async fn a_database_file_from_the_first_release_is_upgraded() {
     let version: i64 = raw
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     drop(raw);
-    SqliteStore::open(&path).expect("opens again, already upgraded");
+    let reopened = SqliteStore::open(&path).expect("opens again, already upgraded");
+    // Version 4's count starts from the users already there.
+    assert_eq!(
+        reopened
+            .list_users(&UserQuery::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
 }
