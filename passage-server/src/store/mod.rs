@@ -78,7 +78,9 @@ impl RoomCheck {
     /// Whether this put makes room.
     pub(crate) fn due(&self, capacity: usize) -> bool {
         let every = u64::try_from(capacity / 1024).unwrap_or(64).clamp(1, 64);
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % every == 0
+        self.0
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(every)
     }
 }
 
