@@ -240,6 +240,31 @@ async fn identifier_holder<C: GenericClient>(
         .transpose()
 }
 
+/// Keeps a handshake (replacing one with the same id).
+async fn insert_handshake<C: GenericClient>(
+    c: &C,
+    id: &str,
+    handshake: &Handshake,
+) -> Result<(), Fail> {
+    execute(
+        c,
+        "INSERT INTO handshakes (id, kind, user_id, state, expires_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind,
+            user_id = EXCLUDED.user_id, state = EXCLUDED.state,
+            expires_at = EXCLUDED.expires_at",
+        &[
+            &id,
+            &handshake.kind,
+            &handshake.user_id,
+            &handshake.state,
+            &handshake.expires_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// A unique index that says which rule a change broke.
 fn refusal(err: &tokio_postgres::Error) -> Option<StoreError> {
     let db = err.as_db_error()?;
@@ -1484,6 +1509,14 @@ impl Store for PostgresStore {
             let now = now().unix_timestamp();
             let capacity = capacity.max(1);
             let make_room = self.room.due(capacity);
+            if !make_room {
+                // Between two checks, a put is one statement, its own transaction.
+                let client = self.client().await?;
+                insert_handshake(&client, id, &handshake)
+                    .await
+                    .map_err(Fail::into_store)?;
+                return Ok(());
+            }
             transaction!(self, tx => async {
                 // When room is made, one replica at a time counts and makes it; between two
                 // checks, a put is one insert, waiting on nobody.
@@ -1509,22 +1542,7 @@ impl Store for PostgresStore {
                     )
                     .await?;
                 }
-                execute(
-                    &tx,
-                    "INSERT INTO handshakes (id, kind, user_id, state, expires_at)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind,
-                        user_id = EXCLUDED.user_id, state = EXCLUDED.state,
-                        expires_at = EXCLUDED.expires_at",
-                    &[
-                        &id,
-                        &handshake.kind,
-                        &handshake.user_id,
-                        &handshake.state,
-                        &handshake.expires_at,
-                    ],
-                )
-                .await?;
+                insert_handshake(&tx, id, &handshake).await?;
                 Ok(())
             })
         })
@@ -1532,10 +1550,12 @@ impl Store for PostgresStore {
 
     fn take_handshake<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<Handshake>> {
         Box::pin(async move {
-            transaction!(self, tx => async {
-                // One statement: of two takers at once, the second finds nothing to delete.
-                let taken = row(
-                    &tx,
+            // One statement, its own transaction (no BEGIN and COMMIT round trips): of two
+            // takers at once, the second finds nothing to delete.
+            let client = self.client().await?;
+            let taken = async {
+                row(
+                    &client,
                     "DELETE FROM handshakes WHERE id = $1
                      RETURNING kind, user_id, state, expires_at",
                     &[&id],
@@ -1549,9 +1569,11 @@ impl Store for PostgresStore {
                         expires_at: get(&r, 3)?,
                     })
                 })
-                .transpose()?;
-                Ok(taken.filter(|h| now < h.expires_at))
-            })
+                .transpose()
+            }
+            .await
+            .map_err(Fail::into_store)?;
+            Ok(taken.filter(|h| now < h.expires_at))
         })
     }
 
