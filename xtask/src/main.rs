@@ -8,7 +8,8 @@
 //! `test` runs, in order: `cargo test --workspace` (every Rust test, Redis and PostgreSQL ones
 //! included), the browser checks (`tests/browser.sh`), graceful stops (`tests/signals.sh`),
 //! revocation across processes (`tests/revocation.sh`) and the official SDKs' conformance suites
-//! (`tests/conformance/run.sh`).
+//! (`tests/conformance/run.sh`), and a smoke run of the load bench on SQLite and PostgreSQL
+//! (`SMOKE=1 benches/load.sh`: seconds, not a measurement).
 //! Every step runs even when an earlier one failed; the summary names the failures and the exit
 //! status is non-zero if any. Before anything runs, each service a test needs is found (on
 //! `PATH` or where Debian puts it) or installed with `apt-get` when this runs as root on
@@ -343,6 +344,11 @@ fn test(root: &Path, found: &[(&Need, PathBuf)], cargo_args: &[String]) -> ExitC
             "official SDKs' conformance (tests/conformance/run.sh)",
             "bash".into(),
             vec!["tests/conformance/run.sh".into()],
+        ),
+        (
+            "the load bench, a smoke run (SMOKE=1 benches/load.sh)",
+            "env".into(),
+            vec!["SMOKE=1".into(), "bash".into(), "benches/load.sh".into()],
         ),
     ];
     let mut failed = Vec::new();

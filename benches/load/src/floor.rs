@@ -18,6 +18,8 @@ use aws_lc_rs::{
 pub(crate) struct Floor {
     pub(crate) es256_verify: f64,
     pub(crate) rs256_sign: f64,
+    /// The ES256 verification as webauthn-rs does it (RustCrypto's p256), for comparison.
+    pub(crate) es256_verify_webauthn_rs: f64,
 }
 
 impl Floor {
@@ -37,6 +39,15 @@ pub(crate) fn measure(budget: Duration) -> Floor {
     let es256_verify = per_op(budget, || {
         public.verify(&message, assertion.as_ref()).unwrap();
     });
+    let es256_verify_webauthn_rs = {
+        use p256::ecdsa::{DerSignature, VerifyingKey, signature::Verifier as _};
+        let key = VerifyingKey::from_sec1_bytes(ec.public_key().as_ref()).unwrap();
+        let signature = DerSignature::from_bytes(assertion.as_ref()).unwrap();
+        let signature = p256::ecdsa::Signature::try_from(signature).unwrap();
+        per_op(budget, || {
+            key.verify(&message, &signature).unwrap();
+        })
+    };
     let rsa = KeyPair::generate(KeySize::Rsa2048).unwrap();
     let mut out = vec![0; rsa.public_modulus_len()];
     let rs256_sign = per_op(budget, || {
@@ -46,6 +57,7 @@ pub(crate) fn measure(budget: Duration) -> Floor {
     Floor {
         es256_verify,
         rs256_sign,
+        es256_verify_webauthn_rs,
     }
 }
 

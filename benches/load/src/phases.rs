@@ -448,6 +448,12 @@ impl Report {
             us(self.floor.rs256_sign),
             verdict(ratio <= 2.5)
         );
+        let own_floor = self.floor.es256_verify_webauthn_rs + self.floor.rs256_sign;
+        println!(
+            "| … against the floor as the server's libraries reach it (webauthn-rs verifies with RustCrypto's P-256: {}) | {:.2}× | | |",
+            us(self.floor.es256_verify_webauthn_rs),
+            self.cpu_per_sign_in / own_floor
+        );
         println!(
             "| server RSS at {} users / after the load | {:.1} MiB / {:.1} MiB | ≤ 100 MiB | {} |",
             o.users,

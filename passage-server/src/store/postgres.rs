@@ -54,7 +54,7 @@ use super::{
 };
 
 /// The schema's current version.
-const VERSION: i64 = 4;
+const VERSION: i64 = 5;
 
 /// Connections per process when the URL does not say (`pool_size`).
 const DEFAULT_POOL_SIZE: usize = 16;
@@ -89,6 +89,7 @@ pub struct PostgresStore {
     pool: Pool,
     /// Where, for people: host, port, database and user — never the password.
     target: String,
+    room: super::RoomCheck,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -240,6 +241,31 @@ async fn identifier_holder<C: GenericClient>(
         .transpose()
 }
 
+/// Keeps a handshake (replacing one with the same id).
+async fn insert_handshake<C: GenericClient>(
+    c: &C,
+    id: &str,
+    handshake: &Handshake,
+) -> Result<(), Fail> {
+    execute(
+        c,
+        "INSERT INTO handshakes (id, kind, user_id, state, expires_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind,
+            user_id = EXCLUDED.user_id, state = EXCLUDED.state,
+            expires_at = EXCLUDED.expires_at",
+        &[
+            &id,
+            &handshake.kind,
+            &handshake.user_id,
+            &handshake.state,
+            &handshake.expires_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// A unique index that says which rule a change broke.
 fn refusal(err: &tokio_postgres::Error) -> Option<StoreError> {
     let db = err.as_db_error()?;
@@ -370,7 +396,11 @@ impl PostgresStore {
             .wait_timeout(Some(Duration::from_secs(30)))
             .build()
             .map_err(|err| failed(format!("PostgreSQL at {target}: {err}")))?;
-        let store = Self { pool, target };
+        let store = Self {
+            pool,
+            target,
+            room: super::RoomCheck::default(),
+        };
         let mut client = store.client().await?;
         migrations::run(&mut client)
             .await
@@ -818,14 +848,28 @@ async fn list_users<C: GenericClient>(c: &C, query: &UserQuery) -> Result<UserPa
         })
         .collect();
     // The query's text varies with its filters: prepared unnamed, not cached.
-    let total: i64 = get(
-        &c.query_one(
-            format!("SELECT COUNT(*) FROM users WHERE {condition}").as_str(),
-            &params,
-        )
-        .await?,
-        0,
-    )?;
+    let total: i64 = if query.filters.is_empty() {
+        // Every user but those created since `created_before` (a page's first call sets it to
+        // now: a few, found by the index).
+        get(
+            &c.query_one(
+                "SELECT (SELECT SUM(n) FROM user_counts)::bigint
+                    - (SELECT COUNT(*) FROM users WHERE created_at >= $1)",
+                &[&query.created_before.saturating_mul(1_000_000)],
+            )
+            .await?,
+            0,
+        )?
+    } else {
+        get(
+            &c.query_one(
+                format!("SELECT COUNT(*) FROM users WHERE {condition}").as_str(),
+                &params,
+            )
+            .await?,
+            0,
+        )?
+    };
     let found = c
         .query(
             format!(
@@ -1577,16 +1621,29 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let now = now().unix_timestamp();
             let capacity = capacity.max(1);
+            let make_room = self.room.due(capacity);
+            if !make_room {
+                // Between two checks, a put is one statement, its own transaction.
+                let client = self.client().await?;
+                insert_handshake(&client, id, &handshake)
+                    .await
+                    .map_err(Fail::into_store)?;
+                return Ok(());
+            }
             transaction!(self, tx => async {
-                // One replica at a time counts and makes room: the table never holds more
-                // than `capacity`.
-                advisory_lock(&tx, lock::HANDSHAKES).await?;
-                execute(&tx, "DELETE FROM handshakes WHERE expires_at <= $1", &[&now]).await?;
-                let held: i64 = get(
-                    &tx.query_one("SELECT COUNT(*) FROM handshakes WHERE id <> $1", &[&id])
-                        .await?,
-                    0,
-                )?;
+                // When room is made, one replica at a time counts and makes it; between two
+                // checks, a put is one insert, waiting on nobody.
+                let held: i64 = if make_room {
+                    advisory_lock(&tx, lock::HANDSHAKES).await?;
+                    execute(&tx, "DELETE FROM handshakes WHERE expires_at <= $1", &[&now]).await?;
+                    get(
+                        &tx.query_one("SELECT COUNT(*) FROM handshakes WHERE id <> $1", &[&id])
+                            .await?,
+                        0,
+                    )?
+                } else {
+                    0
+                };
                 let excess = held.saturating_add(1).saturating_sub(int(capacity));
                 if excess > 0 {
                     execute(
@@ -1598,22 +1655,7 @@ impl Store for PostgresStore {
                     )
                     .await?;
                 }
-                execute(
-                    &tx,
-                    "INSERT INTO handshakes (id, kind, user_id, state, expires_at)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind,
-                        user_id = EXCLUDED.user_id, state = EXCLUDED.state,
-                        expires_at = EXCLUDED.expires_at",
-                    &[
-                        &id,
-                        &handshake.kind,
-                        &handshake.user_id,
-                        &handshake.state,
-                        &handshake.expires_at,
-                    ],
-                )
-                .await?;
+                insert_handshake(&tx, id, &handshake).await?;
                 Ok(())
             })
         })
@@ -1621,10 +1663,12 @@ impl Store for PostgresStore {
 
     fn take_handshake<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<Handshake>> {
         Box::pin(async move {
-            transaction!(self, tx => async {
-                // One statement: of two takers at once, the second finds nothing to delete.
-                let taken = row(
-                    &tx,
+            // One statement, its own transaction (no BEGIN and COMMIT round trips): of two
+            // takers at once, the second finds nothing to delete.
+            let client = self.client().await?;
+            let taken = async {
+                row(
+                    &client,
                     "DELETE FROM handshakes WHERE id = $1
                      RETURNING kind, user_id, state, expires_at",
                     &[&id],
@@ -1638,9 +1682,11 @@ impl Store for PostgresStore {
                         expires_at: get(&r, 3)?,
                     })
                 })
-                .transpose()?;
-                Ok(taken.filter(|h| now < h.expires_at))
-            })
+                .transpose()
+            }
+            .await
+            .map_err(Fail::into_store)?;
+            Ok(taken.filter(|h| now < h.expires_at))
         })
     }
 
@@ -1788,7 +1834,7 @@ mod migrations {
     use super::{Fail, GenericClient, StoreError, VERSION, advisory_lock, execute, get, lock};
 
     /// Each version's step. Never change a step once released: add one.
-    pub(super) const STEPS: [(i64, &str); 4] = [(1, V1), (2, V2), (3, V3), (4, V4)];
+    pub(super) const STEPS: [(i64, &str); 5] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
 
     /// Version 1: the records that outlive a process — users and their passkeys, sessions and
     /// refresh tokens, magic links, signing keys.
@@ -1885,9 +1931,29 @@ CREATE INDEX users_status ON users (status, created_at);
     /// served by every replica before any signs with it.
     const V3: &str = "ALTER TABLE signing_keys ADD COLUMN signs_from BIGINT NOT NULL DEFAULT 0;";
 
-    /// Version 4: one-time passcodes beside magic links (whether a row is a code, its wrong
-    /// tries), and an index to purge expired ones.
+    /// Version 4: the number of users, kept by a trigger in 16 rows (a row each insert or
+    /// delete picks at random, so replicas adding users at once seldom wait on one another), so
+    /// the Management API's list need not count every user on each call (its total).
     const V4: &str = "
+CREATE TABLE user_counts (shard INT PRIMARY KEY, n BIGINT NOT NULL);
+INSERT INTO user_counts SELECT g, 0 FROM generate_series(0, 15) g;
+UPDATE user_counts SET n = (SELECT COUNT(*) FROM users) WHERE shard = 0;
+CREATE FUNCTION passage_count_users() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    -- Drawn once: random() in the WHERE clause would be drawn again for every row it tests.
+    picked INT := floor(random() * 16)::int;
+BEGIN
+    UPDATE user_counts SET n = n + CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END
+        WHERE shard = picked;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER users_counted AFTER INSERT OR DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION passage_count_users();
+";
+
+    /// Version 5: one-time passcodes beside magic links (whether a row is a code, its wrong
+    /// tries), and an index to purge expired ones.
+    const V5: &str = "
 ALTER TABLE magic_links ADD COLUMN code BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE magic_links ADD COLUMN tries BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX magic_links_expiry ON magic_links (expires_at);

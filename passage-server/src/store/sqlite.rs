@@ -27,7 +27,16 @@ use super::{
 };
 
 /// The schema's current version.
-const VERSION: i64 = 4;
+const VERSION: i64 = 5;
+
+/// Version 4: the number of users, kept by triggers, so the Management API's list need not count
+/// every user on each call (its total).
+const USER_COUNT: &str = "
+CREATE TABLE user_count (n INTEGER NOT NULL);
+INSERT INTO user_count SELECT COUNT(*) FROM users;
+CREATE TRIGGER users_counted_in AFTER INSERT ON users BEGIN UPDATE user_count SET n = n + 1; END;
+CREATE TRIGGER users_counted_out AFTER DELETE ON users BEGIN UPDATE user_count SET n = n - 1; END;
+";
 
 const SCHEMA: &str = "
 CREATE TABLE users (
@@ -116,6 +125,7 @@ CREATE TABLE signing_keys (
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    room: super::RoomCheck,
     /// Held for the store's life: the exclusive lock that keeps a second process out.
     _lock: File,
 }
@@ -189,6 +199,7 @@ impl SqliteStore {
         migrations::run(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            room: super::RoomCheck::default(),
             _lock: lock,
         })
     }
@@ -473,13 +484,24 @@ impl Store for SqliteStore {
             let conn = self.conn();
             let (condition, order, values) = query.sql(DIALECT);
             let params = bind(&values);
-            let total: i64 = conn
-                .query_row(
+            let total: i64 = if query.filters.is_empty() {
+                // Every user but those created since `created_before` (a page's first call
+                // sets it to now: a few, found by the index).
+                conn.query_row(
+                    "SELECT (SELECT n FROM user_count)
+                        - (SELECT COUNT(*) FROM users WHERE created_at >= ?1)",
+                    [query.created_before.saturating_mul(1_000_000)],
+                    |r| r.get(0),
+                )
+                .map_err(failed)?
+            } else {
+                conn.query_row(
                     &format!("SELECT COUNT(*) FROM users WHERE {condition}"),
                     params.as_slice(),
                     |r| r.get(0),
                 )
-                .map_err(failed)?;
+                .map_err(failed)?
+            };
             let mut statement = conn
                 .prepare(&format!(
                     "SELECT id FROM users WHERE {condition} ORDER BY {order} LIMIT {} OFFSET {}",
@@ -1098,12 +1120,16 @@ impl Store for SqliteStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let now = now().unix_timestamp();
+            let make_room = self.room.due(capacity);
             self.write(|tx| {
-                tx.execute("DELETE FROM handshakes WHERE expires_at <= ?1", [now])
-                    .map_err(failed)?;
-                let held: i64 = tx
-                    .query_row("SELECT COUNT(*) FROM handshakes", [], |r| r.get(0))
-                    .map_err(failed)?;
+                let held: i64 = if make_room {
+                    tx.execute("DELETE FROM handshakes WHERE expires_at <= ?1", [now])
+                        .map_err(failed)?;
+                    tx.query_row("SELECT COUNT(*) FROM handshakes", [], |r| r.get(0))
+                        .map_err(failed)?
+                } else {
+                    0
+                };
                 let excess = usize::try_from(held).unwrap_or(0) + 1;
                 if excess > capacity.max(1) {
                     tx.execute(
@@ -1319,6 +1345,7 @@ mod migrations {
         }
         if !has_users {
             tx.execute_batch(super::SCHEMA).map_err(failed)?;
+            tx.execute_batch(super::USER_COUNT).map_err(failed)?;
         } else {
             if version < 2 {
                 // Version 0: the first release's files (with or without
@@ -1334,7 +1361,10 @@ mod migrations {
                 .map_err(failed)?;
             }
             if version < 4 {
-                to_4(&tx)?;
+                tx.execute_batch(super::USER_COUNT).map_err(failed)?;
+            }
+            if version < 5 {
+                to_5(&tx)?;
             }
         }
         tx.pragma_update(None, "user_version", VERSION)
@@ -1354,9 +1384,9 @@ mod migrations {
         Ok(names)
     }
 
-    /// Version 4: one-time passcodes beside magic links (whether a row is a code, its wrong
+    /// Version 5: one-time passcodes beside magic links (whether a row is a code, its wrong
     /// tries), and an index to purge expired ones.
-    fn to_4(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    fn to_5(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
         tx.execute_batch(
             "ALTER TABLE magic_links ADD COLUMN code INTEGER NOT NULL DEFAULT 0;
              ALTER TABLE magic_links ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;

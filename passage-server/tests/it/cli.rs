@@ -18,13 +18,13 @@ use tokio::{
 use crate::support::{Browser, dev, subject};
 
 /// A message the SMTP sink received: the envelope's recipients (`RCPT TO`) and the data.
-struct Received {
+pub(crate) struct Received {
     recipients: Vec<String>,
     data: String,
 }
 
 /// An SMTP server that accepts every message and hands over its recipients and data.
-async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<Received>) {
+pub(crate) async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (sent, received) = mpsc::unbounded_channel();

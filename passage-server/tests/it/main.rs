@@ -17,6 +17,7 @@ mod passkeys;
 mod postgres;
 mod postgres_server;
 mod profile;
+mod replicas;
 mod sessions;
 mod sms;
 mod store;

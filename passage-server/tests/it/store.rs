@@ -1032,12 +1032,21 @@ async fn a_database_file_from_the_first_release_is_upgraded() {
     assert!(!columns.iter().any(|c| c == "secret"), "{columns:?}");
     assert!(
         columns.iter().any(|c| c == "code") && columns.iter().any(|c| c == "tries"),
-        "one-time passcodes beside the links (version 4): {columns:?}"
+        "one-time passcodes beside the links (version 5): {columns:?}"
     );
     let version: i64 = raw
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     drop(raw);
-    SqliteStore::open(&path).expect("opens again, already upgraded");
+    let reopened = SqliteStore::open(&path).expect("opens again, already upgraded");
+    // Version 4's count starts from the users already there.
+    assert_eq!(
+        reopened
+            .list_users(&UserQuery::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
 }
