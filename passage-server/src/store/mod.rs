@@ -326,7 +326,7 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
 
     /// Keeps a WebAuthn handshake; when `capacity` are kept already, expired ones go, then the
     /// oldest: never a refusal (a flood may cut ceremonies short, never lock everyone out). A
-    /// database store may make room every few handshakes rather than at each ([`RoomCheck`]):
+    /// database store may make room every few handshakes rather than at each:
     /// it then holds at most a tenth of a percent more, per process.
     ///
     /// # Errors
