@@ -476,11 +476,14 @@ pub(crate) async fn login_finish(
     }
     material.passkey.update_credential(&result);
     let material = material.to_text().map_err(|_| AuthApiError::internal())?;
-    state
-        .store
-        .use_device(&user.id, &device.id, material)
-        .await?;
-    sessions::sign_in(&state, &user, &state.settings.redirect_url).await
+    sessions::sign_in_with_passkey(
+        &state,
+        &user,
+        device.id,
+        material,
+        &state.settings.redirect_url,
+    )
+    .await
 }
 
 /// The stored passkey with this credential id, with its user and device.

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::{App, AuthApiError, Body, Shared, ok};
 use crate::{
-    store::{Refresh, RefreshToken, Session, User, hash, now, random_id},
+    store::{Refresh, RefreshToken, Session, SignIn, User, hash, now, random_id},
     token::TokenBuilder,
 };
 
@@ -30,7 +30,19 @@ pub(crate) async fn sign_in(
     user: &User,
     redirect_url: &str,
 ) -> Result<Response, AuthApiError> {
-    session(state, user, redirect_url, true).await
+    session(state, user, redirect_url, true, None).await
+}
+
+/// [`sign_in`] with a passkey: its new material (the counter) is kept in the same store step
+/// as the login and the session.
+pub(crate) async fn sign_in_with_passkey(
+    state: &Shared,
+    user: &User,
+    device_id: String,
+    material: String,
+    redirect_url: &str,
+) -> Result<Response, AuthApiError> {
+    session(state, user, redirect_url, true, Some((device_id, material))).await
 }
 
 /// A second session for a sign-in already recorded (the page that waited for a magic link).
@@ -39,7 +51,7 @@ pub(crate) async fn another_session(
     user: &User,
     redirect_url: &str,
 ) -> Result<Response, AuthApiError> {
-    session(state, user, redirect_url, false).await
+    session(state, user, redirect_url, false, None).await
 }
 
 async fn session(
@@ -47,15 +59,13 @@ async fn session(
     user: &User,
     redirect_url: &str,
     record: bool,
+    passkey: Option<(String, String)>,
 ) -> Result<Response, AuthApiError> {
     if user.status == "inactive" {
         return Err(AuthApiError::user_inactive());
     }
     if user.status != "active" {
         state.store.set_status(&user.id, "active").await?;
-    }
-    if record {
-        state.store.record_login(&user.id).await?;
     }
     after_revocation(user.revoked_at).await;
     let now = now().unix_timestamp();
@@ -77,7 +87,15 @@ async fn session(
     };
     let expires_at = token.expires_at;
     let session_id = session.id.clone();
-    state.store.start_session(session, token).await?;
+    state
+        .store
+        .sign_in(SignIn {
+            passkey,
+            record_login: record,
+            session,
+            token,
+        })
+        .await?;
     let result = auth_result(
         state,
         &user.id,

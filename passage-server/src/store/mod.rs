@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 pub use model::{
     Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Icons, Imported, MagicLink,
-    Refresh, RefreshToken, SeedUser, Session, StoredKey, User, UserPage, refusals,
+    Refresh, RefreshToken, SeedUser, Session, SignIn, StoredKey, User, UserPage, refusals,
 };
 pub use query::{Field, Filter, Op, UserQuery};
 
@@ -234,6 +234,32 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::NoSuchUser`].
     fn start_session<'a>(&'a self, session: Session, token: RefreshToken) -> StoreFuture<'a, ()>;
+
+    /// Keeps a sign-in in one step: the passkey's use ([`use_device`](Self::use_device)), the
+    /// login ([`record_login`](Self::record_login)) and the session
+    /// ([`start_session`](Self::start_session)). A database store does it in one transaction
+    /// (one commit where three took one each); the default runs the three in turn.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`], [`StoreError::NoSuchDevice`].
+    fn sign_in(&self, sign_in: SignIn) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let SignIn {
+                passkey,
+                record_login,
+                session,
+                token,
+            } = sign_in;
+            if let Some((device_id, material)) = passkey {
+                self.use_device(&session.user_id, &device_id, material)
+                    .await?;
+            }
+            if record_login {
+                self.record_login(&session.user_id).await?;
+            }
+            self.start_session(session, token).await
+        })
+    }
 
     /// The session with this id.
     ///

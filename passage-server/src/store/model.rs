@@ -416,6 +416,22 @@ pub enum Imported {
     },
 }
 
+/// A sign-in as the store keeps it, in one step: the passkey it used (its new material: the
+/// counter), the login recorded on the user, and the new session with its first refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// The device whose passkey signed in, with its material after the sign-in; `None` for a
+    /// sign-in by link or code.
+    pub passkey: Option<(String, String)>,
+    /// Whether to count it as a login (a second session for the page that waited for a magic
+    /// link is not one).
+    pub record_login: bool,
+    /// The session.
+    pub session: Session,
+    /// Its first refresh token.
+    pub token: RefreshToken,
+}
+
 /// A refresh token as kept: its SHA-256 (hex), never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken {

@@ -47,8 +47,8 @@ use tokio_postgres::{Row, error::SqlState, types::ToSql};
 
 use super::{
     Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Imported, MagicLink,
-    Refresh, RefreshToken, SeedUser, Session, Store, StoreError, StoreFuture, StoredKey, User,
-    UserPage, UserQuery, now,
+    Refresh, RefreshToken, SeedUser, Session, SignIn, Store, StoreError, StoreFuture, StoredKey,
+    User, UserPage, UserQuery, now,
     query::{Dialect, SqlValue, micros},
     refusals, rules,
 };
@@ -657,6 +657,84 @@ fn user_from(found: &Row) -> Result<User, Fail> {
     Ok(user)
 }
 
+/// Records a sign-in on the user (its row locked): login count, last login, a recent event.
+async fn record_login<C: GenericClient>(c: &C, id: &str) -> Result<(), Fail> {
+    let mut user = the_user(c, id).await?;
+    user.record_login(now());
+    save_user(c, &user).await
+}
+
+/// Records a use of a device (its row locked): its passkey's new material, usage count, last use.
+async fn use_device<C: GenericClient>(
+    c: &C,
+    user_id: &str,
+    device_id: &str,
+    passkey: &str,
+) -> Result<(), Fail> {
+    let found = row(
+        c,
+        "SELECT record FROM devices WHERE id = $1 AND user_id = $2 FOR UPDATE",
+        &[&device_id, &user_id],
+    )
+    .await?;
+    let Some(found) = found else {
+        if row(c, "SELECT 1 FROM users WHERE id = $1", &[&user_id])
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NoSuchUser.into());
+        }
+        return Err(StoreError::NoSuchDevice.into());
+    };
+    let mut device: Device = from_json(&get::<String>(&found, 0)?)?;
+    let at = now();
+    device.usage_count += 1;
+    device.last_login_at = at;
+    device.updated_at = at;
+    execute(
+        c,
+        "UPDATE devices SET record = $2, passkey = $3 WHERE id = $1",
+        &[&device_id, &to_json(&device)?, &passkey],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Keeps a session and its first refresh token (the user checked and locked by the caller).
+async fn start_session<C: GenericClient>(
+    c: &C,
+    session: &Session,
+    token: &RefreshToken,
+) -> Result<(), Fail> {
+    execute(
+        c,
+        "INSERT INTO sessions (id, user_id, signed_in_at, refreshed_at, expires_at, ended)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &session.id,
+            &session.user_id,
+            &session.signed_in_at,
+            &session.refreshed_at,
+            &session.expires_at,
+            &session.ended,
+        ],
+    )
+    .await?;
+    execute(
+        c,
+        "INSERT INTO refresh_tokens (hash, session_id, user_id, expires_at)
+         VALUES ($1, $2, $3, $4)",
+        &[
+            &token.hash,
+            &session.id,
+            &session.user_id,
+            &token.expires_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn the_user<C: GenericClient>(c: &C, id: &str) -> Result<User, Fail> {
     Ok(load_user(c, id, true)
         .await?
@@ -1063,13 +1141,7 @@ impl Store for PostgresStore {
     }
 
     fn record_login<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            transaction!(self, tx => async {
-                let mut user = the_user(&tx, id).await?;
-                user.record_login(now());
-                save_user(&tx, &user).await
-            })
-        })
+        Box::pin(async move { transaction!(self, tx => record_login(&tx, id)) })
     }
 
     fn expire_pending<'a>(&'a self, before: OffsetDateTime, keep: usize) -> StoreFuture<'a, usize> {
@@ -1185,37 +1257,9 @@ impl Store for PostgresStore {
         device_id: &'a str,
         passkey: String,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            transaction!(self, tx => async {
-                let found = row(
-                    &tx,
-                    "SELECT record FROM devices WHERE id = $1 AND user_id = $2 FOR UPDATE",
-                    &[&device_id, &user_id],
-                )
-                .await?;
-                let Some(found) = found else {
-                    if row(&tx, "SELECT 1 FROM users WHERE id = $1", &[&user_id])
-                        .await?
-                        .is_none()
-                    {
-                        return Err(StoreError::NoSuchUser.into());
-                    }
-                    return Err(StoreError::NoSuchDevice.into());
-                };
-                let mut device: Device = from_json(&get::<String>(&found, 0)?)?;
-                let at = now();
-                device.usage_count += 1;
-                device.last_login_at = at;
-                device.updated_at = at;
-                execute(
-                    &tx,
-                    "UPDATE devices SET record = $2, passkey = $3 WHERE id = $1",
-                    &[&device_id, &to_json(&device)?, &passkey],
-                )
-                .await?;
-                Ok(())
-            })
-        })
+        Box::pin(
+            async move { transaction!(self, tx => use_device(&tx, user_id, device_id, &passkey)) },
+        )
     }
 
     fn rename_device<'a>(
@@ -1304,28 +1348,37 @@ impl Store for PostgresStore {
                 {
                     return Err(StoreError::NoSuchUser.into());
                 }
-                execute(
+                start_session(&tx, &session, &token).await
+            })
+        })
+    }
+
+    fn sign_in(&self, sign_in: SignIn) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let SignIn {
+                passkey,
+                record_login: record,
+                session,
+                token,
+            } = &sign_in;
+            transaction!(self, tx => async {
+                if let Some((device_id, material)) = passkey {
+                    use_device(&tx, &session.user_id, device_id, material).await?;
+                }
+                if *record {
+                    // The user row locked until the commit: not deleted before the insert.
+                    record_login(&tx, &session.user_id).await?;
+                } else if row(
                     &tx,
-                    "INSERT INTO sessions (id, user_id, signed_in_at, refreshed_at, expires_at, ended)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[
-                        &session.id,
-                        &session.user_id,
-                        &session.signed_in_at,
-                        &session.refreshed_at,
-                        &session.expires_at,
-                        &session.ended,
-                    ],
+                    "SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE",
+                    &[&session.user_id],
                 )
-                .await?;
-                execute(
-                    &tx,
-                    "INSERT INTO refresh_tokens (hash, session_id, user_id, expires_at)
-                     VALUES ($1, $2, $3, $4)",
-                    &[&token.hash, &session.id, &session.user_id, &token.expires_at],
-                )
-                .await?;
-                Ok(())
+                .await?
+                .is_none()
+                {
+                    return Err(StoreError::NoSuchUser.into());
+                }
+                start_session(&tx, session, token).await
             })
         })
     }

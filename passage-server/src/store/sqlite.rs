@@ -20,8 +20,8 @@ use time::OffsetDateTime;
 
 use super::{
     Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Imported, MagicLink,
-    Refresh, RefreshToken, SeedUser, Session, Store, StoreError, StoreFuture, StoredKey, User,
-    UserPage, UserQuery, hash, now,
+    Refresh, RefreshToken, SeedUser, Session, SignIn, Store, StoreError, StoreFuture, StoredKey,
+    User, UserPage, UserQuery, hash, now,
     query::{Dialect, SqlValue, micros},
     refusals, rules,
 };
@@ -361,6 +361,72 @@ fn unique_or_failed(err: rusqlite::Error) -> StoreError {
     }
 }
 
+/// Records a sign-in on the user: login count, last login, a recent event.
+fn record_login(tx: &Transaction<'_>, id: &str) -> Result<(), StoreError> {
+    let mut user = the_user(tx, id)?;
+    user.record_login(now());
+    save_user(tx, &user)
+}
+
+/// Records a use of a device: its passkey's new material, usage count, last use.
+fn use_device(
+    tx: &Transaction<'_>,
+    user_id: &str,
+    device_id: &str,
+    passkey: &str,
+) -> Result<(), StoreError> {
+    let record: Option<String> = tx
+        .query_row(
+            "SELECT record FROM devices WHERE id = ?1 AND user_id = ?2",
+            [device_id, user_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(failed)?;
+    let Some(record) = record else {
+        the_user(tx, user_id)?;
+        return Err(StoreError::NoSuchDevice);
+    };
+    let mut device: Device = from_json(&record)?;
+    let at = now();
+    device.usage_count += 1;
+    device.last_login_at = at;
+    device.updated_at = at;
+    tx.execute(
+        "UPDATE devices SET record = ?2, passkey = ?3 WHERE id = ?1",
+        params![device_id, to_json(&device)?, passkey],
+    )
+    .map_err(failed)?;
+    Ok(())
+}
+
+/// Keeps a session and its first refresh token (the user checked by the caller).
+fn start_session(
+    tx: &Transaction<'_>,
+    session: &Session,
+    token: &RefreshToken,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO sessions (id, user_id, signed_in_at, refreshed_at, expires_at, ended)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            session.id,
+            session.user_id,
+            session.signed_in_at,
+            session.refreshed_at,
+            session.expires_at,
+            session.ended
+        ],
+    )
+    .map_err(failed)?;
+    tx.execute(
+        "INSERT INTO refresh_tokens (hash, session_id, user_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        params![token.hash, session.id, session.user_id, token.expires_at],
+    )
+    .map_err(failed)?;
+    Ok(())
+}
+
 fn the_user(tx: &Transaction<'_>, id: &str) -> Result<User, StoreError> {
     load_user(tx, id)?.ok_or(StoreError::NoSuchUser)
 }
@@ -677,13 +743,7 @@ impl Store for SqliteStore {
     }
 
     fn record_login<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            self.write(|tx| {
-                let mut user = the_user(tx, id)?;
-                user.record_login(now());
-                save_user(tx, &user)
-            })
-        })
+        Box::pin(async move { self.write(|tx| record_login(tx, id)) })
     }
 
     fn expire_pending<'a>(&'a self, before: OffsetDateTime, keep: usize) -> StoreFuture<'a, usize> {
@@ -763,33 +823,7 @@ impl Store for SqliteStore {
         device_id: &'a str,
         passkey: String,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            self.write(|tx| {
-                let record: Option<String> = tx
-                    .query_row(
-                        "SELECT record FROM devices WHERE id = ?1 AND user_id = ?2",
-                        [device_id, user_id],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(failed)?;
-                let Some(record) = record else {
-                    the_user(tx, user_id)?;
-                    return Err(StoreError::NoSuchDevice);
-                };
-                let mut device: Device = from_json(&record)?;
-                let at = now();
-                device.usage_count += 1;
-                device.last_login_at = at;
-                device.updated_at = at;
-                tx.execute(
-                    "UPDATE devices SET record = ?2, passkey = ?3 WHERE id = ?1",
-                    params![device_id, to_json(&device)?, passkey],
-                )
-                .map_err(failed)?;
-                Ok(())
-            })
-        })
+        Box::pin(async move { self.write(|tx| use_device(tx, user_id, device_id, &passkey)) })
     }
 
     fn rename_device<'a>(
@@ -859,25 +893,29 @@ impl Store for SqliteStore {
         Box::pin(async move {
             self.write(|tx| {
                 the_user(tx, &session.user_id)?;
-                tx.execute(
-                    "INSERT INTO sessions (id, user_id, signed_in_at, refreshed_at, expires_at, ended)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![
-                        session.id,
-                        session.user_id,
-                        session.signed_in_at,
-                        session.refreshed_at,
-                        session.expires_at,
-                        session.ended
-                    ],
-                )
-                .map_err(failed)?;
-                tx.execute(
-                    "INSERT INTO refresh_tokens (hash, session_id, user_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![token.hash, session.id, session.user_id, token.expires_at],
-                )
-                .map_err(failed)?;
-                Ok(())
+                start_session(tx, &session, &token)
+            })
+        })
+    }
+
+    fn sign_in(&self, sign_in: SignIn) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.write(|tx| {
+                let SignIn {
+                    passkey,
+                    record_login: record,
+                    session,
+                    token,
+                } = &sign_in;
+                if let Some((device_id, material)) = passkey {
+                    use_device(tx, &session.user_id, device_id, material)?;
+                }
+                if *record {
+                    record_login(tx, &session.user_id)?;
+                } else {
+                    the_user(tx, &session.user_id)?;
+                }
+                start_session(tx, session, token)
             })
         })
     }

@@ -4,8 +4,8 @@
 
 use passage_server::store::{
     Activation, Change, Device, DeviceRules, Field, Filter, Handshake, MagicLink, MemoryStore, Op,
-    PostgresStore, Refresh, RefreshToken, SeedUser, Session, SqliteStore, Store, StoreError,
-    StoredKey, UserQuery, hash, now, refusals,
+    PostgresStore, Refresh, RefreshToken, SeedUser, Session, SignIn, SqliteStore, Store,
+    StoreError, StoredKey, UserQuery, hash, now, refusals,
 };
 use time::Duration;
 
@@ -69,6 +69,7 @@ pub(crate) async fn the_rules(store: &dyn Store) {
     counts(store).await;
     keys(store).await;
     pending(store).await;
+    sign_ins(store).await;
 }
 
 async fn users(store: &dyn Store) {
@@ -786,6 +787,104 @@ async fn pending(store: &dyn Store) {
     for kept in ["p-keyed", "a-old", "user-ada"] {
         assert!(store.user(kept).await.unwrap().is_some(), "{kept}");
     }
+}
+
+/// A sign-in is one step: the passkey's new material, the login and the session are kept
+/// together or not at all.
+async fn sign_ins(store: &dyn Store) {
+    let t = now().unix_timestamp();
+    store
+        .insert_user(SeedUser::email("signin@example.com").with_id("user-signin"))
+        .await
+        .unwrap();
+    let device = Device::passkey("Key".into(), "c2lnbi1pbg".into(), now());
+    let device_id = device.id.clone();
+    store
+        .add_device(
+            "user-signin",
+            device,
+            "{\"k\":1}".into(),
+            DeviceRules::default(),
+        )
+        .await
+        .unwrap();
+    async fn logins(store: &dyn Store) -> i64 {
+        let user = store.user("user-signin").await.unwrap().unwrap();
+        user.login_count
+    }
+
+    // An unknown device: nothing is kept, neither the login nor the session.
+    assert_eq!(
+        store
+            .sign_in(SignIn {
+                passkey: Some(("nope".into(), "{\"k\":9}".into())),
+                record_login: true,
+                session: session("si0", "user-signin", t, 1000),
+                token: token("ri0", "si0", "user-signin", t + 100),
+            })
+            .await,
+        Err(StoreError::NoSuchDevice)
+    );
+    assert_eq!(store.session("si0").await.unwrap(), None);
+    assert_eq!(logins(store).await, 0);
+
+    // With the passkey: its material, the login and the session, at once.
+    store
+        .sign_in(SignIn {
+            passkey: Some((device_id.clone(), "{\"k\":2}".into())),
+            record_login: true,
+            session: session("si1", "user-signin", t, 1000),
+            token: token("ri1", "si1", "user-signin", t + 100),
+        })
+        .await
+        .unwrap();
+    let kept = store.passkeys("user-signin").await.unwrap();
+    assert_eq!(
+        (kept[0].0.usage_count, kept[0].1.as_str()),
+        (1, "{\"k\":2}")
+    );
+    assert_eq!(logins(store).await, 1);
+    assert_eq!(
+        store.session("si1").await.unwrap(),
+        Some(session("si1", "user-signin", t, 1000))
+    );
+    assert!(matches!(
+        store
+            .refresh("ri1", token("ri2", "", "", t + 100), t + 1)
+            .await
+            .unwrap(),
+        Refresh::Rotated(_)
+    ));
+
+    // A second session that is not a login (the page that waited for a link).
+    store
+        .sign_in(SignIn {
+            passkey: None,
+            record_login: false,
+            session: session("si3", "user-signin", t, 1000),
+            token: token("ri3", "si3", "user-signin", t + 100),
+        })
+        .await
+        .unwrap();
+    assert_eq!(logins(store).await, 1);
+    assert!(store.session("si3").await.unwrap().is_some());
+
+    // No such user, with or without a login to record.
+    for record_login in [true, false] {
+        assert_eq!(
+            store
+                .sign_in(SignIn {
+                    passkey: None,
+                    record_login,
+                    session: session("si4", "nobody", t, 1000),
+                    token: token("ri4", "si4", "nobody", t + 100),
+                })
+                .await,
+            Err(StoreError::NoSuchUser)
+        );
+    }
+    assert_eq!(store.session("si4").await.unwrap(), None);
+    store.delete_user("user-signin").await.unwrap();
 }
 
 #[tokio::test]
