@@ -144,10 +144,15 @@ fn sign_in(line: &UserLine, existing: bool) -> String {
 
 impl fmt::Display for ImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (would, created) = if self.dry_run {
-            ("would ", "to create")
+        let (created, gain, conflict, refused) = if self.dry_run {
+            (
+                "to create",
+                "would gain",
+                "would conflict",
+                "would be refused",
+            )
         } else {
-            ("", "created")
+            ("created", "gained", "conflicted", "refused")
         };
         let format = match self.format {
             Format::Json => "JSON",
@@ -236,7 +241,7 @@ impl fmt::Display for ImportReport {
         let added: usize = self.existing.iter().map(|u| u.passkeys).sum();
         writeln!(
             f,
-            "\n{}{} {created} ({} with a passkey, {} by link or code first), {} imported before ({} {would}gain a passkey), {} {would}conflict, {} {would}be refused, {} not imported",
+            "\n{}{} {created} ({} with a passkey, {} by link or code first), {} imported before ({} {gain} a passkey), {} {conflict}, {} {refused}, {} not imported",
             if self.failed() { "FAILED: " } else { "ok: " },
             plural(self.created.len(), "user", "users"),
             self.with_passkeys(),
