@@ -902,6 +902,32 @@ async fn the_sqlite_store_keeps_the_rules_and_everything_across_a_reopen() {
     assert_eq!(ada.webauthn_devices.len(), 1);
     assert!(ada.email_verified && ada.revoked_at > 0);
     assert_eq!(reopened.signing_keys().await.unwrap().len(), 2);
+
+    // The statements a sign-in reads by search an index; none scans a table (its cost would
+    // grow with the users and their passkeys).
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let plan = |sql: &str| -> Vec<String> {
+        let mut explain = raw.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let params = (1..=9).filter(|n| sql.contains(&format!("?{n}"))).count();
+        let values = vec!["x"; params];
+        explain
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    for (name, sql) in SqliteStore::SIGN_IN_LOOKUPS {
+        let steps = plan(sql);
+        assert!(
+            steps.iter().all(|step| !step.starts_with("SCAN")),
+            "{name}: {steps:?}"
+        );
+    }
+    // The control: the passkey lookup as it was scans every device.
+    let steps = plan("SELECT user_id, record, passkey FROM devices WHERE cred_id = ?1");
+    assert_eq!(steps, ["SCAN devices"]);
 }
 
 #[tokio::test]
@@ -927,6 +953,69 @@ async fn the_postgres_store_keeps_the_rules_and_everything_across_a_reconnect() 
     // takes a while).
     let import = server.database("import").await;
     crate::import::the_import_rules(&PostgresStore::connect(&import).await.unwrap()).await;
+
+    // The statements a sign-in reads by use the indexes in the generic plans prepared
+    // statements end up with, on a filled database, before its statistics are gathered (as
+    // right after an import; autovacuum held off so that stays so) and after: a plan that scans
+    // a table makes every sign-in cost more as users sign up.
+    let plans = server.database("plans").await;
+    PostgresStore::connect(&plans).await.unwrap();
+    let admin = server.admin("plans").await;
+    admin
+        .batch_execute(
+            "ALTER TABLE users SET (autovacuum_enabled = false);
+             ALTER TABLE devices SET (autovacuum_enabled = false);
+             INSERT INTO users (id, email, phone, status, created_at, updated_at, last_login_at, record)
+                 SELECT 'user-' || g, 'user' || g || '@example.com', '', 'active', g, g, 0, '{}'
+                 FROM generate_series(1, 20000) g;
+             INSERT INTO devices (id, user_id, cred_id, record, passkey)
+                 SELECT 'device-' || g, 'user-' || g, 'cred-' || g, '{}', ''
+                 FROM generate_series(1, 20000) g;
+             SET plan_cache_mode = force_generic_plan;",
+        )
+        .await
+        .unwrap();
+    // The control: the lookup by identifier as it was (one OR under LIMIT 1) scans the users.
+    let before = "SELECT id FROM users
+                  WHERE (email <> '' AND email = $1) OR (phone <> '' AND phone = $2) LIMIT 1";
+    let plan = generic_plan(&admin, before).await;
+    assert!(plan.contains("Seq Scan on users"), "{plan}");
+    for analyzed in [false, true] {
+        if analyzed {
+            admin
+                .batch_execute("ANALYZE users; ANALYZE devices")
+                .await
+                .unwrap();
+        }
+        for (name, sql) in PostgresStore::SIGN_IN_LOOKUPS {
+            let plan = generic_plan(&admin, sql).await;
+            assert!(
+                !plan.contains("Seq Scan"),
+                "{name} (analyzed: {analyzed}):\n{plan}"
+            );
+        }
+    }
+}
+
+/// The plan PostgreSQL runs `sql` by once it is prepared and its plan generic (the session's
+/// `plan_cache_mode` forces it), with each parameter `'x'`.
+async fn generic_plan(admin: &tokio_postgres::Client, sql: &str) -> String {
+    let params = (1..=9).filter(|n| sql.contains(&format!("${n}"))).count();
+    let name = format!("plan_{}", hash(sql));
+    admin
+        .batch_execute(&format!("DEALLOCATE ALL; PREPARE {name} AS {sql}"))
+        .await
+        .unwrap();
+    let values = vec!["'x'"; params].join(", ");
+    let lines = admin
+        .query(&format!("EXPLAIN EXECUTE {name}({values})"), &[])
+        .await
+        .unwrap();
+    lines
+        .iter()
+        .map(|line| line.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[tokio::test]
