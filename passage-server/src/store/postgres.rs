@@ -20,7 +20,8 @@
 //! encrypted: for a database on the same host or a private network. SCRAM channel binding is
 //! used when the server offers it over TLS (tokio-postgres-rustls).
 //!
-//! **Atomic steps.** Every method is one transaction. Where a rule depends on the state it
+//! **Atomic steps.** Every method is one transaction (a read that is one statement runs as
+//! its own, without BEGIN and COMMIT round trips). Where a rule depends on the state it
 //! reads — who may add a device, what a refresh token presented now does, opening and
 //! collecting a magic link, taking a handshake, a status change or a revocation — the rows it
 //! reads are locked first (`SELECT … FOR UPDATE`, always the user before their links and the
