@@ -311,12 +311,7 @@ pub(crate) async fn activate(
             ));
         }
     };
-    let user = state
-        .store
-        .user(&link.user_id)
-        .await?
-        .ok_or_else(AuthApiError::user_not_found)?;
-    sessions::sign_in(&state, &user, &link.redirect_url).await
+    sessions::sign_in_as(&state, &link.user_id, &link.redirect_url).await
 }
 
 #[derive(Deserialize)]

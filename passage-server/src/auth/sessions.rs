@@ -33,6 +33,20 @@ pub(crate) async fn sign_in(
     session(state, user, redirect_url, true, None).await
 }
 
+/// [`sign_in`] as the user a magic link or a code was for (gone since: 404 `user_not_found`).
+pub(crate) async fn sign_in_as(
+    state: &Shared,
+    user_id: &str,
+    redirect_url: &str,
+) -> Result<Response, AuthApiError> {
+    let user = state
+        .store
+        .user(user_id)
+        .await?
+        .ok_or_else(AuthApiError::user_not_found)?;
+    sign_in(state, &user, redirect_url).await
+}
+
 /// [`sign_in`] with a passkey: its new material (the counter) is kept in the same store step
 /// as the login and the session.
 pub(crate) async fn sign_in_with_passkey(

@@ -554,13 +554,7 @@ impl Store for MemoryStore {
                     let id = user.id.clone();
                     *data.user_mut(&id)? = user;
                     data.magic_links[index] = link.clone();
-                    Ok(match previous {
-                        Some(previous) => Activation::Changed {
-                            link: Box::new(link),
-                            previous,
-                        },
-                        None => Activation::Activated(Box::new(link)),
-                    })
+                    Ok(Activation::done(link, previous))
                 }
             }
         })

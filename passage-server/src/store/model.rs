@@ -216,6 +216,20 @@ pub enum Activation {
     Unknown,
 }
 
+impl Activation {
+    /// The link activated: [`Changed`](Self::Changed) when it confirmed a new identifier
+    /// (`previous`: the one it replaced), else [`Activated`](Self::Activated).
+    pub(crate) fn done(link: MagicLink, previous: Option<String>) -> Self {
+        match previous {
+            Some(previous) => Self::Changed {
+                link: Box::new(link),
+                previous,
+            },
+            None => Self::Activated(Box::new(link)),
+        }
+    }
+}
+
 /// What entering a one-time passcode did ([`Store::activate_code`](super::Store::activate_code)).
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -1630,13 +1630,7 @@ impl Store for PostgresStore {
                         )
                         .await?;
                         save_user(&tx, &user).await?;
-                        Ok(match previous {
-                            Some(previous) => Activation::Changed {
-                                link: Box::new(link),
-                                previous,
-                            },
-                            None => Activation::Activated(Box::new(link)),
-                        })
+                        Ok(Activation::done(link, previous))
                     }
                 }
             })

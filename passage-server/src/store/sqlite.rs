@@ -1085,13 +1085,7 @@ impl Store for SqliteStore {
                         )
                         .map_err(failed)?;
                         save_user(tx, &user)?;
-                        Ok(match previous {
-                            Some(previous) => Activation::Changed {
-                                link: Box::new(link),
-                                previous,
-                            },
-                            None => Activation::Activated(Box::new(link)),
-                        })
+                        Ok(Activation::done(link, previous))
                     }
                 }
             })
