@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::store::StoreError;
+use crate::store::{StoreError, refusals};
 use axum::{
     Json,
     http::{HeaderValue, StatusCode, header},
@@ -104,6 +104,10 @@ impl From<StoreError> for AuthApiError {
                 "device_not_found",
                 "device not found",
             ),
+            StoreError::Refused(refusals::USER_INACTIVE) => Self::user_inactive(),
+            StoreError::Refused(refusals::PASSKEY_CHANGED) => {
+                Self::webauthn(refusals::PASSKEY_CHANGED)
+            }
             StoreError::Refused(reason) => Self::new(StatusCode::CONFLICT, "conflict", reason),
             StoreError::Limit(reason) => Self::new(StatusCode::FORBIDDEN, "limit_reached", reason),
             err => {

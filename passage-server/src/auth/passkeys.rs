@@ -9,7 +9,7 @@
 
 use crate::{
     passkey::{Material, derived_handle},
-    store::{Device, DeviceRules, StoreError, User, now, refusals},
+    store::{Device, DeviceRules, PasskeyUse, StoreError, User, now, refusals},
 };
 use axum::{
     extract::State,
@@ -259,6 +259,11 @@ async fn keep_passkey(
         .webauthn
         .finish_passkey_registration(&credential, registration)
         .map_err(AuthApiError::webauthn)?;
+    if passkey.cred_id().is_empty() {
+        // WebAuthn allows 16 to 1023 bytes; no authenticator makes an empty id, and one could
+        // never be found again (the stores index credential ids that are not empty).
+        return Err(AuthApiError::webauthn("the credential id is empty").into());
+    }
     let cred_id = encode_id(passkey.cred_id().as_ref());
     let taken = || {
         AuthApiError::new(
@@ -431,7 +436,7 @@ pub(crate) async fn login_finish(
     // The credential id names the stored passkey; the user handle the authenticator presents
     // must then be the one that passkey was made with — this server's handle for its user, or,
     // for an imported passkey, the handle its first server gave it.
-    let (user, device, mut material) =
+    let (user, device, before, mut material) =
         stored_passkey(&state, credential.get_credential_id()).await?;
     let presented = credential.get_user_unique_id();
     let (authentication, discoverable) = match ceremony {
@@ -475,32 +480,30 @@ pub(crate) async fn login_finish(
         ));
     }
     material.passkey.update_credential(&result);
-    let material = material.to_text().map_err(|_| AuthApiError::internal())?;
-    sessions::sign_in_with_passkey(
-        &state,
-        &user,
-        device.id,
-        material,
-        &state.settings.redirect_url,
-    )
-    .await
+    let after = material.to_text().map_err(|_| AuthApiError::internal())?;
+    let used = PasskeyUse {
+        device_id: device.id,
+        before,
+        after,
+    };
+    sessions::sign_in_with_passkey(&state, &user, used, &state.settings.redirect_url).await
 }
 
-/// The stored passkey with this credential id, with its user and device.
+/// The stored passkey with this credential id, with its user and device, as stored and parsed.
 async fn stored_passkey(
     state: &Shared,
     cred_id: &[u8],
-) -> Result<(User, Device, Material), AuthApiError> {
-    let (user, device, material) = state
+) -> Result<(User, Device, String, Material), AuthApiError> {
+    let (user, device, text) = state
         .store
         .find_passkey(&encode_id(cred_id))
         .await?
         .ok_or_else(|| AuthApiError::webauthn("the credential is not registered"))?;
-    let material = Material::parse(&material).map_err(|err| {
+    let material = Material::parse(&text).map_err(|err| {
         tracing::error!(device = %device.id, error = %err, "passage-server: a stored passkey does not parse");
         AuthApiError::internal()
     })?;
-    Ok((user, device, material))
+    Ok((user, device, text, material))
 }
 
 #[derive(Deserialize)]

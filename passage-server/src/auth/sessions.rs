@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::{App, AuthApiError, Body, Shared, ok};
 use crate::{
-    store::{Refresh, RefreshToken, Session, SignIn, User, hash, now, random_id},
+    store::{PasskeyUse, Refresh, RefreshToken, Session, SignIn, User, hash, now, random_id},
     token::TokenBuilder,
 };
 
@@ -48,15 +48,14 @@ pub(crate) async fn sign_in_as(
 }
 
 /// [`sign_in`] with a passkey: its new material (the counter) is kept in the same store step
-/// as the login and the session.
+/// as the login and the session, if no other sign-in changed it meanwhile.
 pub(crate) async fn sign_in_with_passkey(
     state: &Shared,
     user: &User,
-    device_id: String,
-    material: String,
+    used: PasskeyUse,
     redirect_url: &str,
 ) -> Result<Response, AuthApiError> {
-    session(state, user, redirect_url, true, Some((device_id, material))).await
+    session(state, user, redirect_url, true, Some(used)).await
 }
 
 /// A second session for a sign-in already recorded (the page that waited for a magic link).
@@ -73,13 +72,10 @@ async fn session(
     user: &User,
     redirect_url: &str,
     record: bool,
-    passkey: Option<(String, String)>,
+    passkey: Option<PasskeyUse>,
 ) -> Result<Response, AuthApiError> {
     if user.status == "inactive" {
         return Err(AuthApiError::user_inactive());
-    }
-    if user.status != "active" {
-        state.store.set_status(&user.id, "active").await?;
     }
     after_revocation(user.revoked_at).await;
     let now = now().unix_timestamp();

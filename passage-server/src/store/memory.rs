@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 
 use super::{
     Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Imported, MagicLink,
-    Refresh, RefreshToken, SeedUser, Session, Store, StoreError, StoreFuture, StoredKey, User,
-    UserPage, UserQuery, now, refusals, rules,
+    Refresh, RefreshToken, SeedUser, Session, SignIn, Store, StoreError, StoreFuture, StoredKey,
+    User, UserPage, UserQuery, now, refusals, rules,
 };
 
 /// A store in memory: the emulator's, and `passage-server --dev`'s.
@@ -340,7 +340,7 @@ impl Store for MemoryStore {
                 let device = user
                     .webauthn_devices
                     .iter()
-                    .find(|d| d.cred_id == cred_id)?;
+                    .find(|d| !d.cred_id.is_empty() && d.cred_id == cred_id)?;
                 let passkey = data.passkeys.get(&device.id).cloned().unwrap_or_default();
                 Some((user.clone(), device.clone(), passkey))
             }))
@@ -420,6 +420,43 @@ impl Store for MemoryStore {
         Box::pin(async move {
             let mut data = self.data();
             data.user_mut(&session.user_id)?;
+            data.refresh_tokens
+                .insert(token.hash.clone(), Token { token, used: false });
+            data.sessions.insert(session.id.clone(), session);
+            Ok(())
+        })
+    }
+
+    fn sign_in(&self, sign_in: SignIn) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let SignIn {
+                passkey,
+                record_login,
+                session,
+                token,
+            } = sign_in;
+            let mut data = self.data();
+            // Every check before any change: the step is all or nothing.
+            let mut user = data.user_mut(&session.user_id)?.clone();
+            rules::sign_in(&mut user, record_login)?;
+            if let Some(used) = &passkey {
+                let device = user
+                    .webauthn_devices
+                    .iter_mut()
+                    .find(|d| d.id == used.device_id)
+                    .ok_or(StoreError::NoSuchDevice)?;
+                if data.passkeys.get(&used.device_id) != Some(&used.before) {
+                    return Err(StoreError::Refused(refusals::PASSKEY_CHANGED));
+                }
+                let now = now();
+                device.usage_count += 1;
+                device.last_login_at = now;
+                device.updated_at = now;
+            }
+            *data.user_mut(&session.user_id)? = user;
+            if let Some(used) = passkey {
+                data.passkeys.insert(used.device_id, used.after);
+            }
             data.refresh_tokens
                 .insert(token.hash.clone(), Token { token, used: false });
             data.sessions.insert(session.id.clone(), session);

@@ -18,7 +18,8 @@ use time::OffsetDateTime;
 
 pub use model::{
     Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Icons, Imported, MagicLink,
-    Refresh, RefreshToken, SeedUser, Session, SignIn, StoredKey, User, UserPage, refusals,
+    PasskeyUse, Refresh, RefreshToken, SeedUser, Session, SignIn, StoredKey, User, UserPage,
+    refusals,
 };
 pub use query::{Field, Filter, Op, UserQuery};
 
@@ -235,31 +236,14 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// [`StoreError::NoSuchUser`].
     fn start_session<'a>(&'a self, session: Session, token: RefreshToken) -> StoreFuture<'a, ()>;
 
-    /// Keeps a sign-in in one step: the passkey's use ([`use_device`](Self::use_device)), the
-    /// login ([`record_login`](Self::record_login)) and the session
-    /// ([`start_session`](Self::start_session)). A database store does it in one transaction
-    /// (one commit where three took one each); the default runs the three in turn.
+    /// Keeps a sign-in in one step, under its user's lock (see [`SignIn`]): the user still not
+    /// inactive, a pending one activated, the passkey's new material if it is still as it was
+    /// read, the login counted, the session and its first refresh token kept.
     ///
     /// # Errors
-    /// [`StoreError::NoSuchUser`], [`StoreError::NoSuchDevice`].
-    fn sign_in(&self, sign_in: SignIn) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            let SignIn {
-                passkey,
-                record_login,
-                session,
-                token,
-            } = sign_in;
-            if let Some((device_id, material)) = passkey {
-                self.use_device(&session.user_id, &device_id, material)
-                    .await?;
-            }
-            if record_login {
-                self.record_login(&session.user_id).await?;
-            }
-            self.start_session(session, token).await
-        })
-    }
+    /// [`StoreError::NoSuchUser`], [`StoreError::NoSuchDevice`], [`StoreError::Refused`] with
+    /// [`refusals::USER_INACTIVE`] or [`refusals::PASSKEY_CHANGED`].
+    fn sign_in(&self, sign_in: SignIn) -> StoreFuture<'_, ()>;
 
     /// The session with this id.
     ///

@@ -413,6 +413,11 @@ pub mod refusals {
     pub const ID_TAKEN: &str = "the id is taken by a user with other identifiers";
     /// [`Store::import_user`](crate::store::Store::import_user): the email or phone is another user's.
     pub const IDENTIFIER_TAKEN: &str = "the email or phone is another user's";
+    /// [`SignIn`](super::SignIn): the user is inactive.
+    pub const USER_INACTIVE: &str = "the user is inactive";
+    /// [`SignIn`](super::SignIn): another sign-in changed the passkey (its counter) since it
+    /// was read: of two assertions checked against the same counter, only one counts.
+    pub const PASSKEY_CHANGED: &str = "the passkey was used by another sign-in at the same moment";
 }
 
 /// What [`Store::import_user`](crate::store::Store::import_user) did.
@@ -430,13 +435,15 @@ pub enum Imported {
     },
 }
 
-/// A sign-in as the store keeps it, in one step: the passkey it used (its new material: the
-/// counter), the login recorded on the user, and the new session with its first refresh token.
+/// A sign-in as the store keeps it, in one step, under its user's lock: refused for an inactive
+/// user ([`refusals::USER_INACTIVE`]: a deactivation since the caller read them), a pending
+/// user becomes active, the passkey it used gets its new material (refused with
+/// [`refusals::PASSKEY_CHANGED`] when another sign-in changed it since it was read), the login
+/// is counted, and the new session with its first refresh token is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignIn {
-    /// The device whose passkey signed in, with its material after the sign-in; `None` for a
-    /// sign-in by link or code.
-    pub passkey: Option<(String, String)>,
+    /// The passkey that signed in; `None` for a sign-in by link or code.
+    pub passkey: Option<PasskeyUse>,
     /// Whether to count it as a login (a second session for the page that waited for a magic
     /// link is not one).
     pub record_login: bool,
@@ -444,6 +451,18 @@ pub struct SignIn {
     pub session: Session,
     /// Its first refresh token.
     pub token: RefreshToken,
+}
+
+/// A passkey's use in a [`SignIn`]: its material as read before the assertion was checked, and
+/// after (its counter moved on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyUse {
+    /// The device whose passkey it is.
+    pub device_id: String,
+    /// The material the assertion was checked against.
+    pub before: String,
+    /// The material to keep.
+    pub after: String,
 }
 
 /// A refresh token as kept: its SHA-256 (hex), never the token itself.

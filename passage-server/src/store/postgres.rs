@@ -48,8 +48,8 @@ use tokio_postgres::{Row, error::SqlState, types::ToSql};
 
 use super::{
     Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Imported, MagicLink,
-    Refresh, RefreshToken, SeedUser, Session, SignIn, Store, StoreError, StoreFuture, StoredKey,
-    User, UserPage, UserQuery, now,
+    PasskeyUse, Refresh, RefreshToken, SeedUser, Session, SignIn, Store, StoreError, StoreFuture,
+    StoredKey, User, UserPage, UserQuery, now,
     query::{Dialect, SqlValue, micros},
     refusals, rules,
 };
@@ -765,6 +765,40 @@ async fn use_device<C: GenericClient>(
     Ok(())
 }
 
+/// A passkey's use in a sign-in (the user locked by the caller, then the device): its new
+/// material, if it is still what the assertion was checked against, and the device's usage
+/// count and last use.
+async fn use_passkey<C: GenericClient>(
+    c: &C,
+    user_id: &str,
+    used: &PasskeyUse,
+) -> Result<(), Fail> {
+    let Some(found) = row(
+        c,
+        "SELECT record, passkey FROM devices WHERE id = $1 AND user_id = $2 FOR UPDATE",
+        &[&used.device_id, &user_id],
+    )
+    .await?
+    else {
+        return Err(StoreError::NoSuchDevice.into());
+    };
+    if get::<String>(&found, 1)? != used.before {
+        return Err(StoreError::Refused(refusals::PASSKEY_CHANGED).into());
+    }
+    let mut device: Device = from_json(&get::<String>(&found, 0)?)?;
+    let at = now();
+    device.usage_count += 1;
+    device.last_login_at = at;
+    device.updated_at = at;
+    execute(
+        c,
+        "UPDATE devices SET record = $2, passkey = $3 WHERE id = $1",
+        &[&used.device_id, &to_json(&device)?, &used.after],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Keeps a session and its first refresh token (the user checked and locked by the caller).
 async fn start_session<C: GenericClient>(
     c: &C,
@@ -1059,7 +1093,13 @@ impl Store for PostgresStore {
     }
 
     fn user<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<User>> {
-        Box::pin(async move { transaction!(read self, tx => load_user(&tx, id, false)) })
+        Box::pin(async move {
+            // One statement: one snapshot, and no BEGIN and COMMIT round trips.
+            let client = self.client().await?;
+            load_user(&client, id, false)
+                .await
+                .map_err(Fail::into_store)
+        })
     }
 
     fn user_by_identifier<'a>(&'a self, identifier: &'a str) -> StoreFuture<'a, Option<User>> {
@@ -1419,21 +1459,23 @@ impl Store for PostgresStore {
                 token,
             } = &sign_in;
             transaction!(self, tx => async {
-                if let Some((device_id, material)) = passkey {
-                    use_device(&tx, &session.user_id, device_id, material).await?;
-                }
-                if *record {
-                    // The user row locked until the commit: not deleted before the insert.
-                    record_login(&tx, &session.user_id).await?;
-                } else if row(
+                // The user first, as every step locks (before their devices, links and
+                // sessions), and for no key update: what only references the user (a session,
+                // a link) is not held up.
+                let found = row(
                     &tx,
-                    "SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE",
+                    "SELECT record, revocations, revoked_at FROM users WHERE id = $1 FOR NO KEY UPDATE",
                     &[&session.user_id],
                 )
                 .await?
-                .is_none()
-                {
-                    return Err(StoreError::NoSuchUser.into());
+                .ok_or(StoreError::NoSuchUser)?;
+                let mut user = user_from(&found)?;
+                let changed = rules::sign_in(&mut user, *record)?;
+                if let Some(used) = passkey {
+                    use_passkey(&tx, &session.user_id, used).await?;
+                }
+                if changed {
+                    save_user(&tx, &user).await?;
                 }
                 start_session(&tx, session, token).await
             })

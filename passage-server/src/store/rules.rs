@@ -170,6 +170,27 @@ pub(crate) fn set_status(user: &mut User, status: &str) -> bool {
     }
 }
 
+/// A sign-in on `user`, read under its lock: refused for an inactive user, a pending one
+/// becomes active, and it counts as a login when `record`. Whether the user changed.
+///
+/// # Errors
+/// [`StoreError::Refused`] with [`refusals::USER_INACTIVE`].
+pub(crate) fn sign_in(user: &mut User, record: bool) -> Result<bool, StoreError> {
+    if user.status == "inactive" {
+        return Err(StoreError::Refused(refusals::USER_INACTIVE));
+    }
+    let mut changed = false;
+    if user.status != "active" {
+        set_status(user, "active");
+        changed = true;
+    }
+    if record {
+        user.record_login(now());
+        changed = true;
+    }
+    Ok(changed)
+}
+
 /// Marks a revocation of `user`'s sessions now: tokens issued until now are refused.
 pub(crate) fn revoke(user: &mut User) {
     user.revoked_at = now().unix_timestamp();

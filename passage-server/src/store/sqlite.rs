@@ -20,8 +20,8 @@ use time::OffsetDateTime;
 
 use super::{
     Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Imported, MagicLink,
-    Refresh, RefreshToken, SeedUser, Session, SignIn, Store, StoreError, StoreFuture, StoredKey,
-    User, UserPage, UserQuery, hash, now,
+    PasskeyUse, Refresh, RefreshToken, SeedUser, Session, SignIn, Store, StoreError, StoreFuture,
+    StoredKey, User, UserPage, UserQuery, hash, now,
     query::{Dialect, SqlValue, micros},
     refusals, rules,
 };
@@ -414,6 +414,36 @@ fn use_device(
     tx.execute(
         "UPDATE devices SET record = ?2, passkey = ?3 WHERE id = ?1",
         params![device_id, to_json(&device)?, passkey],
+    )
+    .map_err(failed)?;
+    Ok(())
+}
+
+/// A passkey's use in a sign-in: its new material, if it is still what the assertion was
+/// checked against, and the device's usage count and last use.
+fn use_passkey(tx: &Transaction<'_>, user_id: &str, used: &PasskeyUse) -> Result<(), StoreError> {
+    let found: Option<(String, String)> = tx
+        .query_row(
+            "SELECT record, passkey FROM devices WHERE id = ?1 AND user_id = ?2",
+            [&used.device_id, user_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(failed)?;
+    let Some((record, passkey)) = found else {
+        return Err(StoreError::NoSuchDevice);
+    };
+    if passkey != used.before {
+        return Err(StoreError::Refused(refusals::PASSKEY_CHANGED));
+    }
+    let mut device: Device = from_json(&record)?;
+    let at = now();
+    device.usage_count += 1;
+    device.last_login_at = at;
+    device.updated_at = at;
+    tx.execute(
+        "UPDATE devices SET record = ?2, passkey = ?3 WHERE id = ?1",
+        params![used.device_id, to_json(&device)?, used.after],
     )
     .map_err(failed)?;
     Ok(())
@@ -920,13 +950,13 @@ impl Store for SqliteStore {
                     session,
                     token,
                 } = &sign_in;
-                if let Some((device_id, material)) = passkey {
-                    use_device(tx, &session.user_id, device_id, material)?;
+                let mut user = the_user(tx, &session.user_id)?;
+                let changed = rules::sign_in(&mut user, *record)?;
+                if let Some(used) = passkey {
+                    use_passkey(tx, &session.user_id, used)?;
                 }
-                if *record {
-                    record_login(tx, &session.user_id)?;
-                } else {
-                    the_user(tx, &session.user_id)?;
+                if changed {
+                    save_user(tx, &user)?;
                 }
                 start_session(tx, session, token)
             })

@@ -25,6 +25,8 @@ pub(crate) struct Authenticator {
     pub(crate) credentials: Vec<Credential>,
     /// Whether it reports user verification (required by the server).
     pub(crate) verifies_user: bool,
+    /// How long the credential ids it makes are (16 bytes; a hostile client may send others).
+    pub(crate) id_len: usize,
 }
 
 pub(crate) fn b64(bytes: &[u8]) -> String {
@@ -65,6 +67,7 @@ impl Authenticator {
             origin: origin.to_owned(),
             credentials: Vec::new(),
             verifies_user: true,
+            id_len: 16,
         }
     }
 
@@ -104,7 +107,7 @@ impl Authenticator {
             "InvalidStateError: this authenticator already holds an excluded credential"
         );
         let rng = SystemRandom::new();
-        let mut id = vec![0u8; 16];
+        let mut id = vec![0u8; self.id_len];
         rng.fill(&mut id).unwrap();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
         let key =

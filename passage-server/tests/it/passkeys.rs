@@ -170,6 +170,48 @@ async fn registration_is_refused_for_an_account_that_exists() {
     }
 }
 
+/// A credential id no authenticator makes (empty) is refused at registration: the stores find
+/// passkeys only by ids that are not empty, so it could never sign in, and several users could
+/// hold it.
+#[tokio::test]
+async fn a_registration_with_an_empty_credential_id_is_refused() {
+    let browser = Browser::start(dev()).await;
+    let mut key = Authenticator::new(ORIGIN);
+    key.id_len = 0;
+    let (status, start) = browser
+        .post(
+            "/register/webauthn/start",
+            json!({ "identifier": "empty@example.com", "authenticator_attachment": "platform" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{start}");
+    let response = key.register(&start["handshake"]["challenge"]);
+    let (status, body) = browser
+        .post(
+            "/register/webauthn/finish",
+            json!({
+                "handshake_id": start["handshake"]["id"],
+                "handshake_response": response,
+                "user_id": start["user"]["id"],
+            }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_webauthn_response")),
+        "{body}"
+    );
+    let user = browser.stored_user("empty@example.com").await;
+    assert!(user.webauthn_devices.is_empty(), "{user:?}");
+    assert_eq!(user.status, "pending");
+
+    // The control: the same, with an id of the usual length, registers.
+    key.id_len = 16;
+    browser.register(&mut key, "empty@example.com").await;
+    let user = browser.stored_user("empty@example.com").await;
+    assert_eq!(user.webauthn_devices.len(), 1);
+}
+
 #[tokio::test]
 async fn hostile_webauthn_responses_are_refused_and_change_nothing() {
     let browser = Browser::start(dev()).await;

@@ -4,8 +4,8 @@
 
 use passage_server::store::{
     Activation, Change, Device, DeviceRules, Field, Filter, Handshake, MagicLink, MemoryStore, Op,
-    PostgresStore, Refresh, RefreshToken, SeedUser, Session, SignIn, SqliteStore, Store,
-    StoreError, StoredKey, UserQuery, hash, now, refusals,
+    PasskeyUse, PostgresStore, Refresh, RefreshToken, SeedUser, Session, SignIn, SqliteStore,
+    Store, StoreError, StoredKey, UserQuery, hash, now, refusals,
 };
 use time::Duration;
 
@@ -789,12 +789,17 @@ async fn pending(store: &dyn Store) {
     }
 }
 
-/// A sign-in is one step: the passkey's new material, the login and the session are kept
-/// together or not at all.
+/// A sign-in is one step under its user's lock: the checks (the user not inactive, the passkey
+/// still as it was read) before any change, then the passkey's new material, the login, a
+/// pending user's activation and the session together, or nothing.
 async fn sign_ins(store: &dyn Store) {
     let t = now().unix_timestamp();
     store
-        .insert_user(SeedUser::email("signin@example.com").with_id("user-signin"))
+        .insert_user(
+            SeedUser::email("signin@example.com")
+                .with_id("user-signin")
+                .with_status("pending"),
+        )
         .await
         .unwrap();
     let device = Device::passkey("Key".into(), "c2lnbi1pbg".into(), now());
@@ -808,34 +813,48 @@ async fn sign_ins(store: &dyn Store) {
         )
         .await
         .unwrap();
-    async fn logins(store: &dyn Store) -> i64 {
+    let used = |before: &str, after: &str| PasskeyUse {
+        device_id: device_id.clone(),
+        before: before.into(),
+        after: after.into(),
+    };
+    let sign_in = |n: u32, passkey: Option<PasskeyUse>, record_login: bool| SignIn {
+        passkey,
+        record_login,
+        session: session(&format!("si{n}"), "user-signin", t, 1000),
+        token: token(&format!("ri{n}"), &format!("si{n}"), "user-signin", t + 100),
+    };
+    // Nothing kept: no session, no login, the passkey and the status as they were.
+    async fn nothing_kept(store: &dyn Store, n: u32, logins: i64, material: &str, status: &str) {
+        assert_eq!(store.session(&format!("si{n}")).await.unwrap(), None);
         let user = store.user("user-signin").await.unwrap().unwrap();
-        user.login_count
+        assert_eq!((user.login_count, user.status.as_str()), (logins, status));
+        let kept = store.passkeys("user-signin").await.unwrap();
+        assert_eq!(kept[0].1, material);
     }
 
-    // An unknown device: nothing is kept, neither the login nor the session.
+    // An unknown device.
+    let unknown = PasskeyUse {
+        device_id: "nope".into(),
+        ..used("{\"k\":1}", "{\"k\":9}")
+    };
     assert_eq!(
-        store
-            .sign_in(SignIn {
-                passkey: Some(("nope".into(), "{\"k\":9}".into())),
-                record_login: true,
-                session: session("si0", "user-signin", t, 1000),
-                token: token("ri0", "si0", "user-signin", t + 100),
-            })
-            .await,
+        store.sign_in(sign_in(0, Some(unknown), true)).await,
         Err(StoreError::NoSuchDevice)
     );
-    assert_eq!(store.session("si0").await.unwrap(), None);
-    assert_eq!(logins(store).await, 0);
+    nothing_kept(store, 0, 0, "{\"k\":1}", "pending").await;
+    // An assertion checked against material another sign-in has replaced since.
+    assert_eq!(
+        store
+            .sign_in(sign_in(1, Some(used("{\"k\":0}", "{\"k\":2}")), true))
+            .await,
+        Err(StoreError::Refused(refusals::PASSKEY_CHANGED))
+    );
+    nothing_kept(store, 1, 0, "{\"k\":1}", "pending").await;
 
-    // With the passkey: its material, the login and the session, at once.
+    // With the passkey as read: its material, the login, the activation and the session.
     store
-        .sign_in(SignIn {
-            passkey: Some((device_id.clone(), "{\"k\":2}".into())),
-            record_login: true,
-            session: session("si1", "user-signin", t, 1000),
-            token: token("ri1", "si1", "user-signin", t + 100),
-        })
+        .sign_in(sign_in(2, Some(used("{\"k\":1}", "{\"k\":2}")), true))
         .await
         .unwrap();
     let kept = store.passkeys("user-signin").await.unwrap();
@@ -843,31 +862,43 @@ async fn sign_ins(store: &dyn Store) {
         (kept[0].0.usage_count, kept[0].1.as_str()),
         (1, "{\"k\":2}")
     );
-    assert_eq!(logins(store).await, 1);
+    let user = store.user("user-signin").await.unwrap().unwrap();
+    assert_eq!((user.login_count, user.status.as_str()), (1, "active"));
     assert_eq!(
-        store.session("si1").await.unwrap(),
-        Some(session("si1", "user-signin", t, 1000))
+        store.session("si2").await.unwrap(),
+        Some(session("si2", "user-signin", t, 1000))
     );
     assert!(matches!(
         store
-            .refresh("ri1", token("ri2", "", "", t + 100), t + 1)
+            .refresh("ri2", token("ri2b", "", "", t + 100), t + 1)
             .await
             .unwrap(),
         Refresh::Rotated(_)
     ));
+    // A second assertion checked against the same material (two at once, or a clone): refused.
+    assert_eq!(
+        store
+            .sign_in(sign_in(3, Some(used("{\"k\":1}", "{\"k\":3}")), true))
+            .await,
+        Err(StoreError::Refused(refusals::PASSKEY_CHANGED))
+    );
+    nothing_kept(store, 3, 1, "{\"k\":2}", "active").await;
 
     // A second session that is not a login (the page that waited for a link).
-    store
-        .sign_in(SignIn {
-            passkey: None,
-            record_login: false,
-            session: session("si3", "user-signin", t, 1000),
-            token: token("ri3", "si3", "user-signin", t + 100),
-        })
-        .await
-        .unwrap();
-    assert_eq!(logins(store).await, 1);
-    assert!(store.session("si3").await.unwrap().is_some());
+    store.sign_in(sign_in(4, None, false)).await.unwrap();
+    let user = store.user("user-signin").await.unwrap().unwrap();
+    assert_eq!(user.login_count, 1);
+    assert!(store.session("si4").await.unwrap().is_some());
+
+    // Deactivated since the caller read the user: refused, nothing kept.
+    store.set_status("user-signin", "inactive").await.unwrap();
+    for (n, passkey) in [(5, Some(used("{\"k\":2}", "{\"k\":5}"))), (6, None)] {
+        assert_eq!(
+            store.sign_in(sign_in(n, passkey, true)).await,
+            Err(StoreError::Refused(refusals::USER_INACTIVE))
+        );
+        nothing_kept(store, n, 1, "{\"k\":2}", "inactive").await;
+    }
 
     // No such user, with or without a login to record.
     for record_login in [true, false] {
@@ -876,14 +907,14 @@ async fn sign_ins(store: &dyn Store) {
                 .sign_in(SignIn {
                     passkey: None,
                     record_login,
-                    session: session("si4", "nobody", t, 1000),
-                    token: token("ri4", "si4", "nobody", t + 100),
+                    session: session("si7", "nobody", t, 1000),
+                    token: token("ri7", "si7", "nobody", t + 100),
                 })
                 .await,
             Err(StoreError::NoSuchUser)
         );
     }
-    assert_eq!(store.session("si4").await.unwrap(), None);
+    assert_eq!(store.session("si7").await.unwrap(), None);
     store.delete_user("user-signin").await.unwrap();
 }
 
