@@ -765,14 +765,14 @@ async fn use_device<C: GenericClient>(
     Ok(())
 }
 
-/// A passkey's use in a sign-in (the user locked by the caller, then the device): its new
-/// material, if it is still what the assertion was checked against, and the device's usage
-/// count and last use.
-async fn use_passkey<C: GenericClient>(
+/// A passkey's use in a sign-in (the user locked by the caller, then the device, here): the
+/// device's record with its usage counted, if its material is still what the assertion was
+/// checked against. The caller writes it ([`UPDATE_DEVICE`]) with the new material.
+async fn passkey_record<C: GenericClient>(
     c: &C,
     user_id: &str,
     used: &PasskeyUse,
-) -> Result<(), Fail> {
+) -> Result<String, Fail> {
     let Some(found) = row(
         c,
         "SELECT record, passkey FROM devices WHERE id = $1 AND user_id = $2 FOR UPDATE",
@@ -790,12 +790,29 @@ async fn use_passkey<C: GenericClient>(
     device.usage_count += 1;
     device.last_login_at = at;
     device.updated_at = at;
-    execute(
-        c,
-        "UPDATE devices SET record = $2, passkey = $3 WHERE id = $1",
-        &[&used.device_id, &to_json(&device)?, &used.after],
-    )
-    .await?;
+    to_json(&device)
+}
+
+/// A device's record and passkey material (`$1` its id, `$2` the record, `$3` the material).
+const UPDATE_DEVICE: &str = "UPDATE devices SET record = $2, passkey = $3 WHERE id = $1";
+
+/// A new session.
+const INSERT_SESSION: &str =
+    "INSERT INTO sessions (id, user_id, signed_in_at, refreshed_at, expires_at, ended)
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// A new session's first refresh token.
+const INSERT_REFRESH_TOKEN: &str =
+    "INSERT INTO refresh_tokens (hash, session_id, user_id, expires_at)
+     VALUES ($1, $2, $3, $4)";
+
+/// Prepares `statements` on this connection (a no-op for those prepared before): a statement
+/// prepared is sent when its future is first polled, so futures joined after this are sent in
+/// the order they are polled — one round trip for them all, in order (pipelining).
+async fn prepare_all<C: GenericClient>(c: &C, statements: &[&str]) -> Result<(), Fail> {
+    for sql in statements {
+        c.prepare_cached(sql).await?;
+    }
     Ok(())
 }
 
@@ -805,32 +822,26 @@ async fn start_session<C: GenericClient>(
     session: &Session,
     token: &RefreshToken,
 ) -> Result<(), Fail> {
-    execute(
-        c,
-        "INSERT INTO sessions (id, user_id, signed_in_at, refreshed_at, expires_at, ended)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            &session.id,
-            &session.user_id,
-            &session.signed_in_at,
-            &session.refreshed_at,
-            &session.expires_at,
-            &session.ended,
-        ],
-    )
-    .await?;
-    execute(
-        c,
-        "INSERT INTO refresh_tokens (hash, session_id, user_id, expires_at)
-         VALUES ($1, $2, $3, $4)",
-        &[
-            &token.hash,
-            &session.id,
-            &session.user_id,
-            &token.expires_at,
-        ],
-    )
-    .await?;
+    prepare_all(c, &[INSERT_SESSION, INSERT_REFRESH_TOKEN]).await?;
+    let session_row: [Param<'_>; 6] = [
+        &session.id,
+        &session.user_id,
+        &session.signed_in_at,
+        &session.refreshed_at,
+        &session.expires_at,
+        &session.ended,
+    ];
+    let token_row: [Param<'_>; 4] = [
+        &token.hash,
+        &session.id,
+        &session.user_id,
+        &token.expires_at,
+    ];
+    // Sent together, run in this order (the token refers to the session).
+    tokio::try_join!(
+        execute(c, INSERT_SESSION, &session_row),
+        execute(c, INSERT_REFRESH_TOKEN, &token_row),
+    )?;
     Ok(())
 }
 
@@ -862,12 +873,15 @@ fn record(user: &User) -> Result<String, Fail> {
     to_json(&bare)
 }
 
+/// A user's row, as [`save_user`] writes it.
+const SAVE_USER: &str = "UPDATE users SET email = $2, phone = $3, status = $4, login_count = $5,
+     updated_at = $6, last_login_at = $7, revoked_at = $8, revocations = $9, record = $10
+     WHERE id = $1";
+
 async fn save_user<C: GenericClient>(c: &C, user: &User) -> Result<(), Fail> {
     let changed = execute(
         c,
-        "UPDATE users SET email = $2, phone = $3, status = $4, login_count = $5, updated_at = $6,
-            last_login_at = $7, revoked_at = $8, revocations = $9, record = $10
-         WHERE id = $1",
+        SAVE_USER,
         &[
             &user.id,
             &user.email,
@@ -1471,13 +1485,31 @@ impl Store for PostgresStore {
                 .ok_or(StoreError::NoSuchUser)?;
                 let mut user = user_from(&found)?;
                 let changed = rules::sign_in(&mut user, *record)?;
-                if let Some(used) = passkey {
-                    use_passkey(&tx, &session.user_id, used).await?;
-                }
-                if changed {
-                    save_user(&tx, &user).await?;
-                }
-                start_session(&tx, session, token).await
+                let device = match passkey {
+                    Some(used) => Some((used, passkey_record(&tx, &session.user_id, used).await?)),
+                    None => None,
+                };
+                // Every check passed and every lock is held: the writes are sent together
+                // (pipelined: one round trip, run in this order).
+                prepare_all(&tx, &[UPDATE_DEVICE, SAVE_USER, INSERT_SESSION, INSERT_REFRESH_TOKEN])
+                    .await?;
+                tokio::try_join!(
+                    async {
+                        if let Some((used, record)) = &device {
+                            execute(&tx, UPDATE_DEVICE, &[&used.device_id, record, &used.after])
+                                .await?;
+                        }
+                        Ok::<_, Fail>(())
+                    },
+                    async {
+                        if changed {
+                            save_user(&tx, &user).await?;
+                        }
+                        Ok(())
+                    },
+                    start_session(&tx, session, token),
+                )?;
+                Ok(())
             })
         })
     }
