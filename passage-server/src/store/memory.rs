@@ -361,10 +361,7 @@ impl Store for MemoryStore {
                 .iter_mut()
                 .find(|d| d.id == device_id)
                 .ok_or(StoreError::NoSuchDevice)?;
-            let now = now();
-            device.usage_count += 1;
-            device.last_login_at = now;
-            device.updated_at = now;
+            rules::device_used(device);
             data.passkeys.insert(device_id.to_owned(), passkey);
             Ok(())
         })
@@ -448,10 +445,7 @@ impl Store for MemoryStore {
                 if data.passkeys.get(&used.device_id) != Some(&used.before) {
                     return Err(StoreError::Refused(refusals::PASSKEY_CHANGED));
                 }
-                let now = now();
-                device.usage_count += 1;
-                device.last_login_at = now;
-                device.updated_at = now;
+                rules::device_used(device);
             }
             *data.user_mut(&session.user_id)? = user;
             if let Some(used) = passkey {

@@ -48,8 +48,8 @@ use tokio_postgres::{Row, error::SqlState, types::ToSql};
 
 use super::{
     Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Imported, MagicLink,
-    PasskeyUse, Refresh, RefreshToken, SeedUser, Session, SignIn, Store, StoreError, StoreFuture,
-    StoredKey, User, UserPage, UserQuery, now,
+    Refresh, RefreshToken, SeedUser, Session, SignIn, Store, StoreError, StoreFuture, StoredKey,
+    User, UserPage, UserQuery, now,
     query::{Dialect, SqlValue, micros},
     refusals, rules,
 };
@@ -736,13 +736,28 @@ async fn use_device<C: GenericClient>(
     device_id: &str,
     passkey: &str,
 ) -> Result<(), Fail> {
-    let found = row(
+    let record = used_device_record(c, user_id, device_id, None).await?;
+    execute(c, UPDATE_DEVICE, &[&device_id, &record, &passkey]).await?;
+    Ok(())
+}
+
+/// A device's use (its row locked here; in a sign-in, after the user): its record with its
+/// usage counted, for the caller to write ([`UPDATE_DEVICE`]) with the new material — when
+/// `before` is given, only if the material is still that (else
+/// [`refusals::PASSKEY_CHANGED`]).
+async fn used_device_record<C: GenericClient>(
+    c: &C,
+    user_id: &str,
+    device_id: &str,
+    before: Option<&str>,
+) -> Result<String, Fail> {
+    let Some(found) = row(
         c,
-        "SELECT record FROM devices WHERE id = $1 AND user_id = $2 FOR UPDATE",
+        "SELECT record, passkey FROM devices WHERE id = $1 AND user_id = $2 FOR UPDATE",
         &[&device_id, &user_id],
     )
-    .await?;
-    let Some(found) = found else {
+    .await?
+    else {
         if row(c, "SELECT 1 FROM users WHERE id = $1", &[&user_id])
             .await?
             .is_none()
@@ -751,45 +766,13 @@ async fn use_device<C: GenericClient>(
         }
         return Err(StoreError::NoSuchDevice.into());
     };
-    let mut device: Device = from_json(&get::<String>(&found, 0)?)?;
-    let at = now();
-    device.usage_count += 1;
-    device.last_login_at = at;
-    device.updated_at = at;
-    execute(
-        c,
-        "UPDATE devices SET record = $2, passkey = $3 WHERE id = $1",
-        &[&device_id, &to_json(&device)?, &passkey],
-    )
-    .await?;
-    Ok(())
-}
-
-/// A passkey's use in a sign-in (the user locked by the caller, then the device, here): the
-/// device's record with its usage counted, if its material is still what the assertion was
-/// checked against. The caller writes it ([`UPDATE_DEVICE`]) with the new material.
-async fn passkey_record<C: GenericClient>(
-    c: &C,
-    user_id: &str,
-    used: &PasskeyUse,
-) -> Result<String, Fail> {
-    let Some(found) = row(
-        c,
-        "SELECT record, passkey FROM devices WHERE id = $1 AND user_id = $2 FOR UPDATE",
-        &[&used.device_id, &user_id],
-    )
-    .await?
-    else {
-        return Err(StoreError::NoSuchDevice.into());
-    };
-    if get::<String>(&found, 1)? != used.before {
+    if let Some(before) = before
+        && get::<String>(&found, 1)? != before
+    {
         return Err(StoreError::Refused(refusals::PASSKEY_CHANGED).into());
     }
     let mut device: Device = from_json(&get::<String>(&found, 0)?)?;
-    let at = now();
-    device.usage_count += 1;
-    device.last_login_at = at;
-    device.updated_at = at;
+    rules::device_used(&mut device);
     to_json(&device)
 }
 
@@ -1486,7 +1469,16 @@ impl Store for PostgresStore {
                 let mut user = user_from(&found)?;
                 let changed = rules::sign_in(&mut user, *record)?;
                 let device = match passkey {
-                    Some(used) => Some((used, passkey_record(&tx, &session.user_id, used).await?)),
+                    Some(used) => {
+                        let record = used_device_record(
+                            &tx,
+                            &session.user_id,
+                            &used.device_id,
+                            Some(&used.before),
+                        )
+                        .await?;
+                        Some((used, record))
+                    }
                     None => None,
                 };
                 // Every check passed and every lock is held: the writes are sent together

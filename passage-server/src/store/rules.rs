@@ -170,6 +170,14 @@ pub(crate) fn set_status(user: &mut User, status: &str) -> bool {
     }
 }
 
+/// A device used to sign in: its usage counted, its last use now.
+pub(crate) fn device_used(device: &mut Device) {
+    let at = now();
+    device.usage_count += 1;
+    device.last_login_at = at;
+    device.updated_at = at;
+}
+
 /// A sign-in on `user`, read under its lock: refused for an inactive user, a pending one
 /// becomes active, and it counts as a login when `record`. Whether the user changed.
 ///

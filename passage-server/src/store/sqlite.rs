@@ -20,8 +20,8 @@ use time::OffsetDateTime;
 
 use super::{
     Activation, Change, CodeActivation, Device, DeviceRules, Handshake, Imported, MagicLink,
-    PasskeyUse, Refresh, RefreshToken, SeedUser, Session, SignIn, Store, StoreError, StoreFuture,
-    StoredKey, User, UserPage, UserQuery, hash, now,
+    Refresh, RefreshToken, SeedUser, Session, SignIn, Store, StoreError, StoreFuture, StoredKey,
+    User, UserPage, UserQuery, hash, now,
     query::{Dialect, SqlValue, micros},
     refusals, rules,
 };
@@ -387,63 +387,36 @@ fn record_login(tx: &Transaction<'_>, id: &str) -> Result<(), StoreError> {
     save_user(tx, &user)
 }
 
-/// Records a use of a device: its passkey's new material, usage count, last use.
+/// Records a use of a device: its passkey's new material (`after`), usage count, last use —
+/// when `before` is given, only if the material is still that (else
+/// [`refusals::PASSKEY_CHANGED`]).
 fn use_device(
     tx: &Transaction<'_>,
     user_id: &str,
     device_id: &str,
-    passkey: &str,
+    before: Option<&str>,
+    after: &str,
 ) -> Result<(), StoreError> {
-    let record: Option<String> = tx
-        .query_row(
-            "SELECT record FROM devices WHERE id = ?1 AND user_id = ?2",
-            [device_id, user_id],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(failed)?;
-    let Some(record) = record else {
-        the_user(tx, user_id)?;
-        return Err(StoreError::NoSuchDevice);
-    };
-    let mut device: Device = from_json(&record)?;
-    let at = now();
-    device.usage_count += 1;
-    device.last_login_at = at;
-    device.updated_at = at;
-    tx.execute(
-        "UPDATE devices SET record = ?2, passkey = ?3 WHERE id = ?1",
-        params![device_id, to_json(&device)?, passkey],
-    )
-    .map_err(failed)?;
-    Ok(())
-}
-
-/// A passkey's use in a sign-in: its new material, if it is still what the assertion was
-/// checked against, and the device's usage count and last use.
-fn use_passkey(tx: &Transaction<'_>, user_id: &str, used: &PasskeyUse) -> Result<(), StoreError> {
     let found: Option<(String, String)> = tx
         .query_row(
             "SELECT record, passkey FROM devices WHERE id = ?1 AND user_id = ?2",
-            [&used.device_id, user_id],
+            [device_id, user_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
         .map_err(failed)?;
     let Some((record, passkey)) = found else {
+        the_user(tx, user_id)?;
         return Err(StoreError::NoSuchDevice);
     };
-    if passkey != used.before {
+    if before.is_some_and(|before| before != passkey) {
         return Err(StoreError::Refused(refusals::PASSKEY_CHANGED));
     }
     let mut device: Device = from_json(&record)?;
-    let at = now();
-    device.usage_count += 1;
-    device.last_login_at = at;
-    device.updated_at = at;
+    rules::device_used(&mut device);
     tx.execute(
         "UPDATE devices SET record = ?2, passkey = ?3 WHERE id = ?1",
-        params![used.device_id, to_json(&device)?, used.after],
+        params![device_id, to_json(&device)?, after],
     )
     .map_err(failed)?;
     Ok(())
@@ -866,7 +839,7 @@ impl Store for SqliteStore {
         device_id: &'a str,
         passkey: String,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(async move { self.write(|tx| use_device(tx, user_id, device_id, &passkey)) })
+        Box::pin(async move { self.write(|tx| use_device(tx, user_id, device_id, None, &passkey)) })
     }
 
     fn rename_device<'a>(
@@ -953,7 +926,13 @@ impl Store for SqliteStore {
                 let mut user = the_user(tx, &session.user_id)?;
                 let changed = rules::sign_in(&mut user, *record)?;
                 if let Some(used) = passkey {
-                    use_passkey(tx, &session.user_id, used)?;
+                    use_device(
+                        tx,
+                        &session.user_id,
+                        &used.device_id,
+                        Some(&used.before),
+                        &used.after,
+                    )?;
                 }
                 if changed {
                     save_user(tx, &user)?;
