@@ -499,13 +499,7 @@ impl Store for MemoryStore {
                 }
                 Refresh::Unknown => {}
             }
-            Ok(match outcome {
-                Refresh::Rotated(mut session) => {
-                    session.refreshed_at = now;
-                    Refresh::Rotated(session)
-                }
-                other => other,
-            })
+            Ok(outcome)
         })
     }
 

@@ -1576,13 +1576,7 @@ impl Store for PostgresStore {
                     Refresh::Reused | Refresh::Ended => end_session(&tx, &session_id).await?,
                     Refresh::Unknown => {}
                 }
-                Ok(match outcome {
-                    Refresh::Rotated(mut session) => {
-                        session.refreshed_at = now;
-                        Refresh::Rotated(session)
-                    }
-                    other => other,
-                })
+                Ok(outcome)
             })
         })
     }

@@ -205,7 +205,8 @@ pub(crate) fn revoke(user: &mut User) {
 }
 
 /// What presenting a refresh token does, given what the store holds of it at `now`: its
-/// expiry, whether it was used before, and its session (`None` when gone).
+/// expiry, whether it was used before, and its session (`None` when gone). A rotation returns
+/// the session as refreshed at `now`.
 pub(crate) fn refresh(
     token_expires_at: i64,
     used: bool,
@@ -221,7 +222,9 @@ pub(crate) fn refresh(
     if !session.is_live(now) || now >= token_expires_at {
         return Refresh::Ended;
     }
-    Refresh::Rotated(session.clone())
+    let mut rotated = session.clone();
+    rotated.refreshed_at = now;
+    Refresh::Rotated(rotated)
 }
 
 /// What opening `link` at `now` does for `user`: `None` when it cannot be opened (used,

@@ -990,13 +990,7 @@ impl Store for SqliteStore {
                     Refresh::Reused | Refresh::Ended => end_session(tx, &session_id)?,
                     Refresh::Unknown => {}
                 }
-                Ok(match outcome {
-                    Refresh::Rotated(mut session) => {
-                        session.refreshed_at = now;
-                        Refresh::Rotated(session)
-                    }
-                    other => other,
-                })
+                Ok(outcome)
             })
         })
     }
