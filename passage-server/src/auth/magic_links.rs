@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::{
     App, AuthApiError, Body, Shared, deliver, limits, ok, sessions,
-    users::{identifier_for, pending_user},
+    users::{identifier_for, pending_user, signing_in},
 };
 use crate::{
     identifier::Identifier,
@@ -58,14 +58,7 @@ pub(crate) async fn login(
     Body(request): Body<Send>,
 ) -> Result<Response, AuthApiError> {
     let identifier = deliverable(&state, &request.identifier)?;
-    let user = state
-        .store
-        .user_by_identifier(identifier.as_str())
-        .await?
-        .ok_or_else(AuthApiError::user_not_found)?;
-    if user.status == "inactive" {
-        return Err(AuthApiError::user_inactive());
-    }
+    let user = signing_in(&state, &identifier).await?;
     limits::count(&state, &identifier).await?;
     send(
         &state,
@@ -131,15 +124,32 @@ async fn send(
     browser: Option<String>,
 ) -> Result<Response, AuthApiError> {
     let path = request.magic_link_path.as_deref();
+    let origin = &state.settings.auth_origin;
+    let link = new_link(state, user_id, identifier, kind, browser, |secret| {
+        link_url(origin, path, secret)
+    });
+    keep_and_deliver(state, &link, identifier, request.language.as_deref(), false).await
+}
+
+/// A new link of `kind` to `identifier` for `user_id`, delivered by this server (so opening it
+/// verifies the address), at the URL `url` makes of its secret, for the configured lifetime.
+pub(crate) fn new_link(
+    state: &Shared,
+    user_id: &str,
+    identifier: &Identifier,
+    kind: &str,
+    browser: Option<String>,
+    url: impl FnOnce(&str) -> String,
+) -> MagicLink {
     let settings = &state.settings;
     let secret = random_id();
     let ttl = time::Duration::try_from(settings.magic_link_ttl).unwrap_or(time::Duration::MINUTE);
-    let link = MagicLink {
+    MagicLink {
         id: random_id(),
         app_id: settings.app_id.clone(),
         identifier: identifier.as_str().to_owned(),
         redirect_url: settings.redirect_url.clone(),
-        url: link_url(&settings.auth_origin, path, &secret),
+        url: url(&secret),
         secret_hash: hash(&secret),
         secret,
         user_id: user_id.to_owned(),
@@ -153,15 +163,26 @@ async fn send(
         same_browser: false,
         code: false,
         tries: 0,
-    };
+    }
+}
+
+/// Keeps `link` (as the hash of its secret) and sends it to `identifier` (`verify`: a link that
+/// confirms a new address): `{magic_link: {id}}`, or 502 `magic_link_not_sent`.
+pub(crate) async fn keep_and_deliver(
+    state: &Shared,
+    link: &MagicLink,
+    identifier: &Identifier,
+    language: Option<&str>,
+    verify: bool,
+) -> Result<Response, AuthApiError> {
     state.store.insert_magic_link(link.clone()).await?;
     deliver::send(
         state,
         identifier,
-        request.language.as_deref(),
+        language,
         deliver::Message::Link {
             url: &link.url,
-            verify: false,
+            verify,
         },
         "magic_link_not_sent",
     )

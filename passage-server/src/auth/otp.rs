@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::{
     App, AuthApiError, Body, Shared, deliver, limits, ok, sessions,
-    users::{identifier_for, pending_user},
+    users::{identifier_for, pending_user, signing_in},
 };
 use crate::{
     identifier::Identifier,
@@ -46,14 +46,7 @@ pub(crate) async fn login(
     Body(request): Body<Send>,
 ) -> Result<Response, AuthApiError> {
     let identifier = deliverable(&state, &request.identifier)?;
-    let user = state
-        .store
-        .user_by_identifier(identifier.as_str())
-        .await?
-        .ok_or_else(AuthApiError::user_not_found)?;
-    if user.status == "inactive" {
-        return Err(AuthApiError::user_inactive());
-    }
+    let user = signing_in(&state, &identifier).await?;
     limits::count(&state, &identifier).await?;
     send(
         &state,

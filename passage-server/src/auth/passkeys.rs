@@ -28,7 +28,7 @@ use super::{
     App, AuthApiError, Body, Shared,
     ceremonies::{self, Ceremony},
     ok, sessions,
-    users::{RecentUser, identifier, identifier_for, pending_user, public_user},
+    users::{RecentUser, identifier, identifier_for, pending_user, public_user, signing_in},
 };
 
 /// A credential id as the browser writes it (and `Device::cred_id` keeps it): base64url.
@@ -333,14 +333,7 @@ pub(crate) async fn login_start(
         })));
     };
     let identifier = self::identifier(&identifier)?;
-    let user = state
-        .store
-        .user_by_identifier(identifier.as_str())
-        .await?
-        .ok_or_else(AuthApiError::user_not_found)?;
-    if user.status == "inactive" {
-        return Err(AuthApiError::user_inactive());
-    }
+    let user = signing_in(&state, &identifier).await?;
     let passkeys = passkeys_of(&state, &user.id).await?;
     if passkeys.is_empty() {
         return Err(AuthApiError::new(

@@ -21,14 +21,14 @@ use serde_json::{Map, Value, json};
 
 use super::{
     AuthApiError, Body, Shared, deliver, limits,
-    magic_links::link_url_with,
+    magic_links::{keep_and_deliver, link_url_with, new_link},
     ok,
     users::{CurrentUser, RecentUser, identifier_for, invalid_metadata},
 };
 use crate::{
     fields::Writer,
     identifier::Identifier,
-    store::{CHANGE_EMAIL, CHANGE_PHONE, Change, MagicLink, hash, now, random_id},
+    store::{CHANGE_EMAIL, CHANGE_PHONE, Change},
 };
 
 /// `GET /currentuser/user-metadata` → `{user_metadata}`.
@@ -162,46 +162,16 @@ async fn change(
     }
     limits::count(state, &identifier).await?;
     let settings = &state.settings;
-    let secret = random_id();
-    let ttl = time::Duration::try_from(settings.magic_link_ttl).unwrap_or(time::Duration::MINUTE);
-    let link = MagicLink {
-        id: random_id(),
-        app_id: settings.app_id.clone(),
-        identifier: identifier.as_str().to_owned(),
-        redirect_url: settings.redirect_url.clone(),
-        url: link_url_with(
+    let kind = if email { CHANGE_EMAIL } else { CHANGE_PHONE };
+    let link = new_link(state, &user.id, &identifier, kind, None, |secret| {
+        link_url_with(
             &settings.auth_origin,
             Some(&settings.login_url),
             "psg_verify_link",
-            &secret,
-        ),
-        secret_hash: hash(&secret),
-        secret,
-        user_id: user.id.clone(),
-        activated: false,
-        ttl: ttl.whole_minutes().max(1),
-        kind: if email { CHANGE_EMAIL } else { CHANGE_PHONE }.to_owned(),
-        expires_at: now() + ttl,
-        collected: false,
-        delivered: true,
-        browser: None,
-        same_browser: false,
-        code: false,
-        tries: 0,
-    };
-    state.store.insert_magic_link(link.clone()).await?;
-    deliver::send(
-        state,
-        &identifier,
-        language,
-        deliver::Message::Link {
-            url: &link.url,
-            verify: true,
-        },
-        "magic_link_not_sent",
-    )
-    .await?;
-    Ok(ok(json!({ "magic_link": { "id": link.id } })))
+            secret,
+        )
+    });
+    keep_and_deliver(state, &link, &identifier, language, true).await
 }
 
 /// Removes the email address (or phone number) at once, when the user keeps the other to sign

@@ -160,6 +160,23 @@ pub(crate) fn invalid_metadata(err: crate::fields::FieldError) -> AuthApiError {
     )
 }
 
+/// The user with `identifier`, who may sign in: 404 `user_not_found` when nobody has it, 403
+/// `user_inactive` when they are deactivated.
+pub(crate) async fn signing_in(
+    state: &Shared,
+    identifier: &Identifier,
+) -> Result<User, AuthApiError> {
+    let user = state
+        .store
+        .user_by_identifier(identifier.as_str())
+        .await?
+        .ok_or_else(AuthApiError::user_not_found)?;
+    if user.status == "inactive" {
+        return Err(AuthApiError::user_inactive());
+    }
+    Ok(user)
+}
+
 /// The pending user with `identifier`, created when nobody has it (and sign-up is open).
 /// Refused when an active or inactive user has it: registering is not how they sign in.
 pub(crate) async fn pending_user(
